@@ -1,0 +1,125 @@
+//! `dird plan`: the exact rule set dird would install for a configuration and an ingress given
+//! on the command line. Needs neither root nor Docker.
+
+use std::fmt::Write as _;
+
+use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig};
+use crate::ids::{LbSet, MARK_MASK};
+use crate::plan::{
+    lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress, IptablesState,
+    Sysctl,
+};
+
+/// Everything `dird plan` needs, already read and validated.
+#[derive(Debug, Clone)]
+pub struct PlanInput {
+    pub rules: RuleConfig,
+    pub ingress: Ingress,
+    pub task_interface: String,
+    pub sysctl_files: Vec<Sysctl>,
+    pub uninstall: bool,
+}
+
+impl PlanInput {
+    pub fn from_args(args: &PlanArgs, legacy_env: Option<&str>, sysctl_files: Vec<Sysctl>) -> Result<PlanInput, ConfigError> {
+        let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
+        let subnet = parse_subnet("--ingress-subnet", &args.ingress_subnet)?;
+        let node_ip = parse_ipv4("--node-ip", &args.node_ip)?;
+        if !subnet.contains(&node_ip) {
+            return Err(ConfigError::GatewayOutsideSubnet { ip: node_ip, subnet: subnet.to_string() });
+        }
+        Ok(PlanInput {
+            rules,
+            ingress: Ingress { subnet, node_ip },
+            task_interface: args.task_interface.clone(),
+            sysctl_files,
+            uninstall: args.uninstall,
+        })
+    }
+}
+
+/// Renders the plan as text: `iptables-restore --noflush` input, `ip` commands and sysctls,
+/// under `#` headings so that each part can be cut out and used as is.
+pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
+    let cfg = &input.rules;
+    let lbs = LbSet::assign(&cfg.gateways, input.ingress.subnet, cfg.indexed_ids, cfg.id_encoding)?;
+    let mut out = String::new();
+    let ing = &input.ingress;
+    let _ = writeln!(out, "# dird plan: ingress subnet {}, this node's ingress IP {}", ing.subnet, ing.node_ip);
+    let _ = writeln!(out, "# id encoding: {}{}", cfg.id_encoding.name(), if lbs.forced_indexed { "; indexed IDs forced (ingress subnet larger than /24)" } else if lbs.indexed { "; indexed IDs" } else { "" });
+    for m in &lbs.members {
+        let this = if m.ip == ing.node_ip { "  <== this node" } else { "" };
+        let _ = writeln!(out, "# load balancer {} (position {}): ID {}, table {}, mark {:#x}/{:#x}{this}", m.ip, m.position, m.id, m.id.table(), m.id.mark(), MARK_MASK);
+    }
+    if lbs.members.is_empty() {
+        let _ = writeln!(out, "# no load balancers configured");
+    }
+    if !cfg.services.is_empty() {
+        let _ = writeln!(out, "# task rules only for services: {}", cfg.services.join(", "));
+    }
+
+    let empty = IptablesState::default();
+    let _ = writeln!(out, "\n## ingress_sbox");
+    match (lbs.id_of(ing.node_ip), input.uninstall) {
+        (Some(id), false) => {
+            let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
+            let _ = writeln!(out, "# this node is load balancer ID {id}\n### iptables-restore --noflush");
+            out.push_str(&render_text(&render_sync(&plan.iptables, &empty)));
+            let _ = writeln!(out, "### sysctls");
+            for s in &plan.sysctls {
+                let _ = writeln!(out, "{s}");
+            }
+        }
+        (Some(id), true) => {
+            let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
+            let mut installed = IptablesState::default();
+            for b in render_sync(&plan.iptables, &empty) {
+                // The text was rendered from an empty state, so it always applies to one.
+                if let Err(e) = installed.apply(&b.text) {
+                    let _ = writeln!(out, "# internal error: {e}");
+                }
+            }
+            let _ = writeln!(out, "### iptables-restore --noflush (removes the rules above)");
+            out.push_str(&render_text(&render_sync(&lb_uninstall_plan(), &installed)));
+        }
+        (None, _) => {
+            let _ = writeln!(out, "# this node is not a load balancer: dird installs nothing here");
+        }
+    }
+
+    let _ = writeln!(out, "\n## task container (ingress interface {})", input.task_interface);
+    let task = task_plan(&lbs, ing, &input.task_interface);
+    if input.uninstall {
+        let mut installed = IptablesState::default();
+        for b in render_sync(&task.iptables, &empty) {
+            if let Err(e) = installed.apply(&b.text) {
+                let _ = writeln!(out, "# internal error: {e}");
+            }
+        }
+        let (ipt, _) = task_uninstall_plan();
+        let _ = writeln!(out, "### iptables-restore --noflush (removes the rules above)");
+        out.push_str(&render_text(&render_sync(&ipt, &installed)));
+        let _ = writeln!(out, "### routing");
+        for r in &task.routing.rules {
+            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
+        }
+        for r in &task.routing.routes {
+            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
+        }
+        return Ok(out);
+    }
+    let _ = writeln!(out, "### iptables-restore --noflush");
+    out.push_str(&render_text(&render_sync(&task.iptables, &empty)));
+    let _ = writeln!(out, "### routing");
+    for r in &task.routing.rules {
+        let _ = writeln!(out, "{r}");
+    }
+    for r in &task.routing.routes {
+        let _ = writeln!(out, "{r}");
+    }
+    let _ = writeln!(out, "### sysctls");
+    for s in &task.sysctls {
+        let _ = writeln!(out, "{s}");
+    }
+    Ok(out)
+}

@@ -1,0 +1,103 @@
+//! Command-line surface (clap). Flags mirror the original bash daemon one for one; extensions
+//! are marked as such in their help text.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ids::IdEncoding;
+
+const AFTER_HELP: &str = "\
+Lists (<SERVICES>, <PORTS>, <IPS>) may be comma-separated, space-separated, or the flag may be
+given several times. An IP of 'null' is skipped but keeps its index, so old load balancers can
+be retired without renumbering the others. INGRESS_NODE_GATEWAY_IPS (legacy) is read as a first
+--ingress-gateway-ips value.
+
+Without --install or --uninstall, dird prints this help and, when Docker is reachable, this
+node's ingress subnet and ingress IP (exit status 1, as the original daemon).";
+
+/// dird: make the true client IP reach containers behind Docker Swarm's ingress routing mesh.
+#[derive(Debug, Parser)]
+#[command(name = "dird", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// (extension) Print the exact rules dird would install, without root or Docker.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Install the rules and keep configuring service containers as they start.
+    #[arg(long)]
+    pub install: bool,
+    /// Remove dird's (and the original daemon's) load-balancer rules, then exit.
+    #[arg(long)]
+    pub uninstall: bool,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Also configure containers already running at start-up (dird always does; accepted for
+    /// compatibility).
+    #[arg(long)]
+    pub preexisting: bool,
+    /// Pass '--wait' to iptables (wait for the xtables lock).
+    #[arg(long)]
+    pub iptables_wait: bool,
+    /// Pass '--wait <N>' to iptables.
+    #[arg(long, value_name = "N")]
+    pub iptables_wait_seconds: Option<String>,
+}
+
+/// Flags that shape the rules; shared by the daemon and `dird plan`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RuleArgs {
+    /// Service names to disable masquerading for (only their containers get task rules).
+    #[arg(long, value_name = "SERVICES", action = clap::ArgAction::Append)]
+    pub services: Vec<String>,
+    /// TCP ports to disable masquerading for (published ports; ranges as 8000:8010).
+    #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
+    pub tcp_ports: Vec<String>,
+    /// UDP ports to disable masquerading for (published ports; ranges as 8000:8010).
+    #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
+    pub udp_ports: Vec<String>,
+    /// Ingress network IPs of the load-balancer nodes ('null' keeps a position).
+    #[arg(long, value_name = "IPS", action = clap::ArgAction::Append)]
+    pub ingress_gateway_ips: Vec<String>,
+    /// Disable performance optimisations (IPVS sysctls in the ingress namespace).
+    #[arg(long)]
+    pub no_performance: bool,
+    /// Use sequential IDs (list positions) for load balancers; forced when the ingress subnet
+    /// is larger than /24.
+    #[arg(long)]
+    pub indexed_ids: bool,
+    /// (extension) How the load-balancer ID is carried: 'tos' overwrites the whole TOS byte
+    /// (compatible with the original); 'dscp' uses the 6 DSCP bits and keeps ECN (IDs 1-63).
+    #[arg(long, value_enum, default_value_t = IdEncoding::Tos, value_name = "ENCODING")]
+    pub id_encoding: IdEncoding,
+}
+
+/// `dird plan`: the ingress facts that Docker would give are taken from the command line.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// The ingress network's subnet.
+    #[arg(long, value_name = "CIDR", default_value = "10.0.0.0/24")]
+    pub ingress_subnet: String,
+    /// This node's ingress IP (its ingress_sbox address).
+    #[arg(long, value_name = "IP")]
+    pub node_ip: String,
+    /// Name of a task container's ingress interface, for the task part of the plan.
+    #[arg(long, value_name = "NAME", default_value = "eth0")]
+    pub task_interface: String,
+    /// Where conntrack.conf and ipvs.conf are read from.
+    #[arg(long, value_name = "DIR", default_value = "/etc/sysctl.d")]
+    pub sysctl_dir: std::path::PathBuf,
+    /// Print the uninstall plan instead (what `--uninstall` removes after this install).
+    #[arg(long)]
+    pub uninstall: bool,
+}

@@ -1,0 +1,38 @@
+//! Validation errors for flags and lists. Every variant names the bad value.
+
+use std::net::Ipv4Addr;
+
+use thiserror::Error;
+
+/// A configuration the operator must fix. The binary prints it on one line and exits 2.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("invalid IPv4 address {value:?} in {flag}")]
+    BadIp { flag: &'static str, value: String },
+    #[error("invalid IPv4 subnet {value:?} in {flag} (expected CIDR like 10.0.0.0/24)")]
+    BadCidr { flag: &'static str, value: String },
+    #[error("invalid port {value:?} in {flag}: ports are 1-65535")]
+    BadPort { flag: &'static str, value: String },
+    #[error("reversed port range {value:?} in {flag}: the first port must not exceed the second")]
+    ReversedRange { flag: &'static str, value: String },
+    #[error("invalid service name {value:?} in --services")]
+    BadService { value: String },
+    #[error("invalid number {value:?} for {flag}")]
+    BadNumber { flag: &'static str, value: String },
+    #[error("--install and --uninstall cannot be used together")]
+    InstallAndUninstall,
+    #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]
+    GatewayOutsideSubnet { ip: Ipv4Addr, subnet: String },
+    #[error("load-balancer IP {ip} is the network or broadcast address of the ingress subnet {subnet}")]
+    GatewayNotHost { ip: Ipv4Addr, subnet: String },
+    #[error("duplicate load-balancer IP {ip} in --ingress-gateway-ips")]
+    DuplicateGateway { ip: Ipv4Addr },
+    #[error("load balancers {first} and {second} share the last octet {octet}, so they would get the same ID; use --indexed-ids")]
+    SameLastOctet { first: Ipv4Addr, second: Ipv4Addr, octet: u8 },
+    #[error("load balancer {ip} would get ID {id}, but --id-encoding {encoding} holds IDs 1-{max}{hint}")]
+    IdOutOfRange { ip: Ipv4Addr, id: u32, encoding: &'static str, max: u8, hint: &'static str },
+    #[error("{count} load-balancer positions in --ingress-gateway-ips, but --id-encoding {encoding} holds at most {max}")]
+    TooManyGateways { count: usize, encoding: &'static str, max: u8 },
+    #[error("invalid sysctl line {line:?} in {path}")]
+    BadSysctl { path: String, line: String },
+}

@@ -1,0 +1,121 @@
+//! Configuration: parsed once from flags and the legacy environment variable, validated, then
+//! immutable. Errors here are the operator's to fix (exit status 2).
+
+mod cli;
+mod error;
+mod lists;
+pub mod sysctl_conf;
+
+pub use cli::{Cli, Command, DaemonArgs, PlanArgs, RuleArgs};
+pub use error::ConfigError;
+pub use lists::{parse_ipv4, parse_ports, split_items, Gateway, PortSpec};
+
+use ipnet::Ipv4Net;
+
+use crate::ids::IdEncoding;
+
+/// The legacy environment variable of the bash daemon, read before `--ingress-gateway-ips`.
+pub const LEGACY_GATEWAYS_ENV: &str = "INGRESS_NODE_GATEWAY_IPS";
+
+/// What shapes the rules (shared by the daemon and `dird plan`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleConfig {
+    pub services: Vec<String>,
+    pub tcp_ports: Vec<PortSpec>,
+    pub udp_ports: Vec<PortSpec>,
+    pub gateways: Vec<Gateway>,
+    pub performance: bool,
+    pub indexed_ids: bool,
+    pub id_encoding: IdEncoding,
+}
+
+/// `--iptables-wait` / `--iptables-wait-seconds N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IptablesWait {
+    Forever,
+    Seconds(u32),
+}
+
+impl IptablesWait {
+    /// Arguments for iptables / iptables-restore.
+    pub fn args(self) -> Vec<String> {
+        match self {
+            IptablesWait::Forever => vec!["--wait".into()],
+            IptablesWait::Seconds(n) => vec!["--wait".into(), n.to_string()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Install,
+    Uninstall,
+    /// Neither flag: print usage and the detected ingress facts.
+    Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub action: Action,
+    pub rules: RuleConfig,
+    pub preexisting: bool,
+    pub iptables_wait: Option<IptablesWait>,
+}
+
+impl RuleConfig {
+    /// `legacy_env` is the value of [`LEGACY_GATEWAYS_ENV`], if set.
+    pub fn from_args(args: &RuleArgs, legacy_env: Option<&str>) -> Result<RuleConfig, ConfigError> {
+        let mut gw_values: Vec<String> = legacy_env.map(str::to_owned).into_iter().collect();
+        gw_values.extend(args.ingress_gateway_ips.iter().cloned());
+        Ok(RuleConfig {
+            services: lists::parse_services(&args.services)?,
+            tcp_ports: parse_ports("--tcp-ports", &args.tcp_ports)?,
+            udp_ports: parse_ports("--udp-ports", &args.udp_ports)?,
+            gateways: lists::parse_gateways("--ingress-gateway-ips", &gw_values)?,
+            performance: !args.no_performance,
+            indexed_ids: args.indexed_ids,
+            id_encoding: args.id_encoding,
+        })
+    }
+
+    /// Whether any port filter was given (otherwise all IPVS traffic is routed, not masqueraded).
+    pub fn has_port_filter(&self) -> bool {
+        !self.tcp_ports.is_empty() || !self.udp_ports.is_empty()
+    }
+}
+
+impl Config {
+    pub fn from_args(args: &DaemonArgs, legacy_env: Option<&str>) -> Result<Config, ConfigError> {
+        let action = match (args.install, args.uninstall) {
+            (true, true) => return Err(ConfigError::InstallAndUninstall),
+            (true, false) => Action::Install,
+            (false, true) => Action::Uninstall,
+            (false, false) => Action::Usage,
+        };
+        let iptables_wait = match &args.iptables_wait_seconds {
+            Some(s) => Some(IptablesWait::Seconds(s.trim().parse::<u32>().map_err(|_| {
+                ConfigError::BadNumber { flag: "--iptables-wait-seconds", value: s.clone() }
+            })?)),
+            None if args.iptables_wait => Some(IptablesWait::Forever),
+            None => None,
+        };
+        Ok(Config {
+            action,
+            rules: RuleConfig::from_args(&args.rules, legacy_env)?,
+            preexisting: args.preexisting,
+            iptables_wait,
+        })
+    }
+}
+
+/// Parses the ingress subnet given on the command line (for `dird plan`).
+pub fn parse_subnet(flag: &'static str, s: &str) -> Result<Ipv4Net, ConfigError> {
+    let net: Ipv4Net = s.parse().map_err(|_| ConfigError::BadCidr { flag, value: s.to_owned() })?;
+    if net.network() != net.addr() {
+        return Err(ConfigError::BadCidr { flag, value: s.to_owned() });
+    }
+    Ok(net)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! The sysctl.d file format (`key = value`, `#`/`;` comments), for the files the original
+//! daemon loads into the ingress namespace: `/etc/sysctl.d/conntrack.conf` and `ipvs.conf`.
+
+use std::path::Path;
+
+use super::ConfigError;
+use crate::plan::Sysctl;
+
+/// Files applied in the ingress namespace after dird's own IPVS settings, in this order.
+pub const SBOX_SYSCTL_FILES: [&str; 2] = ["conntrack.conf", "ipvs.conf"];
+
+/// Parses one file's text. `path` is only used in error messages.
+pub fn parse(path: &str, text: &str) -> Result<Vec<Sysctl>, ConfigError> {
+    let mut out = Vec::new();
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        let bad = || ConfigError::BadSysctl { path: path.to_owned(), line: raw.to_owned() };
+        let (key, value) = line.split_once('=').ok_or_else(bad)?;
+        let key = key.trim();
+        let (key, ignore_errors) = match key.strip_prefix('-') {
+            Some(k) => (k, true),
+            None => (key, false),
+        };
+        let components: Vec<&str> = if key.contains('/') { key.split('/').collect() } else { key.split('.').collect() };
+        let mut sysctl = Sysctl::new(&components, value.trim()).ok_or_else(bad)?;
+        sysctl.ignore_errors = ignore_errors;
+        out.push(sysctl);
+    }
+    Ok(out)
+}
+
+/// Reads [`SBOX_SYSCTL_FILES`] from `dir`; missing files are skipped (as the original does).
+pub fn read_sbox_files(dir: &Path) -> Result<Vec<Sysctl>, SysctlFileError> {
+    let mut out = Vec::new();
+    for name in SBOX_SYSCTL_FILES {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => out.extend(parse(&path.display().to_string(), &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SysctlFileError::Read { path: path.display().to_string(), source }),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SysctlFileError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Bad(#[from] ConfigError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sysctl_d_syntax() {
+        let text = "# comment\n; other\n\nnet.netfilter.nf_conntrack_max = 262144\n-net/ipv4/vs/conntrack=0\n";
+        let s = parse("x.conf", text).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].key(), "net.netfilter.nf_conntrack_max");
+        assert_eq!(s[0].value, "262144");
+        assert!(!s[0].ignore_errors);
+        assert_eq!(s[1].key(), "net.ipv4.vs.conntrack");
+        assert!(s[1].ignore_errors);
+    }
+
+    #[test]
+    fn rejects_paths_that_escape_proc_sys() {
+        for bad in ["../../etc/passwd = 1", "net..x = 1", "net/../../x = 1", "noequals", "net.ipv4.x*y = 1"] {
+            let e = parse("f.conf", bad).unwrap_err();
+            assert!(e.to_string().contains("f.conf"), "{e}");
+        }
+    }
+}

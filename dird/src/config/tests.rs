@@ -1,0 +1,112 @@
+use clap::Parser;
+
+use super::*;
+
+fn cfg(args: &[&str]) -> Result<Config, ConfigError> {
+    let cli = Cli::try_parse_from(std::iter::once("dird").chain(args.iter().copied())).expect("clap accepts");
+    Config::from_args(&cli.daemon, None)
+}
+
+#[test]
+fn original_systemd_unit_line_parses() {
+    // ExecStart of the original's example unit, with dird in its place.
+    let c = cfg(&["--install", "--preexisting", "--iptables-wait", "--ingress-gateway-ips", "10.0.0.2,10.0.0.3"]).unwrap();
+    assert_eq!(c.action, Action::Install);
+    assert!(c.preexisting);
+    assert_eq!(c.iptables_wait, Some(IptablesWait::Forever));
+    assert_eq!(c.rules.gateways.len(), 2);
+    assert!(c.rules.performance);
+}
+
+#[test]
+fn every_original_flag_is_accepted() {
+    let c = cfg(&[
+        "--install", "--services", "web,api", "--services", "db", "--tcp-ports", "80 443", "--udp-ports", "53",
+        "--ingress-gateway-ips", "10.0.0.2 null", "--ingress-gateway-ips", "10.0.0.4", "--no-performance",
+        "--indexed-ids", "--preexisting", "--iptables-wait-seconds", "5",
+    ])
+    .unwrap();
+    assert_eq!(c.rules.services, vec!["web", "api", "db"]);
+    assert_eq!(c.rules.tcp_ports, vec![PortSpec::Single(80), PortSpec::Single(443)]);
+    assert_eq!(c.rules.udp_ports, vec![PortSpec::Single(53)]);
+    assert_eq!(c.rules.gateways.len(), 3);
+    assert!(!c.rules.performance && c.rules.indexed_ids);
+    assert_eq!(c.iptables_wait, Some(IptablesWait::Seconds(5)));
+    assert_eq!(IptablesWait::Seconds(5).args(), vec!["--wait", "5"]);
+    assert_eq!(cfg(&["--uninstall"]).unwrap().action, Action::Uninstall);
+    assert_eq!(cfg(&[]).unwrap().action, Action::Usage);
+}
+
+#[test]
+fn legacy_env_comes_first() {
+    let cli = Cli::try_parse_from(["dird", "--install", "--ingress-gateway-ips", "10.0.0.4"]).unwrap();
+    let c = Config::from_args(&cli.daemon, Some("10.0.0.2 10.0.0.3")).unwrap();
+    let ips: Vec<String> = c.rules.gateways.iter().map(ToString::to_string).collect();
+    assert_eq!(ips, vec!["10.0.0.2", "10.0.0.3", "10.0.0.4"]);
+}
+
+#[test]
+fn install_and_uninstall_conflict() {
+    assert_eq!(cfg(&["--install", "--uninstall"]), Err(ConfigError::InstallAndUninstall));
+}
+
+#[test]
+fn bad_values_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--ingress-gateway-ips", "10.0.0.x"], "\"10.0.0.x\""),
+        (&["--tcp-ports", "0"], "\"0\""),
+        (&["--udp-ports", "70000"], "\"70000\""),
+        (&["--tcp-ports", "9000:8000"], "reversed port range \"9000:8000\""),
+        (&["--services", "a;b"], "\"a;b\""),
+        (&["--iptables-wait-seconds", "soon"], "\"soon\""),
+    ];
+    for (args, needle) in cases {
+        let e = cfg(args).unwrap_err().to_string();
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn unknown_flags_are_usage_errors_with_status_2() {
+    let e = Cli::try_parse_from(["dird", "--instal"]).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("--instal"));
+}
+
+#[test]
+fn subnets_must_be_network_addresses() {
+    assert!(parse_subnet("--ingress-subnet", "10.0.0.0/24").is_ok());
+    for bad in ["10.0.0.1/24", "10.0.0.0/33", "10.0.0.0", "x/24"] {
+        let e = parse_subnet("--ingress-subnet", bad).unwrap_err();
+        assert!(e.to_string().contains(bad), "{e}");
+    }
+}
+
+mod roundtrip {
+    use proptest::prelude::*;
+
+    use super::super::lists::{parse_ports, PortSpec};
+
+    fn port_spec() -> impl Strategy<Value = PortSpec> {
+        prop_oneof![
+            (1u16..=65535).prop_map(PortSpec::Single),
+            (1u16..65535, 1u16..1000).prop_map(|(lo, span)| PortSpec::Range(lo, lo.saturating_add(span).max(lo + 1))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn port_lists_round_trip(specs in proptest::collection::vec(port_spec(), 0..40), style in 0u8..3) {
+            let mut uniq: Vec<PortSpec> = Vec::new();
+            for s in &specs { if !uniq.contains(s) { uniq.push(*s); } }
+            let items: Vec<String> = specs.iter().map(ToString::to_string).collect();
+            let values = match style {
+                0 => vec![items.join(",")],
+                1 => vec![items.join(" ")],
+                _ => items.clone(),
+            };
+            prop_assert_eq!(parse_ports("--tcp-ports", &values).unwrap(), uniq);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! dird: makes the true client IP reach containers behind Docker Swarm's ingress routing mesh,
+//! using only routing and firewall rules.
+//!
+//! One direction of flow: [`config`] (flags, validated once) → [`ids`] (load-balancer IDs,
+//! tables, marks) → [`plan`] (pure desired state, rendered and parsed) → appliers.
+
+pub mod commands;
+pub mod config;
+pub mod ids;
+pub mod logging;
+pub mod plan;

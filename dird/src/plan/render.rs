@@ -1,0 +1,94 @@
+//! Rendering: the `iptables-restore --noflush` input that takes an installed state to a
+//! desired plan, one batch per table (each batch is one atomic commit), touching nothing but
+//! dird's own chains, their jumps, and the original daemon's rules.
+
+use super::iptables::{jump_spec, IptablesPlan, Table};
+use super::legacy;
+use super::state::IptablesState;
+
+/// One table's changes: `*table … COMMIT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableBatch {
+    pub table: Table,
+    pub text: String,
+}
+
+/// Everything needed to go from `installed` to `desired`. Empty when they already agree, so
+/// applying a plan twice changes nothing the second time.
+pub fn render_sync(desired: &IptablesPlan, installed: &IptablesState) -> Vec<TableBatch> {
+    Table::ALL
+        .into_iter()
+        .filter_map(|table| {
+            let lines = table_lines(desired, installed, table);
+            (!lines.is_empty()).then(|| TableBatch {
+                table,
+                text: format!("*{}\n{}\nCOMMIT\n", table.name(), lines.join("\n")),
+            })
+        })
+        .collect()
+}
+
+/// All batches as one text (for display; appliers send each batch on its own).
+pub fn render_text(batches: &[TableBatch]) -> String {
+    batches.iter().map(|b| b.text.as_str()).collect()
+}
+
+fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) -> Vec<String> {
+    // Chain declarations go first, as iptables-save writes them.
+    let mut decls = Vec::new();
+    let mut lines = Vec::new();
+    let empty = Default::default();
+    let chains = installed.tables.get(&table).map(|t| &t.chains).unwrap_or(&empty);
+
+    // 1. dird chains that the plan no longer wants: unhook, flush, delete.
+    for name in installed.own_chain_names(table) {
+        if desired.chains.iter().any(|c| c.table == table && c.name() == name) {
+            continue;
+        }
+        let target = format!("-j {name}");
+        for (chain, rules) in chains {
+            for r in rules.iter().filter(|r| r.ends_with(&target) || r.contains(&format!("{target} "))) {
+                lines.push(format!("-D {chain} {r}"));
+            }
+        }
+        lines.push(format!("-F {name}"));
+        lines.push(format!("-X {name}"));
+    }
+
+    // 2. Wanted chains: (re)fill when their rules differ, then exactly one jump in place.
+    for c in desired.chains.iter().filter(|c| c.table == table) {
+        let name = c.name();
+        match chains.get(&name) {
+            Some(rules) if *rules == c.rules => {}
+            Some(_) => lines.push(format!("-F {name}")),
+            None => decls.push(format!(":{name} - [0:0]")),
+        }
+        if chains.get(&name) != Some(&c.rules) {
+            lines.extend(c.rules.iter().map(|r| format!("-A {name} {r}")));
+        }
+        let spec = jump_spec(&name);
+        let builtin_rules = chains.get(c.builtin).map(Vec::as_slice).unwrap_or(&[]);
+        let at: Vec<usize> = builtin_rules.iter().enumerate().filter(|(_, r)| **r == spec).map(|(i, _)| i).collect();
+        let in_place = at.len() == 1 && (!c.jump_first() || at[0] == 0);
+        if !in_place {
+            lines.extend(at.iter().map(|_| format!("-D {} {spec}", c.builtin)));
+            if c.jump_first() {
+                lines.push(format!("-I {} 1 {spec}", c.builtin));
+            } else {
+                lines.push(format!("-A {} {spec}", c.builtin));
+            }
+        }
+    }
+
+    // 3. The original daemon's rules (migration), where they apply.
+    let mangle_output = installed.rules(Table::Mangle, "OUTPUT");
+    if legacy::applies(&desired.legacy, mangle_output) {
+        for lr in desired.legacy.iter().filter(|l| l.table == table) {
+            for r in chains.get(lr.chain).into_iter().flatten().filter(|r| lr.matches(r)) {
+                lines.push(format!("-D {} {r}", lr.chain));
+            }
+        }
+    }
+    decls.extend(lines);
+    decls
+}

@@ -1,0 +1,170 @@
+//! Installed iptables state, parsed from `iptables-save` (counters stripped) — or obtained by
+//! applying `iptables-restore --noflush` input to a state, which lets the tests run install and
+//! uninstall on the model.
+
+use std::collections::BTreeMap;
+
+use super::iptables::{own_chain_name, IptablesPlan, OwnChain, Table, CHAIN_PREFIX};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}: {text:?}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: &'static str,
+    pub text: String,
+}
+
+/// One table: every chain (built-in and user) with its rules in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableState {
+    pub chains: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IptablesState {
+    pub tables: BTreeMap<Table, TableState>,
+}
+
+/// Collapses runs of white space so that rules compare as strings.
+pub fn normalize_spec(spec: &str) -> String {
+    spec.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl IptablesState {
+    /// Parses `iptables-save` output (with or without `-c` counters).
+    pub fn parse(text: &str) -> Result<IptablesState, ParseError> {
+        let mut state = IptablesState::default();
+        state.apply(text)?;
+        Ok(state)
+    }
+
+    /// Applies `iptables-restore --noflush` input: `*table`, `:chain`, `-A`, `-I`, `-D`, `-F`,
+    /// `-N`, `-X`, `COMMIT`. Declaring an existing user chain flushes it, as iptables does.
+    pub fn apply(&mut self, text: &str) -> Result<(), ParseError> {
+        let mut table: Option<Table> = None;
+        for (i, raw) in text.lines().enumerate() {
+            let err = |message| ParseError { line: i + 1, message, text: raw.to_owned() };
+            let mut line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('[') {
+                // `iptables-save -c`: "[packets:bytes] -A ..."
+                line = line.split_once(']').map(|(_, rest)| rest.trim_start()).ok_or_else(|| err("bad counters"))?;
+            }
+            if let Some(name) = line.strip_prefix('*') {
+                let t = Table::from_name(name.trim()).ok_or_else(|| err("unknown table"))?;
+                let ts = self.tables.entry(t).or_default();
+                for b in t.builtins() {
+                    ts.chains.entry((*b).to_owned()).or_default();
+                }
+                table = Some(t);
+                continue;
+            }
+            if line == "COMMIT" {
+                table.take().ok_or_else(|| err("COMMIT outside a table"))?;
+                continue;
+            }
+            let t = table.ok_or_else(|| err("rule outside a table"))?;
+            let chains = &mut self.tables.entry(t).or_default().chains;
+            if let Some(decl) = line.strip_prefix(':') {
+                let name = decl.split_whitespace().next().ok_or_else(|| err("empty chain declaration"))?;
+                let rules = chains.entry(name.to_owned()).or_default();
+                if !t.is_builtin(name) {
+                    rules.clear();
+                }
+                continue;
+            }
+            let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let rest = rest.trim();
+            let (chain, spec) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            if chain.is_empty() {
+                return Err(err("missing chain"));
+            }
+            let spec = normalize_spec(spec);
+            match cmd {
+                "-A" | "--append" => chains.get_mut(chain).ok_or_else(|| err("no such chain"))?.push(spec),
+                "-I" | "--insert" => {
+                    let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
+                    let (pos, spec) = match spec.split_once(' ') {
+                        Some((n, s)) if n.bytes().all(|b| b.is_ascii_digit()) => (n.parse::<usize>().map_err(|_| err("bad position"))?, s.to_owned()),
+                        _ if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) => return Err(err("insert without rule")),
+                        _ => (1, spec),
+                    };
+                    if pos == 0 || pos > rules.len() + 1 {
+                        return Err(err("bad position"));
+                    }
+                    rules.insert(pos - 1, spec);
+                }
+                "-D" | "--delete" => {
+                    let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
+                    let at = rules.iter().position(|r| *r == spec).ok_or_else(|| err("no such rule"))?;
+                    rules.remove(at);
+                }
+                "-F" | "--flush" => chains.get_mut(chain).ok_or_else(|| err("no such chain"))?.clear(),
+                "-N" | "--new-chain" => {
+                    if chains.contains_key(chain) {
+                        return Err(err("chain exists"));
+                    }
+                    chains.insert(chain.to_owned(), Vec::new());
+                }
+                "-X" | "--delete-chain" => {
+                    if t.is_builtin(chain) {
+                        return Err(err("cannot delete a built-in chain"));
+                    }
+                    match chains.get(chain) {
+                        None => return Err(err("no such chain")),
+                        Some(rules) if !rules.is_empty() => return Err(err("chain not empty")),
+                        Some(_) => {}
+                    }
+                    let target = format!("-j {chain}");
+                    if chains.values().flatten().any(|r| r.ends_with(&target) || r.contains(&format!("{target} "))) {
+                        return Err(err("chain still referenced"));
+                    }
+                    chains.remove(chain);
+                }
+                _ => return Err(err("unknown command")),
+            }
+        }
+        if table.is_some() {
+            return Err(ParseError { line: text.lines().count(), message: "missing COMMIT", text: String::new() });
+        }
+        Ok(())
+    }
+
+    pub fn rules(&self, table: Table, chain: &str) -> Option<&Vec<String>> {
+        self.tables.get(&table).and_then(|t| t.chains.get(chain))
+    }
+
+    /// dird's chains as installed, as a plan (legacy removal and jumps not included).
+    pub fn own_chains(&self) -> IptablesPlan {
+        let mut chains = Vec::new();
+        for (table, ts) in &self.tables {
+            for builtin in table.builtins() {
+                if let Some(rules) = ts.chains.get(&own_chain_name(builtin)) {
+                    chains.push(OwnChain { table: *table, builtin, rules: rules.clone() });
+                }
+            }
+        }
+        IptablesPlan::new(chains, Vec::new())
+    }
+
+    /// Names of user chains that look like dird's (`DIRD-…`), per table.
+    pub fn own_chain_names(&self, table: Table) -> Vec<String> {
+        self.tables
+            .get(&table)
+            .map(|t| t.chains.keys().filter(|c| c.starts_with(CHAIN_PREFIX) && !table.is_builtin(c)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The state with empty tables and empty built-in chains dropped, so that "nothing
+    /// installed" compares equal however the tables were listed.
+    pub fn canonical(&self) -> IptablesState {
+        let mut out = self.clone();
+        for (table, ts) in out.tables.iter_mut() {
+            ts.chains.retain(|name, rules| !(table.is_builtin(name) && rules.is_empty()));
+        }
+        out.tables.retain(|_, ts| !ts.chains.is_empty());
+        out
+    }
+}

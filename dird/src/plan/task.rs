@@ -1,0 +1,70 @@
+//! A task container's part: turn the load balancer's ID into a connection mark on the first
+//! packet of a connection, restore it as the packet mark on replies, and route marked replies
+//! back through that load balancer (one table each), with loose reverse-path filtering.
+
+use super::iptables::{IptablesPlan, OwnChain, Table};
+use super::routing::{PolicyRule, Route, RoutingPlan};
+use super::{legacy, Ingress, Sysctl};
+use crate::ids::{IdEncoding, LbSet, MARK_MASK, MARK_SHIFT, RULE_PRIORITY};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPlan {
+    pub iptables: IptablesPlan,
+    pub routing: RoutingPlan,
+    pub sysctls: Vec<Sysctl>,
+}
+
+/// `iface` is the task's interface on the ingress network.
+///
+/// The ID is copied bit by bit from the TOS byte into the connection mark (8 rules for `tos`,
+/// 6 for `dscp`), so the per-connection cost does not grow with the number of load balancers
+/// and the chain does not change when load balancers come and go. Only the first packet of a
+/// connection is looked at, and only when it came in on the ingress interface from outside the
+/// ingress subnet: masqueraded traffic (source inside the subnet) never picks a table, whatever
+/// TOS byte a client chose.
+pub fn task_plan(lbs: &LbSet, ingress: &Ingress, iface: &str) -> TaskPlan {
+    let enc = lbs.encoding;
+    let mut pre = vec![
+        "-m conntrack ! --ctstate NEW -j RETURN".to_owned(),
+        format!("-s {} -j RETURN", ingress.subnet),
+        format!("! -i {iface} -j RETURN"),
+    ];
+    let id_bits = match enc {
+        IdEncoding::Tos => 8,
+        IdEncoding::Dscp => 6,
+    };
+    for bit in 0..id_bits {
+        let tos = 1u32 << (bit + enc.tos_shift());
+        let mark = 1u32 << (bit + MARK_SHIFT);
+        pre.push(format!("-m tos --tos {tos:#04x}/{tos:#04x} -j CONNMARK --set-xmark {mark:#x}/{mark:#x}"));
+    }
+    let restore = format!("-j CONNMARK --restore-mark --nfmask {MARK_MASK:#x} --ctmask {MARK_MASK:#x}");
+    let out = vec![format!("-p tcp {restore}"), format!("-p udp {restore}")];
+    let chains = vec![
+        OwnChain { table: Table::Mangle, builtin: "PREROUTING", rules: pre },
+        OwnChain { table: Table::Mangle, builtin: "OUTPUT", rules: out },
+    ];
+    let mut routing = RoutingPlan::default();
+    for m in &lbs.members {
+        routing.rules.push(PolicyRule {
+            priority: RULE_PRIORITY,
+            from: ingress.subnet,
+            fwmark: m.id.mark(),
+            mask: MARK_MASK,
+            table: m.id.table(),
+        });
+        routing.routes.push(Route { table: m.id.table(), gateway: m.ip, dev: iface.to_owned() });
+    }
+    routing.rules.sort();
+    routing.routes.sort();
+    let sysctls = [["net", "ipv4", "conf", "all", "rp_filter"], ["net", "ipv4", "conf", iface, "rp_filter"]]
+        .iter()
+        .filter_map(|c| Sysctl::new(c, "2"))
+        .collect();
+    TaskPlan { iptables: IptablesPlan::new(chains, legacy::task_rules()), routing, sysctls }
+}
+
+/// What uninstalling wants in a task: no dird chains, rules or tables, and none of the original's.
+pub fn task_uninstall_plan() -> (IptablesPlan, RoutingPlan) {
+    (IptablesPlan::new(Vec::new(), legacy::task_rules()), RoutingPlan::default())
+}
