@@ -4,8 +4,11 @@
 //! One direction of flow: [`config`] (flags, validated once) → [`ids`] (load-balancer IDs,
 //! tables, marks) → [`plan`] (pure desired state, rendered and parsed) → appliers.
 
+pub mod apply;
 pub mod commands;
 pub mod config;
 pub mod ids;
 pub mod logging;
+pub mod netns;
+pub mod node;
 pub mod plan;

@@ -1,0 +1,240 @@
+//! Policy rules, routes and interface lookups through rtnetlink. Must be called from a thread
+//! inside the target namespace (the netlink socket belongs to the namespace it was opened in).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::TryStreamExt;
+use ipnet::Ipv4Net;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::LinkAttribute;
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use netlink_packet_route::AddressFamily;
+use rtnetlink::{Handle, IpVersion};
+
+use crate::ids::RULE_PRIORITY;
+use crate::plan::routing::is_dird_table;
+use crate::plan::{PolicyRule, Route, RoutingChanges, RoutingState};
+
+pub type NlError = rtnetlink::Error;
+
+/// Name and index of the interface holding an IPv4 address inside `subnet` (the ingress
+/// interface of a task, whatever it is called).
+pub async fn find_interface_in(handle: &Handle, subnet: Ipv4Net) -> Result<Option<(String, u32)>, NlError> {
+    let mut addrs = handle.address().get().execute();
+    let mut index = None;
+    while let Some(msg) = addrs.try_next().await? {
+        let hit = msg.attributes.iter().any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(ip)) if subnet.contains(ip)));
+        if hit {
+            index = Some(msg.header.index);
+            break;
+        }
+    }
+    let Some(index) = index else { return Ok(None) };
+    Ok(interface_name(handle, index).await?.map(|n| (n, index)))
+}
+
+pub async fn interface_name(handle: &Handle, index: u32) -> Result<Option<String>, NlError> {
+    let mut links = handle.link().get().match_index(index).execute();
+    while let Some(msg) = links.try_next().await? {
+        for a in msg.attributes {
+            if let LinkAttribute::IfName(name) = a {
+                return Ok(Some(name));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub async fn interface_index(handle: &Handle, name: &str) -> Result<Option<u32>, NlError> {
+    let mut links = handle.link().get().match_name(name.to_owned()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(Some(msg.header.index)),
+        Ok(None) => Ok(None),
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc_enodev() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+const fn libc_enodev() -> i32 {
+    19
+}
+
+/// Rules at dird's priority and default routes in tables 1..=252 and dird's tables.
+pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
+    let mut state = RoutingState::default();
+    let mut rules = handle.rule().get(IpVersion::V4).execute();
+    while let Some(msg) = rules.try_next().await? {
+        if let Some(r) = rule_from_message(&msg) {
+            state.rules.push(r);
+        }
+    }
+    let mut routes = handle.route().get(IpVersion::V4).execute();
+    let mut names: Vec<(u32, String)> = Vec::new();
+    while let Some(msg) = routes.try_next().await? {
+        let table = route_table(&msg);
+        if msg.header.destination_prefix_length != 0 || !(is_dird_table(table) || (1..=252).contains(&table)) {
+            continue;
+        }
+        let mut gateway = None;
+        let mut oif = None;
+        for a in &msg.attributes {
+            match a {
+                RouteAttribute::Gateway(RouteAddress::Inet(ip)) => gateway = Some(*ip),
+                RouteAttribute::Oif(i) => oif = Some(*i),
+                _ => {}
+            }
+        }
+        let (Some(gateway), Some(oif)) = (gateway, oif) else { continue };
+        let dev = match names.iter().find(|(i, _)| *i == oif) {
+            Some((_, n)) => n.clone(),
+            None => {
+                let n = interface_name(handle, oif).await?.unwrap_or_else(|| format!("if{oif}"));
+                names.push((oif, n.clone()));
+                n
+            }
+        };
+        state.routes.push(Route { table, gateway, dev });
+    }
+    state.rules.sort();
+    state.routes.sort();
+    Ok(state)
+}
+
+fn route_table(msg: &RouteMessage) -> u32 {
+    msg.attributes
+        .iter()
+        .find_map(|a| if let RouteAttribute::Table(t) = a { Some(*t) } else { None })
+        .unwrap_or(u32::from(msg.header.table))
+}
+
+fn rule_from_message(msg: &RuleMessage) -> Option<PolicyRule> {
+    let mut priority = None;
+    let mut src = None;
+    let mut fwmark = None;
+    let mut mask = None;
+    let mut table = u32::from(msg.header.table);
+    for a in &msg.attributes {
+        match a {
+            RuleAttribute::Priority(p) => priority = Some(*p),
+            RuleAttribute::Source(IpAddr::V4(ip)) => src = Some(*ip),
+            RuleAttribute::FwMark(m) => fwmark = Some(*m),
+            RuleAttribute::FwMask(m) => mask = Some(*m),
+            RuleAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    if priority != Some(RULE_PRIORITY) {
+        return None;
+    }
+    let from = Ipv4Net::new(src.unwrap_or(Ipv4Addr::UNSPECIFIED), msg.header.src_len).ok()?;
+    Some(PolicyRule { priority: RULE_PRIORITY, from, fwmark: fwmark?, mask: mask.unwrap_or(u32::MAX), table })
+}
+
+fn rule_message(r: &PolicyRule) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.src_len = r.from.prefix_len();
+    msg.header.action = RuleAction::ToTable;
+    if r.table <= 255 {
+        msg.header.table = r.table as u8;
+    } else {
+        msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    }
+    msg.attributes.push(RuleAttribute::Table(r.table));
+    msg.attributes.push(RuleAttribute::Priority(r.priority));
+    msg.attributes.push(RuleAttribute::Source(IpAddr::V4(r.from.network())));
+    msg.attributes.push(RuleAttribute::FwMark(r.fwmark));
+    msg.attributes.push(RuleAttribute::FwMask(r.mask));
+    msg
+}
+
+/// `for_delete`: leave the protocol unset so that routes added by other tools (`proto boot`)
+/// match too.
+fn route_message(r: &Route, oif: u32, for_delete: bool) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = AddressFamily::Inet;
+    msg.header.destination_prefix_length = 0;
+    msg.header.protocol = if for_delete { RouteProtocol::Unspec } else { RouteProtocol::Static };
+    msg.header.scope = RouteScope::Universe;
+    msg.header.kind = RouteType::Unicast;
+    msg.header.table = if r.table <= 255 { r.table as u8 } else { RouteHeader::RT_TABLE_UNSPEC };
+    msg.attributes.push(RouteAttribute::Table(r.table));
+    msg.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(r.gateway)));
+    msg.attributes.push(RouteAttribute::Oif(oif));
+    msg
+}
+
+/// One routing change, for error messages and rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    DelRule(PolicyRule),
+    DelRoute(Route),
+    AddRoute(Route),
+    AddRule(PolicyRule),
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::DelRule(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
+            Change::DelRoute(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
+            Change::AddRoute(r) => write!(f, "{r}"),
+            Change::AddRule(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+pub fn changes_in_order(c: &RoutingChanges) -> Vec<Change> {
+    let mut out: Vec<Change> = c.del_rules.iter().copied().map(Change::DelRule).collect();
+    out.extend(c.del_routes.iter().cloned().map(Change::DelRoute));
+    out.extend(c.add_routes.iter().cloned().map(Change::AddRoute));
+    out.extend(c.add_rules.iter().copied().map(Change::AddRule));
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    #[error("{change}: {source}")]
+    Netlink { change: String, source: NlError },
+    #[error("{change}: no interface named {dev}")]
+    NoDevice { change: String, dev: String },
+}
+
+/// Applies one change.
+pub async fn apply_change(handle: &Handle, change: &Change) -> Result<(), RoutingError> {
+    let nl = |source| RoutingError::Netlink { change: change.to_string(), source };
+    match change {
+        Change::AddRule(r) => {
+            let mut req = handle.rule().add().v4();
+            *req.message_mut() = rule_message(r);
+            req.execute().await.map_err(nl)
+        }
+        Change::DelRule(r) => handle.rule().del(rule_message(r)).execute().await.map_err(nl),
+        Change::AddRoute(r) | Change::DelRoute(r) => {
+            let oif = interface_index(handle, &r.dev)
+                .await
+                .map_err(nl)?
+                .ok_or_else(|| RoutingError::NoDevice { change: change.to_string(), dev: r.dev.clone() })?;
+            let adding = matches!(change, Change::AddRoute(_));
+            let msg = route_message(r, oif, !adding);
+            if adding {
+                let mut req = handle.route().add().v4();
+                *req.message_mut() = msg;
+                req.execute().await.map_err(nl)
+            } else {
+                handle.route().del(msg).execute().await.map_err(nl)
+            }
+        }
+    }
+}
+
+/// The change that undoes `c`.
+pub fn inverse(c: &Change) -> Change {
+    match c {
+        Change::DelRule(r) => Change::AddRule(*r),
+        Change::AddRule(r) => Change::DelRule(*r),
+        Change::DelRoute(r) => Change::AddRoute(r.clone()),
+        Change::AddRoute(r) => Change::DelRoute(r.clone()),
+    }
+}

@@ -1,0 +1,111 @@
+//! One node's work, shared by the daemon and by netsim: given the configuration and the
+//! ingress facts, bring this node's `ingress_sbox` (load balancer or not) and each service
+//! task to the desired state, or remove everything dird added.
+
+use std::path::PathBuf;
+
+use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
+use crate::config::{ConfigError, RuleConfig};
+use crate::ids::{LbId, LbSet};
+use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, Ingress, RoutingPlan, Sysctl};
+
+/// A service task container: its id (for logs), its service, and its network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRef {
+    pub id: String,
+    pub service: String,
+    pub netns: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// What happened to the sbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SboxOutcome {
+    LoadBalancer { id: LbId, outcome: Outcome },
+    /// This node is not in the list: dird's sbox rules (if any) were removed.
+    NotLoadBalancer { outcome: Outcome },
+}
+
+/// The configuration of one node, ready to apply: IDs assigned, sysctl files read.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub rules: RuleConfig,
+    pub ingress: Ingress,
+    pub lbs: LbSet,
+    pub sysctl_files: Vec<Sysctl>,
+    pub tools: IptablesTools,
+}
+
+impl Node {
+    pub fn new(rules: RuleConfig, ingress: Ingress, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Result<Node, ConfigError> {
+        let lbs = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding)?;
+        Ok(Node { rules, ingress, lbs, sysctl_files, tools })
+    }
+
+    /// This node's load-balancer ID, if it is one.
+    pub fn lb_id(&self) -> Option<LbId> {
+        self.lbs.id_of(self.ingress.node_ip)
+    }
+
+    /// Whether a task of `service` gets rules (`--services` filter).
+    pub fn wants_service(&self, service: &str) -> bool {
+        self.rules.services.is_empty() || self.rules.services.iter().any(|s| s == service)
+    }
+
+    /// Installs (or, for a node not in the list, removes) the load-balancer rules.
+    pub fn sync_sbox(&self, sbox: &std::path::Path) -> Result<SboxOutcome, ApplyError> {
+        let target = format!("ingress_sbox {}", sbox.display());
+        match self.lb_id() {
+            Some(id) => {
+                let lb = lb_plan(&self.rules, &self.ingress, id, &self.sysctl_files);
+                let plan = NsPlan { iptables: lb.iptables, routing: None, sysctls: lb.sysctls };
+                let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
+                Ok(SboxOutcome::LoadBalancer { id, outcome })
+            }
+            None => {
+                let plan = NsPlan { iptables: lb_uninstall_plan(), routing: None, sysctls: Vec::new() };
+                let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
+                Ok(SboxOutcome::NotLoadBalancer { outcome })
+            }
+        }
+    }
+
+    /// Configures one task (the caller has checked [`Node::wants_service`]).
+    pub fn sync_task(&self, task: &TaskRef) -> Result<TaskOutcome, ApplyError> {
+        let target = task_target(task);
+        apply::apply_task(
+            &task.netns,
+            &target,
+            self.ingress.subnet,
+            |iface| {
+                let p = task_plan(&self.lbs, &self.ingress, iface);
+                NsPlan { iptables: p.iptables, routing: Some(p.routing), sysctls: p.sysctls }
+            },
+            &self.tools,
+        )
+    }
+}
+
+pub fn task_target(task: &TaskRef) -> String {
+    format!("container {} (service {}, netns {})", task.id, task.service, task.netns.display())
+}
+
+/// Removes dird's (and the original daemon's) rules from an sbox.
+pub fn uninstall_sbox(sbox: &std::path::Path, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
+    let plan = NsPlan { iptables: lb_uninstall_plan(), routing: None, sysctls: Vec::new() };
+    apply::apply_ns(sbox, &format!("ingress_sbox {}", sbox.display()), &plan, tools)
+}
+
+/// Removes dird's (and the original daemon's) rules, policy rules and tables from a task.
+pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
+    let (iptables, routing) = task_uninstall_plan();
+    let plan = NsPlan { iptables, routing: Some(RoutingPlan { ..routing }), sysctls: Vec::new() };
+    apply::apply_ns(&task.netns, &task_target(task), &plan, tools)
+}

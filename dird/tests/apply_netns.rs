@@ -1,0 +1,144 @@
+//! Applying plans in real network namespaces (root; the host kernel is enough for tasks).
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use common::Netns;
+use dird::apply::{self, IptablesTools, NsPlan, Step, TaskOutcome};
+use dird::config::{Gateway, RuleConfig};
+use dird::node::{uninstall_task, Node, TaskRef};
+use dird::plan::{Ingress, IptablesPlan, OwnChain, PolicyRule, Route, RoutingPlan, Table};
+
+fn node(gateways: &[&str]) -> Node {
+    let rules = RuleConfig {
+        gateways: gateways.iter().map(|g| Gateway::Ip(g.parse().unwrap())).collect(),
+        performance: true,
+        ..Default::default()
+    };
+    let ingress = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 9) };
+    Node::new(rules, ingress, Vec::new(), IptablesTools::default()).unwrap()
+}
+
+fn task_ref(ns: &Netns) -> TaskRef {
+    TaskRef { id: "c0ffee".into(), service: "web".into(), netns: ns.path() }
+}
+
+#[test]
+fn task_install_is_idempotent_and_uninstall_is_exact() {
+    let ns = Netns::task("task", "ingress7", "10.0.0.5/24");
+    let before = ns.snapshot();
+    let n = node(&["10.0.0.2", "10.0.0.3", "10.0.0.254"]);
+
+    let first = n.sync_task(&task_ref(&ns)).unwrap();
+    let TaskOutcome::Applied { interface, outcome } = first else { panic!("no interface found") };
+    assert_eq!(interface, "ingress7", "found by address, whatever its name");
+    assert!(outcome.changed());
+    let rules = ns.ip(&["rule"]);
+    assert!(rules.contains("32700:\tfrom 10.0.0.0/24 fwmark 0x20000/0xff0000 lookup 7002"), "{rules}");
+    assert!(rules.contains("lookup 7254"), "{rules}");
+    let routes = ns.ip(&["route", "show", "table", "7003"]);
+    assert_eq!(routes.trim(), "default via 10.0.0.3 dev ingress7 proto static");
+    assert_eq!(ns.sysctl("net.ipv4.conf.all.rp_filter"), "2");
+    assert_eq!(ns.sysctl("net.ipv4.conf.ingress7.rp_filter"), "2");
+    let save = ns.exec(&["iptables-save", "-t", "mangle"]);
+    assert!(save.contains("-A PREROUTING -m comment --comment dird -j DIRD-PREROUTING"), "{save}");
+    assert!(save.contains("-A DIRD-PREROUTING ! -i ingress7 -j RETURN"), "{save}");
+    // main, local and default tables untouched by an LB at .254.
+    assert_eq!(ns.ip(&["route", "show", "table", "main"]), Netns::task("cmp", "ingress7", "10.0.0.5/24").ip(&["route", "show", "table", "main"]));
+
+    let again = n.sync_task(&task_ref(&ns)).unwrap();
+    assert_eq!(again, TaskOutcome::Applied { interface: "ingress7".into(), outcome: Default::default() }, "second apply changes nothing");
+
+    uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn a_changed_gateway_list_is_reconciled_in_place() {
+    let ns = Netns::task("recfg", "eth0", "10.0.0.5/24");
+    node(&["10.0.0.2", "10.0.0.3"]).sync_task(&task_ref(&ns)).unwrap();
+    let TaskOutcome::Applied { outcome, .. } = node(&["10.0.0.3", "10.0.0.4"]).sync_task(&task_ref(&ns)).unwrap() else { panic!() };
+    assert_eq!(outcome.iptables_batches, 0, "task chains do not depend on the LB list");
+    assert_eq!(outcome.routing_changes, 4, "one rule and one route out, one of each in");
+    let rules = ns.ip(&["rule"]);
+    assert!(!rules.contains("lookup 7002") && rules.contains("lookup 7004"), "{rules}");
+    assert!(ns.ip(&["route", "show", "table", "7002"]).is_empty());
+}
+
+#[test]
+fn a_task_off_the_ingress_is_skipped() {
+    let ns = Netns::task("off", "eth0", "10.1.0.5/24");
+    assert_eq!(node(&["10.0.0.2"]).sync_task(&task_ref(&ns)).unwrap(), TaskOutcome::NoIngressInterface);
+}
+
+#[test]
+fn a_refused_rule_rolls_back_every_table() {
+    let ns = Netns::task("rollback", "eth0", "10.0.0.5/24");
+    let before = ns.snapshot();
+    let plan = NsPlan {
+        iptables: IptablesPlan::new(
+            vec![
+                OwnChain { table: Table::Raw, builtin: "PREROUTING", rules: vec!["-j CT --notrack".into()] },
+                OwnChain { table: Table::Mangle, builtin: "POSTROUTING", rules: vec!["-j TOS --set-tos 0x02/0xff".into()] },
+                OwnChain { table: Table::Nat, builtin: "POSTROUTING", rules: vec!["-m no-such-match -j ACCEPT".into()] },
+            ],
+            Vec::new(),
+        ),
+        routing: None,
+        sysctls: Vec::new(),
+    };
+    let err = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &IptablesTools::default()).unwrap_err();
+    assert_eq!(err.step, Step::WriteIptables(Table::Nat));
+    assert!(err.to_string().starts_with("ingress_sbox test: applying iptables table nat"), "{err}");
+    assert!(err.rollback_failure.is_none(), "{err}");
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn a_refused_route_rolls_back_rules_routes_and_iptables() {
+    let ns = Netns::task("rtfail", "eth0", "10.0.0.5/24");
+    let before = ns.snapshot();
+    let subnet = "10.0.0.0/24".parse().unwrap();
+    let good = Route { table: 7002, gateway: Ipv4Addr::new(10, 0, 0, 2), dev: "eth0".into() };
+    let bad = Route { table: 7003, gateway: Ipv4Addr::new(192, 0, 2, 1), dev: "eth0".into() };
+    let plan = NsPlan {
+        iptables: IptablesPlan::new(vec![OwnChain { table: Table::Mangle, builtin: "OUTPUT", rules: vec!["-p tcp -j ACCEPT".into()] }], Vec::new()),
+        routing: Some(RoutingPlan {
+            rules: vec![PolicyRule { priority: 32700, from: subnet, fwmark: 0x20000, mask: 0xff0000, table: 7002 }],
+            routes: vec![good, bad],
+        }),
+        sysctls: Vec::new(),
+    };
+    let err = apply::apply_ns(&ns.path(), "container x", &plan, &IptablesTools::default()).unwrap_err();
+    assert_eq!(err.step, Step::WriteRouting);
+    assert!(err.to_string().contains("192.0.2.1"), "{err}");
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn a_vanished_namespace_is_named() {
+    let n = node(&["10.0.0.2"]);
+    let t = TaskRef { id: "gone".into(), service: "web".into(), netns: "/proc/999999999/ns/net".into() };
+    let err = n.sync_task(&t).unwrap_err();
+    assert_eq!(err.step, Step::EnterNamespace);
+    assert!(err.to_string().contains("container gone (service web, netns /proc/999999999/ns/net)"), "{err}");
+}
+
+#[test]
+fn uninstall_removes_the_original_daemons_task_rules() {
+    let ns = Netns::task("legacy", "eth0", "10.0.0.5/24");
+    let before = ns.snapshot();
+    // Exactly what docker-ingress-routing-daemon v4.3.0 runs in a container.
+    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-m", "comment", "--comment", "docker-ingress-routing-daemon"]);
+    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "udp", "-j", "CONNMARK", "--restore-mark"]);
+    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "-j", "CONNMARK", "--restore-mark"]);
+    for (id, ip) in [("2", "10.0.0.2"), ("3", "10.0.0.3")] {
+        ns.exec(&["iptables", "-t", "mangle", "-A", "PREROUTING", "-m", "tos", "--tos", &format!("{id}/0xff"), "-j", "CONNMARK", "--set-xmark", &format!("{id}/0xffffffff")]);
+        ns.ip(&["rule", "add", "from", "10.0.0.0/24", "fwmark", id, "lookup", id, "prio", "32700"]);
+        ns.ip(&["route", "add", "table", id, "default", "via", ip]);
+    }
+    assert_ne!(ns.snapshot(), before);
+    uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}

@@ -1,0 +1,109 @@
+//! Throwaway network namespaces for tests (root required). Nothing is added to the root
+//! namespace: every link is created inside the test namespace.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn require_root() {
+    assert!(nix::unistd::geteuid().is_root(), "these tests create network namespaces and need root");
+}
+
+#[track_caller]
+pub fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace removed on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        require_root();
+        let name = format!("dirdt-{}-{}-{}", tag, std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        run(&["ip", "netns", "add", &name]);
+        run(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        Netns { name }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut v = vec!["ip", "-n", &self.name];
+        v.extend_from_slice(args);
+        run(&v)
+    }
+
+    pub fn exec(&self, args: &[&str]) -> String {
+        let mut v = vec!["ip", "netns", "exec", &self.name];
+        v.extend_from_slice(args);
+        run(&v)
+    }
+
+    /// A task-like namespace: `ingress` on the ingress network, `gw0` on the gwbridge
+    /// with the default route, as Docker sets up a service task.
+    pub fn task(tag: &str, ingress: &str, addr: &str) -> Netns {
+        let ns = Netns::new(tag);
+        // veth pairs with both ends inside the namespace (this kernel has no dummy module).
+        ns.ip(&["link", "add", ingress, "type", "veth", "peer", "name", &format!("{ingress}p")]);
+        ns.ip(&["link", "set", &format!("{ingress}p"), "up"]);
+        ns.ip(&["addr", "add", addr, "dev", ingress]);
+        ns.ip(&["link", "set", ingress, "up"]);
+        ns.ip(&["link", "add", "gw0", "type", "veth", "peer", "name", "gw0p"]);
+        ns.ip(&["link", "set", "gw0p", "up"]);
+        ns.ip(&["addr", "add", "172.18.0.3/16", "dev", "gw0"]);
+        ns.ip(&["link", "set", "gw0", "up"]);
+        ns.ip(&["route", "add", "default", "via", "172.18.0.1"]);
+        ns
+    }
+
+    /// `iptables-save` without comments and counters, empty default tables dropped, plus
+    /// `ip rule` and `ip route show table all`: what uninstall must give back exactly.
+    pub fn snapshot(&self) -> String {
+        let save = self.exec(&["iptables-save"]);
+        let mut tables: Vec<String> = Vec::new();
+        let mut cur: Vec<String> = Vec::new();
+        for line in save.lines().filter(|l| !l.starts_with('#')) {
+            let line = match line.rfind(" [") {
+                Some(i) if line.starts_with(':') => line[..i].to_string(),
+                _ => line.to_string(),
+            };
+            cur.push(line.clone());
+            if line == "COMMIT" {
+                // A table that holds only built-in chains with ACCEPT policy and no rules is
+                // the same as no table (nf_tables creates it on first use).
+                let only_defaults = cur.iter().all(|l| l.starts_with('*') || l == "COMMIT" || l.ends_with(" ACCEPT"));
+                if !only_defaults {
+                    tables.push(cur.join("\n"));
+                }
+                cur.clear();
+            }
+        }
+        format!(
+            "{}\n--- rules\n{}--- routes\n{}",
+            tables.join("\n"),
+            self.ip(&["rule"]),
+            self.ip(&["route", "show", "table", "all"])
+        )
+    }
+
+    pub fn sysctl(&self, key: &str) -> String {
+        self.exec(&["sysctl", "-n", key]).trim().to_string()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
