@@ -6,9 +6,11 @@
 
 pub mod apply;
 pub mod commands;
+pub mod docker;
 pub mod config;
 pub mod ids;
 pub mod logging;
 pub mod netns;
 pub mod node;
 pub mod plan;
+pub mod reconcile;

@@ -8,7 +8,8 @@ pub fn init() {
     let result = if std::env::var_os("JOURNAL_STREAM").is_some() {
         builder.without_time().with_ansi(false).with_target(false).try_init()
     } else {
-        builder.with_target(false).try_init()
+        use std::io::IsTerminal;
+        builder.with_target(false).with_ansi(std::io::stderr().is_terminal()).try_init()
     };
     // A second initialisation (tests) keeps the first subscriber.
     drop(result);

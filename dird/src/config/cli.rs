@@ -50,6 +50,13 @@ pub struct DaemonArgs {
     /// Pass '--wait <N>' to iptables.
     #[arg(long, value_name = "N")]
     pub iptables_wait_seconds: Option<String>,
+    /// (extension) Read more flags from FILE (same syntax as the command line, '#' comments);
+    /// SIGHUP re-reads it and reconciles every running container.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// (extension) Seconds between full audits that repair drift (0 = never).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub resync_interval: u64,
 }
 
 /// Flags that shape the rules; shared by the daemon and `dird plan`.

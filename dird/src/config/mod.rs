@@ -60,6 +60,48 @@ pub struct Config {
     pub rules: RuleConfig,
     pub preexisting: bool,
     pub iptables_wait: Option<IptablesWait>,
+    /// `--config FILE`: more flags, re-read on SIGHUP.
+    pub config_file: Option<std::path::PathBuf>,
+    pub resync_interval: std::time::Duration,
+}
+
+/// Why a configuration could not be loaded (all are the operator's to fix).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("cannot read --config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("in --config file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// Flags in a `--config` file: white-space separated, `#` starts a comment.
+pub fn file_args(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .flat_map(str::split_whitespace)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses `argv` (program name first) and, with `--config FILE`, the flags in that file
+/// after the command line's. Used at start-up and on SIGHUP.
+pub fn load(argv: &[String], legacy_env: Option<&str>) -> Result<Config, LoadError> {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(argv).map_err(|e| LoadError::File { path: "command line".into(), message: first_line(&e.to_string()) })?;
+    let Some(path) = cli.daemon.config.clone() else {
+        return Ok(Config::from_args(&cli.daemon, legacy_env)?);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    let mut all = argv.to_vec();
+    all.extend(file_args(&text));
+    let cli = Cli::try_parse_from(&all).map_err(|e| LoadError::File { path: path.display().to_string(), message: first_line(&e.to_string()) })?;
+    Ok(Config::from_args(&cli.daemon, legacy_env)?)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
 }
 
 impl RuleConfig {
@@ -104,6 +146,8 @@ impl Config {
             rules: RuleConfig::from_args(&args.rules, legacy_env)?,
             preexisting: args.preexisting,
             iptables_wait,
+            config_file: args.config.clone(),
+            resync_interval: std::time::Duration::from_secs(args.resync_interval),
         })
     }
 }

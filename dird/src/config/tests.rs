@@ -110,3 +110,21 @@ mod roundtrip {
         }
     }
 }
+
+#[test]
+fn config_file_adds_flags_and_bad_files_are_named() {
+    let dir = std::env::temp_dir().join(format!("dird-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("args");
+    std::fs::write(&file, "# load balancers\n--ingress-gateway-ips 10.0.0.2,10.0.0.3 # two\n--tcp-ports 80\n").unwrap();
+    let argv: Vec<String> = ["dird", "--install", "--config", file.to_str().unwrap()].iter().map(|s| s.to_string()).collect();
+    let c = load(&argv, None).unwrap();
+    assert_eq!(c.rules.gateways.len(), 2);
+    assert_eq!(c.rules.tcp_ports, vec![PortSpec::Single(80)]);
+    std::fs::write(&file, "--tcp-ports 0\n").unwrap();
+    assert!(load(&argv, None).unwrap_err().to_string().contains("\"0\""));
+    std::fs::write(&file, "--bogus\n").unwrap();
+    let e = load(&argv, None).unwrap_err().to_string();
+    assert!(e.contains(file.to_str().unwrap()) && e.contains("--bogus"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

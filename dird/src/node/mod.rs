@@ -41,17 +41,20 @@ pub struct Node {
     pub lbs: LbSet,
     pub sysctl_files: Vec<Sysctl>,
     pub tools: IptablesTools,
+    /// False when `--services` was given without ports and those services publish none:
+    /// then no traffic skips masquerading and the sbox gets no rules.
+    pub lb_enabled: bool,
 }
 
 impl Node {
     pub fn new(rules: RuleConfig, ingress: Ingress, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Result<Node, ConfigError> {
         let lbs = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding)?;
-        Ok(Node { rules, ingress, lbs, sysctl_files, tools })
+        Ok(Node { rules, ingress, lbs, sysctl_files, tools, lb_enabled: true })
     }
 
     /// This node's load-balancer ID, if it is one.
     pub fn lb_id(&self) -> Option<LbId> {
-        self.lbs.id_of(self.ingress.node_ip)
+        self.lbs.id_of(self.ingress.node_ip).filter(|_| self.lb_enabled)
     }
 
     /// Whether a task of `service` gets rules (`--services` filter).

@@ -1,0 +1,169 @@
+//! One reconcile pass: the sbox, then every running service task. Blocking work (namespace
+//! threads, iptables-restore) runs on tokio's blocking pool.
+
+use tracing::{error, info, warn};
+
+use super::{default_gateways, Launch};
+use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
+use crate::config::{sysctl_conf, Config, ConfigError};
+use crate::docker::{DockerClient, DockerError};
+use crate::node::{self, Node, SboxOutcome, TaskRef};
+use crate::plan::Ingress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+/// The node's configuration for this ingress: load balancers (the original's default list when
+/// none were given), ports (from the services when `--services` has no ports), sysctl files.
+pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, ingress: Ingress) -> Result<Node, BuildError> {
+    let mut rules = cfg.rules.clone();
+    if rules.gateways.is_empty() {
+        rules.gateways = default_gateways(ingress.node_ip);
+        let list: Vec<String> = rules.gateways.iter().map(ToString::to_string).collect();
+        warn!("no --ingress-gateway-ips given: assuming {} (as the original daemon); list your load balancers' ingress IPs", list.join(","));
+    }
+    let mut lb_enabled = true;
+    if !rules.services.is_empty() && !rules.has_port_filter() {
+        let (tcp, udp) = client.published_ports(&rules.services).await?;
+        info!(
+            "--services without ports: using the published ports of {}: tcp [{}] udp [{}]",
+            rules.services.join(","),
+            tcp.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            udp.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        );
+        lb_enabled = !tcp.is_empty() || !udp.is_empty();
+        rules.tcp_ports = tcp;
+        rules.udp_ports = udp;
+    }
+    let files = if rules.performance {
+        sysctl_conf::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
+            error!("{e}; not applying sysctl files");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    let mut node = Node::new(rules, ingress, files, tools)?;
+    node.lb_enabled = lb_enabled;
+    if node.lbs.forced_indexed {
+        info!("ingress subnet {} is larger than /24: using indexed IDs", node.ingress.subnet);
+    }
+    for m in &node.lbs.members {
+        let this = if m.ip == node.ingress.node_ip { " <== this node" } else { "" };
+        info!("load balancer {} has ID {}{this}", m.ip, m.id);
+    }
+    Ok(node)
+}
+
+fn log_sbox(result: &Result<SboxOutcome, ApplyError>) {
+    match result {
+        Ok(SboxOutcome::LoadBalancer { id, outcome }) if outcome.changed() => info!(netns = "ingress_sbox", "load-balancer rules installed (ID {id}): {}", describe(outcome)),
+        Ok(SboxOutcome::LoadBalancer { .. }) => tracing::debug!(netns = "ingress_sbox", "load-balancer rules already in place"),
+        Ok(SboxOutcome::NotLoadBalancer { outcome }) if outcome.changed() => info!(netns = "ingress_sbox", "not a load balancer: removed old load-balancer rules"),
+        Ok(SboxOutcome::NotLoadBalancer { .. }) => tracing::debug!(netns = "ingress_sbox", "not a load balancer: nothing to install"),
+        Err(e) => error!("{e}"),
+    }
+}
+
+fn describe(o: &Outcome) -> String {
+    format!("{} iptables batch(es), {} routing change(s), {} sysctl(s)", o.iptables_batches, o.routing_changes, o.sysctls_written)
+}
+
+fn log_task(t: &TaskRef, result: &Result<TaskOutcome, ApplyError>) {
+    let (id, service, netns) = (&t.id, &t.service, t.netns.display());
+    match result {
+        Ok(TaskOutcome::Applied { interface, outcome }) if outcome.changed() => {
+            info!(container = %id, service = %service, netns = %netns, "configured (ingress interface {interface}): {}", describe(outcome))
+        }
+        Ok(TaskOutcome::Applied { .. }) => tracing::debug!(container = %id, service = %service, "already configured"),
+        Ok(TaskOutcome::NoIngressInterface) => info!(container = %id, service = %service, "no interface in the ingress subnet; skipped"),
+        Err(e) => error!("{e}"),
+    }
+}
+
+/// Applies one task on the blocking pool.
+async fn sync_task(node: &Node, task: TaskRef) {
+    let n = node.clone();
+    let t = task.clone();
+    match tokio::task::spawn_blocking(move || n.sync_task(&t)).await {
+        Ok(r) => log_task(&task, &r),
+        Err(e) => error!(container = %task.id, "worker failed: {e}"),
+    }
+}
+
+/// The sbox and every running service task. `Err` only when Docker could not be asked.
+pub async fn full_sync(client: &DockerClient, launch: &Launch, node: &Node) -> Result<(), DockerError> {
+    let tasks = client.service_tasks().await.inspect_err(|e| warn!("cannot list containers: {e}"))?;
+    let n = node.clone();
+    let sbox = launch.sbox.clone();
+    let result = if sbox.exists() {
+        tokio::task::spawn_blocking(move || n.sync_sbox(&sbox)).await.ok()
+    } else {
+        info!("no ingress_sbox at {} yet", launch.sbox.display());
+        None
+    };
+    if let Some(r) = result {
+        log_sbox(&r);
+    }
+    for t in tasks {
+        if !node.wants_service(&t.service) {
+            tracing::debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
+            continue;
+        }
+        sync_task(node, t).await;
+    }
+    Ok(())
+}
+
+/// A container `start` event.
+pub async fn start_event(client: &DockerClient, node: &Node, id: &str) {
+    match client.task(id).await {
+        Ok(Some(t)) if node.wants_service(&t.service) => sync_task(node, t).await,
+        Ok(Some(t)) => info!(container = %t.id, service = %t.service, "service not in --services; skipped"),
+        Ok(None) => {}
+        Err(e) => warn!(container = %id, "cannot inspect: {e}"),
+    }
+}
+
+/// `--uninstall`: the sbox, then every running service task (when Docker is reachable).
+pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyError> {
+    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    if launch.sbox.exists() {
+        let (sbox, t) = (launch.sbox.clone(), tools.clone());
+        let r = tokio::task::spawn_blocking(move || node::uninstall_sbox(&sbox, &t)).await;
+        match r {
+            Ok(Ok(o)) => info!(netns = "ingress_sbox", "load-balancer rules removed ({})", describe(&o)),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => error!("worker failed: {e}"),
+        }
+    } else {
+        warn!("no ingress_sbox at {}", launch.sbox.display());
+    }
+    let tasks = match DockerClient::connect().await {
+        Ok(c) => c.service_tasks().await.unwrap_or_else(|e| {
+            warn!("cannot list containers ({e}); task rules left in place");
+            Vec::new()
+        }),
+        Err(e) => {
+            warn!("Docker Engine not reachable ({e}); task rules left in place");
+            Vec::new()
+        }
+    };
+    for t in tasks {
+        let tt = t.clone();
+        let tl = tools.clone();
+        match tokio::task::spawn_blocking(move || node::uninstall_task(&tt, &tl)).await {
+            Ok(Ok(o)) if o.changed() => info!(container = %t.id, service = %t.service, "task rules removed"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!("{e}"),
+            Err(e) => error!("worker failed: {e}"),
+        }
+    }
+    Ok(())
+}
