@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
-use crate::config::{ConfigError, RuleConfig};
+use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
 use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, Ingress, RoutingPlan, Sysctl};
 
@@ -31,6 +31,31 @@ pub enum SboxOutcome {
     LoadBalancer { id: LbId, outcome: Outcome },
     /// This node is not in the list: dird's sbox rules (if any) were removed.
     NotLoadBalancer { outcome: Outcome },
+}
+
+/// The rules as this node applies them: the original daemon's default load-balancer list
+/// (.2 to .9 of this node's /24) when none were given, and — when `--services` has no port
+/// flags — the published ports of those services as the port filter (`published`: tcp, udp).
+/// The flag is false when that filter is empty: then nothing may skip masquerading.
+pub fn effective_rules(rules: &RuleConfig, node_ip: std::net::Ipv4Addr, published: Option<(Vec<PortSpec>, Vec<PortSpec>)>) -> (RuleConfig, bool) {
+    let mut rules = rules.clone();
+    if rules.gateways.is_empty() {
+        let [a, b, c, _] = node_ip.octets();
+        rules.gateways = (2..=9).map(|d| Gateway::Ip(std::net::Ipv4Addr::new(a, b, c, d))).collect();
+    }
+    let mut lb_enabled = true;
+    if needs_published_ports(&rules) {
+        let (tcp, udp) = published.unwrap_or_default();
+        lb_enabled = !tcp.is_empty() || !udp.is_empty();
+        rules.tcp_ports = tcp;
+        rules.udp_ports = udp;
+    }
+    (rules, lb_enabled)
+}
+
+/// `--services` without `--tcp-ports`/`--udp-ports`: the port filter comes from the services.
+pub fn needs_published_ports(rules: &RuleConfig) -> bool {
+    !rules.services.is_empty() && !rules.has_port_filter()
 }
 
 /// The configuration of one node, ready to apply: IDs assigned, sysctl files read.
@@ -111,4 +136,30 @@ pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, 
     let (iptables, routing) = task_uninstall_plan();
     let plan = NsPlan { iptables, routing: Some(RoutingPlan { ..routing }), sysctls: Vec::new() };
     apply::apply_ns(&task.netns, &task_target(task), &plan, tools)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_gateways_are_the_originals() {
+        let (r, on) = effective_rules(&RuleConfig::default(), "10.0.0.7".parse().unwrap(), None);
+        let ips: Vec<String> = r.gateways.iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9"]);
+        assert!(on);
+    }
+
+    #[test]
+    fn services_without_ports_use_their_published_ports() {
+        let rules = RuleConfig { services: vec!["web".into()], gateways: vec![Gateway::Null], ..Default::default() };
+        let (r, on) = effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![PortSpec::Single(8080)], vec![])));
+        assert_eq!(r.tcp_ports, vec![PortSpec::Single(8080)]);
+        assert!(on);
+        let (_, on) = effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![], vec![])));
+        assert!(!on, "no published ports: nothing skips masquerading");
+        let explicit = RuleConfig { udp_ports: vec![PortSpec::Single(53)], ..rules };
+        let (r, on) = effective_rules(&explicit, "10.0.0.2".parse().unwrap(), Some((vec![PortSpec::Single(8080)], vec![])));
+        assert_eq!((r.tcp_ports, r.udp_ports, on), (vec![], vec![PortSpec::Single(53)], true), "explicit ports win");
+    }
 }

@@ -3,7 +3,6 @@
 
 mod sync;
 
-use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +11,7 @@ use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, Gateway};
+use crate::config::{self, Config};
 use crate::docker::{DockerClient, Event, IngressState, SBOX_NETNS};
 use crate::plan::Ingress;
 
@@ -39,12 +38,6 @@ impl Launch {
     pub fn new(argv: Vec<String>, legacy_env: Option<String>) -> Launch {
         Launch { argv, legacy_env, sbox: PathBuf::from(SBOX_NETNS), sysctl_dir: PathBuf::from("/etc/sysctl.d") }
     }
-}
-
-/// The original daemon's default when no load balancers are given: .2 to .9 of this node's /24.
-pub fn default_gateways(node_ip: Ipv4Addr) -> Vec<Gateway> {
-    let [a, b, c, _] = node_ip.octets();
-    (2..=9).map(|d| Gateway::Ip(Ipv4Addr::new(a, b, c, d))).collect()
 }
 
 fn sbox_identity(path: &Path) -> Option<(u64, u64)> {

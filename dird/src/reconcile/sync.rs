@@ -3,7 +3,7 @@
 
 use tracing::{error, info, warn};
 
-use super::{default_gateways, Launch};
+use super::Launch;
 use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
 use crate::config::{sysctl_conf, Config, ConfigError};
 use crate::docker::{DockerClient, DockerError};
@@ -21,25 +21,18 @@ pub enum BuildError {
 /// The node's configuration for this ingress: load balancers (the original's default list when
 /// none were given), ports (from the services when `--services` has no ports), sysctl files.
 pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, ingress: Ingress) -> Result<Node, BuildError> {
-    let mut rules = cfg.rules.clone();
-    if rules.gateways.is_empty() {
-        rules.gateways = default_gateways(ingress.node_ip);
-        let list: Vec<String> = rules.gateways.iter().map(ToString::to_string).collect();
-        warn!("no --ingress-gateway-ips given: assuming {} (as the original daemon); list your load balancers' ingress IPs", list.join(","));
+    if cfg.rules.gateways.is_empty() {
+        warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
-    let mut lb_enabled = true;
-    if !rules.services.is_empty() && !rules.has_port_filter() {
-        let (tcp, udp) = client.published_ports(&rules.services).await?;
-        info!(
-            "--services without ports: using the published ports of {}: tcp [{}] udp [{}]",
-            rules.services.join(","),
-            tcp.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-            udp.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-        );
-        lb_enabled = !tcp.is_empty() || !udp.is_empty();
-        rules.tcp_ports = tcp;
-        rules.udp_ports = udp;
-    }
+    let published = if node::needs_published_ports(&cfg.rules) {
+        let (tcp, udp) = client.published_ports(&cfg.rules.services).await?;
+        let list = |v: &[crate::config::PortSpec]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        info!("--services without ports: using the published ports of {}: tcp [{}] udp [{}]", cfg.rules.services.join(","), list(&tcp), list(&udp));
+        Some((tcp, udp))
+    } else {
+        None
+    };
+    let (rules, lb_enabled) = node::effective_rules(&cfg.rules, ingress.node_ip, published);
     let files = if rules.performance {
         sysctl_conf::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
             error!("{e}; not applying sysctl files");
