@@ -9,6 +9,8 @@ use clap::{CommandFactory, Parser};
 use dird::commands::{self, usage::Detected};
 use dird::config::{self, Action, Cli, Command, LEGACY_GATEWAYS_ENV};
 use dird::docker::{DockerClient, IngressState};
+use dird::ids::auto::SwarmNode;
+use dird::plan::Ingress;
 use dird::reconcile::{self, DaemonError, Launch};
 
 fn legacy_env() -> Option<String> {
@@ -26,6 +28,19 @@ fn main() -> ExitCode {
     dird::logging::init();
     match cli.command {
         Some(Command::Plan(args)) => plan(&args),
+        Some(Command::Lbs(args)) => {
+            let rules = match config::RuleConfig::from_args(&args.rules, legacy_env().as_deref()) {
+                Ok(r) => r,
+                Err(e) => return bad_input(e),
+            };
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(lbs(rules)),
+                Err(e) => {
+                    eprintln!("dird: cannot start the runtime: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         None => {
             let cfg = match config::load(&argv, legacy_env().as_deref()) {
                 Ok(c) => c,
@@ -84,21 +99,49 @@ fn plan(args: &config::PlanArgs) -> ExitCode {
     }
 }
 
-async fn detect() -> Detected {
+/// This node's ingress and the swarm's view of every node, within 5 s.
+async fn detect() -> Result<(Ingress, Vec<SwarmNode>), String> {
     let ask = async {
         let client = DockerClient::connect().await.map_err(|e| e.to_string())?;
-        client.ingress().await.map_err(|e| e.to_string())
+        let ingress = match client.ingress().await.map_err(|e| e.to_string())? {
+            IngressState::Ready(i) => i,
+            IngressState::NotReady(why) => return Err(why),
+        };
+        let view = client.swarm_view().await.unwrap_or_default();
+        Ok((ingress, view))
     };
     match tokio::time::timeout(Duration::from_secs(5), ask).await {
-        Ok(Ok(IngressState::Ready(i))) => Detected::Ingress { subnet: i.subnet, node_ip: i.node_ip },
-        Ok(Ok(IngressState::NotReady(why))) => Detected::NotDetected(why),
-        Ok(Err(e)) => Detected::NotDetected(e),
-        Err(_) => Detected::NotDetected("the Docker Engine did not answer within 5 s".into()),
+        Ok(r) => r,
+        Err(_) => Err("the Docker Engine did not answer within 5 s".into()),
     }
 }
 
 async fn usage() -> ExitCode {
     let help = Cli::command().render_help().to_string();
-    eprint!("{}", commands::usage::render(&help, &detect().await));
+    let detected = match detect().await {
+        Ok((i, view)) => {
+            let auto = config::RuleConfig { auto_gateways: true, ..Default::default() };
+            let table = commands::lbs::render(&auto, &i, &view).ok().filter(|_| !view.is_empty());
+            Detected::Ingress { subnet: i.subnet, node_ip: i.node_ip, table }
+        }
+        Err(why) => Detected::NotDetected(why),
+    };
+    eprint!("{}", commands::usage::render(&help, &detected));
     ExitCode::from(1)
+}
+
+async fn lbs(rules: config::RuleConfig) -> ExitCode {
+    match detect().await {
+        Ok((ingress, view)) => match commands::lbs::render(&rules, &ingress, &view) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => bad_input(e),
+        },
+        Err(why) => {
+            eprintln!("dird: cannot read the swarm's load balancers: {why}");
+            ExitCode::from(1)
+        }
+    }
 }

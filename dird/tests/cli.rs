@@ -42,6 +42,10 @@ fn bad_input_exits_2_and_names_the_value() {
     assert_bad(dird(&["--install", "--uninstall"]), "--install and --uninstall cannot be used together");
     assert_bad(dird(&["--install", "--ingress-gateway-ips", "x"]), "\"x\"");
     assert_bad(dird(&["--install", "--iptables-wait-seconds", "-1"]), "-1");
+    assert_bad(dird(&["--install", "--ingress-gateway-ips", "auto,10.0.0.2"]), "\"auto,10.0.0.2\"");
+    assert_bad(dird(&["--install", "--load-balancer-hosts", "192.0.2.0/24"]), "--load-balancer-hosts needs --ingress-gateway-ips auto");
+    assert_bad(dird(&["--install", "--ingress-gateway-ips", "auto", "--load-balancer-hosts", "192.0.2.0/33"]), "\"192.0.2.0/33\"");
+    assert_bad(plan(&["--ingress-gateway-ips", "auto"]), "give --ingress-gateway-ips as addresses");
 }
 
 #[test]
@@ -85,7 +89,7 @@ fn help_lists_every_flag_of_the_original() {
     for flag in [
         "--install", "--uninstall", "--services", "--tcp-ports", "--udp-ports", "--ingress-gateway-ips",
         "--no-performance", "--indexed-ids", "--preexisting", "--iptables-wait", "--iptables-wait-seconds",
-        "--help", "--id-encoding", "plan",
+        "--help", "--id-encoding", "plan", "lbs", "--load-balancer-hosts", "--config", "--resync-interval",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -1,5 +1,6 @@
 //! What the binary does, one module per command. Each returns text or a typed error; the
 //! binary edge (`main.rs`) prints and picks the exit status.
 
+pub mod lbs;
 pub mod plan;
 pub mod usage;

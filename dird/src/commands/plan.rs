@@ -23,6 +23,9 @@ pub struct PlanInput {
 impl PlanInput {
     pub fn from_args(args: &PlanArgs, legacy_env: Option<&str>, sysctl_files: Vec<Sysctl>) -> Result<PlanInput, ConfigError> {
         let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
+        if rules.auto_gateways {
+            return Err(ConfigError::AutoInPlan);
+        }
         let subnet = parse_subnet("--ingress-subnet", &args.ingress_subnet)?;
         let node_ip = parse_ipv4("--node-ip", &args.node_ip)?;
         if !subnet.contains(&node_ip) {

@@ -28,6 +28,15 @@ pub struct Cli {
 pub enum Command {
     /// (extension) Print the exact rules dird would install, without root or Docker.
     Plan(PlanArgs),
+    /// (extension) Print every swarm node's underlay IP, ingress IP, ID, and whether it is a
+    /// load balancer under the given flags (asks the local Docker Engine).
+    Lbs(LbsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LbsArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -71,9 +80,14 @@ pub struct RuleArgs {
     /// UDP ports to disable masquerading for (published ports; ranges as 8000:8010).
     #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
     pub udp_ports: Vec<String>,
-    /// Ingress network IPs of the load-balancer nodes ('null' keeps a position).
+    /// Ingress network IPs of the load-balancer nodes ('null' keeps a position), or 'auto'
+    /// (extension): every swarm node is a load balancer, discovered from the swarm itself.
     #[arg(long, value_name = "IPS", action = clap::ArgAction::Append)]
     pub ingress_gateway_ips: Vec<String>,
+    /// (extension) With 'auto': only nodes whose underlay (Host IP) is in these IPs/CIDRs are
+    /// load balancers.
+    #[arg(long, value_name = "CIDRS", action = clap::ArgAction::Append)]
+    pub load_balancer_hosts: Vec<String>,
     /// Disable performance optimisations (IPVS sysctls in the ingress namespace).
     #[arg(long)]
     pub no_performance: bool,

@@ -33,6 +33,14 @@ pub enum ConfigError {
     IdOutOfRange { ip: Ipv4Addr, id: u32, encoding: &'static str, max: u8, hint: &'static str },
     #[error("{count} load-balancer positions in --ingress-gateway-ips, but --id-encoding {encoding} holds at most {max}")]
     TooManyGateways { count: usize, encoding: &'static str, max: u8 },
+    #[error("--ingress-gateway-ips auto cannot be combined with addresses: {value:?}")]
+    AutoWithIps { value: String },
+    #[error("dird plan cannot discover load balancers: give --ingress-gateway-ips as addresses, not 'auto'")]
+    AutoInPlan,
+    #[error("--load-balancer-hosts needs --ingress-gateway-ips auto")]
+    HostsWithoutAuto,
+    #[error("load balancers {first} and {second} would both get ID {id}")]
+    SameId { first: Ipv4Addr, second: Ipv4Addr, id: u32 },
     #[error("invalid sysctl line {line:?} in {path}")]
     BadSysctl { path: String, line: String },
 }

@@ -110,6 +110,31 @@ pub fn parse_ipv4(flag: &'static str, s: &str) -> Result<Ipv4Addr, ConfigError> 
     s.parse::<Ipv4Addr>().map_err(|_| ConfigError::BadIp { flag, value: s.to_owned() })
 }
 
+/// `auto` as the whole list: discover the load balancers from the swarm.
+pub fn is_auto(values: &[String]) -> Result<bool, ConfigError> {
+    let items = split_items(values);
+    let autos = items.iter().filter(|i| i.eq_ignore_ascii_case("auto")).count();
+    match (autos, items.len()) {
+        (0, _) => Ok(false),
+        (1, 1) => Ok(true),
+        _ => Err(ConfigError::AutoWithIps { value: items.join(",") }),
+    }
+}
+
+/// IPs or CIDRs (`192.0.2.7`, `192.0.2.0/24`) of `--load-balancer-hosts`.
+pub fn parse_cidrs(flag: &'static str, values: &[String]) -> Result<Vec<ipnet::Ipv4Net>, ConfigError> {
+    split_items(values)
+        .iter()
+        .map(|item| {
+            if item.contains('/') {
+                item.parse::<ipnet::Ipv4Net>().map(|n| n.trunc()).map_err(|_| ConfigError::BadCidr { flag, value: item.clone() })
+            } else {
+                parse_ipv4(flag, item).map(|ip| ipnet::Ipv4Net::from(ip))
+            }
+        })
+        .collect()
+}
+
 pub fn parse_gateways(flag: &'static str, values: &[String]) -> Result<Vec<Gateway>, ConfigError> {
     split_items(values)
         .iter()

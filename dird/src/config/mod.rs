@@ -6,7 +6,7 @@ mod error;
 mod lists;
 pub mod sysctl_conf;
 
-pub use cli::{Cli, Command, DaemonArgs, PlanArgs, RuleArgs};
+pub use cli::{Cli, Command, DaemonArgs, LbsArgs, PlanArgs, RuleArgs};
 pub use error::ConfigError;
 pub use lists::{parse_ipv4, parse_ports, split_items, Gateway, PortSpec};
 
@@ -24,6 +24,10 @@ pub struct RuleConfig {
     pub tcp_ports: Vec<PortSpec>,
     pub udp_ports: Vec<PortSpec>,
     pub gateways: Vec<Gateway>,
+    /// `--ingress-gateway-ips auto`: the load balancers come from the swarm (`gateways` empty).
+    pub auto_gateways: bool,
+    /// `--load-balancer-hosts`: with `auto`, only nodes whose underlay IP is in one of these.
+    pub lb_hosts: Vec<ipnet::Ipv4Net>,
     pub performance: bool,
     pub indexed_ids: bool,
     pub id_encoding: IdEncoding,
@@ -109,11 +113,18 @@ impl RuleConfig {
     pub fn from_args(args: &RuleArgs, legacy_env: Option<&str>) -> Result<RuleConfig, ConfigError> {
         let mut gw_values: Vec<String> = legacy_env.map(str::to_owned).into_iter().collect();
         gw_values.extend(args.ingress_gateway_ips.iter().cloned());
+        let auto_gateways = lists::is_auto(&gw_values)?;
+        let lb_hosts = lists::parse_cidrs("--load-balancer-hosts", &args.load_balancer_hosts)?;
+        if !lb_hosts.is_empty() && !auto_gateways {
+            return Err(ConfigError::HostsWithoutAuto);
+        }
         Ok(RuleConfig {
+            auto_gateways,
+            lb_hosts,
             services: lists::parse_services(&args.services)?,
             tcp_ports: parse_ports("--tcp-ports", &args.tcp_ports)?,
             udp_ports: parse_ports("--udp-ports", &args.udp_ports)?,
-            gateways: lists::parse_gateways("--ingress-gateway-ips", &gw_values)?,
+            gateways: if auto_gateways { Vec::new() } else { lists::parse_gateways("--ingress-gateway-ips", &gw_values)? },
             performance: !args.no_performance,
             indexed_ids: args.indexed_ids,
             id_encoding: args.id_encoding,

@@ -2,6 +2,8 @@
 //! containers, published ports, and the event stream. Nothing else in dird talks to Docker.
 
 pub mod facts;
+pub mod raw;
+pub mod swarm_view;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +25,10 @@ pub const SBOX_NETNS: &str = "/var/run/docker/netns/ingress_sbox";
 pub enum DockerError {
     #[error("Docker Engine: {0}")]
     Api(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Raw(#[from] raw::RawError),
+    #[error(transparent)]
+    View(#[from] swarm_view::ViewError),
 }
 
 /// Where the ingress is for this node, or why it is not there yet.
@@ -83,6 +89,13 @@ impl DockerClient {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Every node's ingress endpoint, as the swarm lists them (for `--ingress-gateway-ips auto`).
+    pub async fn swarm_view(&self) -> Result<Vec<crate::ids::auto::SwarmNode>, DockerError> {
+        let v = self.docker.client_version();
+        let body = raw::get((v.major_version, v.minor_version), "/networks/ingress?verbose=true").await?;
+        Ok(swarm_view::parse(&body)?)
     }
 
     /// Running containers labelled with a service name, with their network namespaces.

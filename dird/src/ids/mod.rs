@@ -11,6 +11,8 @@
 //! | conn/packet mark| `ID << 16` under mask `0x00ff0000`  |
 //! | rule priority   | 32700 (as the original daemon)      |
 
+pub mod auto;
+
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;

@@ -39,7 +39,7 @@ pub enum SboxOutcome {
 /// The flag is false when that filter is empty: then nothing may skip masquerading.
 pub fn effective_rules(rules: &RuleConfig, node_ip: std::net::Ipv4Addr, published: Option<(Vec<PortSpec>, Vec<PortSpec>)>) -> (RuleConfig, bool) {
     let mut rules = rules.clone();
-    if rules.gateways.is_empty() {
+    if rules.gateways.is_empty() && !rules.auto_gateways {
         let [a, b, c, _] = node_ip.octets();
         rules.gateways = (2..=9).map(|d| Gateway::Ip(std::net::Ipv4Addr::new(a, b, c, d))).collect();
     }
@@ -72,9 +72,15 @@ pub struct Node {
 }
 
 impl Node {
+    /// Load balancers from the configured list.
     pub fn new(rules: RuleConfig, ingress: Ingress, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Result<Node, ConfigError> {
         let lbs = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding)?;
-        Ok(Node { rules, ingress, lbs, sysctl_files, tools, lb_enabled: true })
+        Ok(Node::with_lbs(rules, ingress, lbs, sysctl_files, tools))
+    }
+
+    /// Load balancers already assigned (`--ingress-gateway-ips auto`).
+    pub fn with_lbs(rules: RuleConfig, ingress: Ingress, lbs: LbSet, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Node {
+        Node { rules, ingress, lbs, sysctl_files, tools, lb_enabled: true }
     }
 
     /// This node's load-balancer ID, if it is one.

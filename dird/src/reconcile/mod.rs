@@ -17,6 +17,9 @@ use crate::plan::Ingress;
 
 pub use sync::{build_node, full_sync, uninstall_all};
 
+/// How often `--ingress-gateway-ips auto` re-reads the swarm's view (network events also do).
+pub const AUTO_POLL: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
@@ -143,6 +146,15 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                 warn!("Docker Engine: {e}");
                 continue 'connect;
             }
+            Err(sync::BuildError::Waiting(why)) => {
+                info!("{why}; checking again in 5s");
+                match signals.sleep(Duration::from_secs(5)).await {
+                    Wake::Stop => return Ok(()),
+                    Wake::Reload => reload(&launch, &mut cfg),
+                    Wake::Elapsed => {}
+                }
+                continue 'connect;
+            }
         };
         if full_sync(&client, &launch, &node).await.is_err() {
             continue 'connect;
@@ -153,6 +165,8 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
         audit.reset();
         let mut sbox_watch = tokio::time::interval(Duration::from_secs(2));
         let mut sbox_id = sbox_identity(&launch.sbox);
+        let mut view_poll = tokio::time::interval(AUTO_POLL);
+        view_poll.reset();
         loop {
             let mut rebuild = false;
             tokio::select! {
@@ -184,6 +198,9 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                         rebuild = true;
                     }
                 }
+                _ = view_poll.tick(), if cfg.rules.auto_gateways => {
+                    rebuild = sync::view_changed(&client, &node).await;
+                }
                 _ = signals.hup.recv() => {
                     reload(&launch, &mut cfg);
                     rebuild = true;
@@ -213,6 +230,10 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                     Err(sync::BuildError::Docker(e)) => {
                         warn!("Docker Engine: {e}");
                         continue 'connect;
+                    }
+                    Err(sync::BuildError::Waiting(why)) => {
+                        info!("{why}; keeping the previous load balancers");
+                        continue;
                     }
                 };
                 if full_sync(&client, &launch, &node).await.is_err() {

@@ -7,6 +7,7 @@ use super::Launch;
 use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
 use crate::config::{sysctl_conf, Config, ConfigError};
 use crate::docker::{DockerClient, DockerError};
+use crate::ids::auto::assign_auto;
 use crate::node::{self, Node, SboxOutcome, TaskRef};
 use crate::plan::Ingress;
 
@@ -16,12 +17,15 @@ pub enum BuildError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// `auto` and the swarm lists no ingress endpoint yet.
+    #[error("{0}")]
+    Waiting(String),
 }
 
 /// The node's configuration for this ingress: load balancers (the original's default list when
 /// none were given), ports (from the services when `--services` has no ports), sysctl files.
 pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, ingress: Ingress) -> Result<Node, BuildError> {
-    if cfg.rules.gateways.is_empty() {
+    if cfg.rules.gateways.is_empty() && !cfg.rules.auto_gateways {
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
     let published = if node::needs_published_ports(&cfg.rules) {
@@ -42,7 +46,19 @@ pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, in
         Vec::new()
     };
     let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
-    let mut node = Node::new(rules, ingress, files, tools)?;
+    let mut node = if cfg.rules.auto_gateways {
+        let view = client.swarm_view().await.map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
+        if view.is_empty() {
+            return Err(BuildError::Waiting("the swarm lists no ingress endpoint yet".into()));
+        }
+        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
+        for c in &set.unmatched_hosts {
+            warn!("--load-balancer-hosts {c} matches no node of the swarm");
+        }
+        Node::with_lbs(rules, ingress, set.lbs, files, tools)
+    } else {
+        Node::new(rules, ingress, files, tools)?
+    };
     node.lb_enabled = lb_enabled;
     if node.lbs.forced_indexed {
         info!("ingress subnet {} is larger than /24: using indexed IDs", node.ingress.subnet);
@@ -159,4 +175,26 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyErr
         }
     }
     Ok(())
+}
+
+/// With `auto`: whether the swarm's view now gives another set of load balancers.
+pub async fn view_changed(client: &DockerClient, node: &Node) -> bool {
+    match client.swarm_view().await {
+        Ok(view) => match assign_auto(&view, node.ingress.subnet, &node.rules.lb_hosts, node.rules.id_encoding) {
+            Ok(set) if set.lbs != node.lbs => {
+                let ips = |l: &crate::ids::LbSet| l.members.iter().map(|m| m.ip.to_string()).collect::<Vec<_>>().join(",");
+                info!("swarm load balancers changed: [{}] -> [{}]", ips(&node.lbs), ips(&set.lbs));
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                error!("{e}; keeping the previous load balancers");
+                false
+            }
+        },
+        Err(e) => {
+            warn!("cannot read the swarm's ingress view: {e}");
+            false
+        }
+    }
 }
