@@ -3,9 +3,9 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Everything: unit, snapshot and property tests, then the scenarios (VM when needed).
-test: test-unit
+test: test-unit test-scenarios
 
-# Unit, snapshot (insta) and property (proptest) tests; no root needed.
+# Unit, snapshot (insta) and property (proptest) tests, and applies in throwaway namespaces (root).
 test-unit:
     cargo test --workspace
 
@@ -16,3 +16,14 @@ plan *ARGS:
 # Install the packages the tests and the demo need (apt, pip, cargo).
 deps:
     scripts/install-deps --docker
+
+# ---- netsim (owned by the netsim crate; see netsim/README.md) ----------------------------
+
+# Run scenario files: directly when root with IPVS, else in a throwaway VM (installs what is missing).
+[positional-arguments]
+scenario +FILES:
+    bash netsim/scripts/scenarios.sh "$@"
+
+# Every scenario in scenarios/, plus the runner self-test and the comparison with the Docker capture.
+test-scenarios:
+    bash netsim/scripts/scenarios.sh --expect-fail netsim/tests/fixtures/must-fail.toml --reference netsim/tests/reference/docker-20.10-swarm-1node scenarios/*.toml

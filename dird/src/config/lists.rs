@@ -129,7 +129,7 @@ pub fn parse_cidrs(flag: &'static str, values: &[String]) -> Result<Vec<ipnet::I
             if item.contains('/') {
                 item.parse::<ipnet::Ipv4Net>().map(|n| n.trunc()).map_err(|_| ConfigError::BadCidr { flag, value: item.clone() })
             } else {
-                parse_ipv4(flag, item).map(|ip| ipnet::Ipv4Net::from(ip))
+                parse_ipv4(flag, item).map(ipnet::Ipv4Net::from)
             }
         })
         .collect()

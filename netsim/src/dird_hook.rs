@@ -1,0 +1,140 @@
+//! The one seam between netsim and dird's library (filled in by the dird-apply issue).
+//!
+//! netsim calls these functions only for scenarios that have a `[dird]` section, and only for
+//! the nodes listed in `dird.nodes` (default: every node). Everything is plain data; the
+//! namespaces named by the paths exist for as long as the call runs and until the scenario
+//! ends. netsim adds no flag to the arguments: `args` is exactly `[dird].args` (or a step's
+//! `dird_args`); `load_balancer_ips` is what the scenario marked `load_balancer = true`,
+//! offered so the hook can build `--ingress-gateway-ips` when `args` lacks it.
+//!
+//! Call order for one scenario:
+//! 1. after the topology is built: [`configure_node`] for each listed node;
+//! 2. a step's `add_tasks`: after the new tasks run, [`tasks_started`] for each listed node that
+//!    got new tasks (with only those tasks);
+//! 3. a step's `dird_args`: [`reconfigure`] for each listed node with the new arguments.
+//!
+//! The hook runs dird's library exactly as the daemon would on that node: the same flag
+//! parsing, the same effective rules (default LB list, ports from `--services`), the same
+//! [`dird::node::Node`] applying plans in the sbox and task namespaces.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use dird::apply::{IptablesTools, TaskOutcome};
+use dird::config::{Gateway, PortSpec};
+use dird::ids::auto::{assign_auto, SwarmNode};
+use dird::node::{effective_rules, needs_published_ports, Node, TaskRef};
+use dird::plan::Ingress;
+use ipnet::Ipv4Net;
+
+/// One task as dird would discover it through Docker.
+#[derive(Debug, Clone)]
+pub struct TaskFacts {
+    /// Service name (the `com.docker.swarm.service.name` label).
+    pub service: String,
+    /// Task name, e.g. `web.1`.
+    pub name: String,
+    /// The task's network namespace (as `/proc/<pid>/ns/net` would be for a container).
+    pub netns: PathBuf,
+}
+
+/// Published ports of one service, as the Swarm API lists them.
+#[derive(Debug, Clone)]
+pub struct ServicePorts {
+    pub service: String,
+    pub tcp: Vec<u16>,
+    pub udp: Vec<u16>,
+}
+
+/// One node as dird would discover it.
+#[derive(Debug, Clone)]
+pub struct NodeFacts {
+    pub node: String,
+    pub ingress_subnet: Ipv4Net,
+    /// This node's ingress_sbox address.
+    pub node_ingress_ip: Ipv4Addr,
+    /// Whether the scenario marks this node `load_balancer = true`.
+    pub load_balancer: bool,
+    /// Ingress IPs of every node marked `load_balancer = true`, in node order.
+    pub load_balancer_ips: Vec<Ipv4Addr>,
+    /// This node's ingress_sbox namespace.
+    pub sbox_netns: PathBuf,
+    /// Tasks running on this node at the time of the call.
+    pub tasks: Vec<TaskFacts>,
+    /// Every service's published ports (what `--services` without ports reads from the API).
+    pub published: Vec<ServicePorts>,
+    /// Every node of the swarm: (ingress IP, underlay IP) — the verbose ingress view.
+    pub swarm: Vec<(Ipv4Addr, Ipv4Addr)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("dird on node {node}: {detail}")]
+    Dird { node: String, detail: String },
+}
+
+fn err(facts: &NodeFacts, detail: impl std::fmt::Display) -> HookError {
+    HookError::Dird { node: facts.node.clone(), detail: detail.to_string() }
+}
+
+/// The node as dird configures it with `args`. When `args` has no `--ingress-gateway-ips`,
+/// the scenario's load balancers are used.
+fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
+    let argv: Vec<String> = std::iter::once("dird".to_string()).chain(args.iter().cloned()).collect();
+    let cfg = dird::config::load(&argv, None).map_err(|e| err(facts, e))?;
+    let ingress = Ingress { subnet: facts.ingress_subnet, node_ip: facts.node_ingress_ip };
+    let mut rules = cfg.rules.clone();
+    if rules.gateways.is_empty() && !rules.auto_gateways {
+        rules.gateways = facts.load_balancer_ips.iter().map(|ip| Gateway::Ip(*ip)).collect();
+    }
+    let published = needs_published_ports(&rules).then(|| {
+        let wanted = facts.published.iter().filter(|s| rules.services.contains(&s.service));
+        let (mut tcp, mut udp): (Vec<PortSpec>, Vec<PortSpec>) = (Vec::new(), Vec::new());
+        for s in wanted {
+            tcp.extend(s.tcp.iter().map(|p| PortSpec::Single(*p)));
+            udp.extend(s.udp.iter().map(|p| PortSpec::Single(*p)));
+        }
+        (tcp, udp)
+    });
+    let (rules, lb_enabled) = effective_rules(&rules, facts.node_ingress_ip, published);
+    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    let mut node = if rules.auto_gateways {
+        let view: Vec<SwarmNode> = facts.swarm.iter().map(|(i, h)| SwarmNode { ingress_ip: *i, host_ip: Some(*h) }).collect();
+        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding).map_err(|e| err(facts, e))?;
+        Node::with_lbs(rules, ingress, set.lbs, Vec::new(), tools)
+    } else {
+        Node::new(rules, ingress, Vec::new(), tools).map_err(|e| err(facts, e))?
+    };
+    node.lb_enabled = lb_enabled;
+    Ok(node)
+}
+
+fn task(facts: &NodeFacts, node: &Node, t: &TaskFacts) -> Result<(), HookError> {
+    if !node.wants_service(&t.service) {
+        return Ok(());
+    }
+    let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone() };
+    match node.sync_task(&r).map_err(|e| err(facts, e))? {
+        TaskOutcome::Applied { .. } => Ok(()),
+        TaskOutcome::NoIngressInterface => Err(err(facts, format!("task {} has no interface in the ingress subnet", t.name))),
+    }
+}
+
+/// dird starts on this node with `args`: configure its sbox (if a load balancer) and its tasks.
+pub fn configure_node(facts: &NodeFacts, args: &[String]) -> Result<(), HookError> {
+    let node = node(facts, args)?;
+    node.sync_sbox(&facts.sbox_netns).map_err(|e| err(facts, e))?;
+    facts.tasks.iter().try_for_each(|t| task(facts, &node, t))
+}
+
+/// New tasks started on this node while dird runs (`new` lists only them; `facts.tasks` all).
+pub fn tasks_started(facts: &NodeFacts, new: &[TaskFacts], args: &[String]) -> Result<(), HookError> {
+    let node = node(facts, args)?;
+    new.iter().try_for_each(|t| task(facts, &node, t))
+}
+
+/// dird is reconfigured with `args` (e.g. a longer `--ingress-gateway-ips`) while tasks run:
+/// the same full reconcile the daemon does on SIGHUP.
+pub fn reconfigure(facts: &NodeFacts, args: &[String]) -> Result<(), HookError> {
+    configure_node(facts, args)
+}

@@ -1,0 +1,253 @@
+//! Running a scenario: build the topology, call dird's hook where the scenario asks, probe
+//! every expectation, print one PASS/FAIL line each.
+
+use std::io::Write;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::dird_hook::{self, NodeFacts, ServicePorts, TaskFacts};
+use crate::probe::{self, Outcome};
+use crate::scenario::{Expect, Scenario, Sees};
+use crate::topology::Topology;
+use crate::Error;
+
+/// IPVS folds per-CPU counters into what it reports every 2 s: wait that long (plus the TCP
+/// close) before reading who carried the reply.
+fn settle_time() -> Duration {
+    let ms = std::env::var("NETSIM_STATS_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2600);
+    Duration::from_millis(ms)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
+    let sc = &topo.sc;
+    let n = &sc.nodes[node];
+    let tasks = (0..sc.tasks.len())
+        .filter(|&i| sc.tasks[i].node == node)
+        .filter_map(|i| topo.tasks[i].as_ref().map(|p| (i, p)))
+        .map(|(i, p)| task_facts(sc, i, p.clone()))
+        .collect();
+    NodeFacts {
+        node: n.name.clone(),
+        ingress_subnet: sc.subnet,
+        node_ingress_ip: n.ingress_ip,
+        load_balancer: n.load_balancer,
+        load_balancer_ips: sc.load_balancer_ips(),
+        sbox_netns: topo.nodes[node].sbox.clone(),
+        tasks,
+        published: sc
+            .services
+            .iter()
+            .map(|s| ServicePorts {
+                service: s.name.clone(),
+                tcp: s.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Tcp).map(|p| p.published).collect(),
+                udp: s.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Udp).map(|p| p.published).collect(),
+            })
+            .collect(),
+        swarm: sc.nodes.iter().map(|n| (n.ingress_ip, n.public_ip)).collect(),
+    }
+}
+
+fn task_facts(sc: &Scenario, i: usize, netns: std::path::PathBuf) -> TaskFacts {
+    TaskFacts {
+        service: sc.services[sc.tasks[i].service].name.clone(),
+        name: sc.task_name(i),
+        netns,
+    }
+}
+
+fn hook(r: Result<(), dird_hook::HookError>) -> Result<(), Error> {
+    r.map_err(|e| Error::Dird(e.to_string()))
+}
+
+/// One evaluated expectation.
+struct Verdict {
+    pass: bool,
+    line: String,
+}
+
+fn evaluate(
+    topo: &mut Topology,
+    label: &str,
+    e: &Expect,
+    before: &mut Vec<u64>,
+) -> Result<Verdict, Error> {
+    let sc = topo.sc.clone();
+    let node = &sc.nodes[e.node];
+    let dst = SocketAddrV4::new(node.public_ip, e.port);
+    // Who sends: a client, or a task connecting out through the ingress.
+    let (src_name, src_ip, outcome) = match e.from_task {
+        Some(t) => {
+            let ns = topo.tasks[t].clone().ok_or_else(|| Error::Dird(format!("task {} is not running", sc.task_name(t))))?;
+            (sc.task_name(t), sc.tasks[t].gw_ip, probe::probe(&ns, dst, e.proto, 0)?)
+        }
+        None => {
+            let c = &sc.clients[e.client];
+            (c.name.clone(), c.ip, probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?)
+        }
+    };
+    std::thread::sleep(settle_time());
+    let after = topo.outpkts()?;
+    let via: Vec<&str> = after
+        .iter()
+        .zip(before.iter())
+        .enumerate()
+        .filter(|(_, (a, b))| a > b)
+        .map(|(i, _)| sc.nodes[i].name.as_str())
+        .collect();
+    *before = after;
+
+    let (seen, seen_detail, ecn) = match &outcome {
+        Outcome::Answer(a) if a.peer == src_ip => (
+            Some(Sees::Client),
+            format!("{} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Answer(a) if a.peer == node.ingress_ip => (
+            Some(Sees::Masquerade),
+            format!("{} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Answer(a) => (
+            None,
+            format!("other address {} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Unreachable(why) => (Some(Sees::Unreachable), why.clone(), None),
+        Outcome::WrongSource { from, answer } => (
+            None,
+            format!("answer from {from}, not {dst}: {}", answer.trim()),
+            None,
+        ),
+    };
+    let mut pass = seen == Some(e.sees);
+    let mut expected = format!("sees={}", e.sees.as_str());
+    let mut got = format!(
+        "sees={} ({seen_detail})",
+        seen.map_or("other", Sees::as_str)
+    );
+    if let Some(r) = e.reply_via {
+        let want = sc.nodes[r].name.as_str();
+        pass &= via == [want];
+        expected.push_str(&format!(" reply_via={want}"));
+    }
+    got.push_str(&format!(
+        " reply_via={}",
+        if via.is_empty() {
+            "none".to_string()
+        } else {
+            via.join(",")
+        }
+    ));
+    if let Some(want) = e.ecn {
+        pass &= ecn == Some(want);
+        expected.push_str(&format!(" ecn={want}"));
+        got.push_str(&format!(
+            " ecn={}",
+            ecn.map_or("-".to_string(), |b| b.to_string())
+        ));
+    }
+    let what = format!("{} -> {}:{}/{}", src_name, node.name, e.port, e.proto);
+    let line = format!(
+        "{} {label} {what}: expected {expected}; seen {got}",
+        if pass { "PASS" } else { "FAIL" }
+    );
+    Ok(Verdict { pass, line })
+}
+
+/// Run one scenario; `run` makes the namespace prefix unique within this process.
+pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Tally, Error> {
+    let file = sc.file.display().to_string();
+    tracing::info!("{file}: building topology");
+    let mut topo = Topology::build(sc, run)?;
+    if let Some(d) = &sc.dird {
+        for &n in &d.nodes {
+            hook(dird_hook::configure_node(&node_facts(&topo, n), &d.args))?;
+        }
+    }
+    let mut tally = Tally::default();
+    let mut before = topo.outpkts()?;
+    let report = |v: Verdict, out: &mut dyn Write, tally: &mut Tally| {
+        if v.pass {
+            tally.passed += 1;
+        } else {
+            tally.failed += 1;
+        }
+        let _ = writeln!(out, "{}", v.line);
+        let _ = out.flush();
+    };
+    for (i, e) in sc.expect.iter().enumerate() {
+        let v = evaluate(&mut topo, &format!("{file} expect[{i}]"), e, &mut before)?;
+        report(v, out, &mut tally);
+    }
+    let mut args = sc.dird.as_ref().map(|d| d.args.clone()).unwrap_or_default();
+    for (s, step) in sc.steps.iter().enumerate() {
+        if let Some(desc) = &step.description {
+            tracing::info!("{file} step[{s}]: {desc}");
+        }
+        for &t in &step.add_tasks {
+            topo.start_task(t)?;
+        }
+        if let Some(d) = &sc.dird {
+            for &n in &d.nodes {
+                let new: Vec<TaskFacts> = step
+                    .add_tasks
+                    .iter()
+                    .filter(|&&t| sc.tasks[t].node == n)
+                    .filter_map(|&t| topo.tasks[t].clone().map(|p| task_facts(sc, t, p)))
+                    .collect();
+                if !new.is_empty() {
+                    hook(dird_hook::tasks_started(&node_facts(&topo, n), &new, &args))?;
+                }
+            }
+            if let Some(new_args) = &step.dird_args {
+                args = new_args.clone();
+                for &n in &d.nodes {
+                    hook(dird_hook::reconfigure(&node_facts(&topo, n), &args))?;
+                }
+            }
+        }
+        for (i, e) in step.expect.iter().enumerate() {
+            let v = evaluate(
+                &mut topo,
+                &format!("{file} step[{s}].expect[{i}]"),
+                e,
+                &mut before,
+            )?;
+            report(v, out, &mut tally);
+        }
+    }
+    topo.teardown();
+    Ok(tally)
+}
+
+/// The twin of a scenario with `[dird]`: the same topology and probes without dird, where every
+/// `sees = "client"` must show `masquerade` instead. It proves that the probes can fail: the
+/// client IP is seen only because dird runs.
+pub fn twin(sc: &Scenario) -> Option<Scenario> {
+    sc.dird.as_ref()?;
+    let mut t = sc.clone();
+    t.dird = None;
+    t.file = std::path::PathBuf::from(format!("{} [twin without dird]", sc.file.display()));
+    // ECN outcomes depend on dird's encoding, not on the masquerade: the twin does not check them.
+    let flip = |e: &mut Expect| {
+        if e.sees == Sees::Client {
+            e.sees = Sees::Masquerade;
+        }
+        e.ecn = None;
+    };
+    t.expect.iter_mut().for_each(flip);
+    for step in &mut t.steps {
+        step.dird_args = None;
+        step.expect.iter_mut().for_each(flip);
+    }
+    Some(t)
+}

@@ -1,0 +1,192 @@
+//! The throwaway VM: a stock Debian kernel booted by virtme-ng (`vng`, TCG, no KVM) over a
+//! read-only view of this machine's root filesystem, so the host-built `netsim` runs inside
+//! unchanged. One VM per invocation runs every scenario given.
+//!
+//! Host side: [`run_in_vm`] boots `vng --disable-kvm --run <kernel> --user root --memory 3G
+//! --cpus 2 --rwdir <results> -- <netsim> vm-inner --results <results> -- <args>`; vng quotes
+//! each argument itself (shlex), no shell string is built here.
+//! Guest side: [`inner`] loads the IPVS modules, runs `netsim <args>` with its output in
+//! `<results>/output.log` (the console carries kernel log lines) and writes the exit status to
+//! `<results>/status`. The host prints the log and exits with that status.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// Modules netsim needs inside the VM (those built in are fine to fail).
+pub const MODULES: [&str; 12] = [
+    "ip_vs",
+    "ip_vs_rr",
+    "xt_ipvs",
+    "veth",
+    "bridge",
+    "vxlan",
+    "nf_conntrack",
+    "nf_nat",
+    "xt_mark",
+    "xt_conntrack",
+    "xt_addrtype",
+    "iptable_nat",
+];
+
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    pub kernel: Option<PathBuf>,
+    pub memory: String,
+    pub cpus: u32,
+    pub results: PathBuf,
+    pub timeout: Duration,
+}
+
+fn vm_err(detail: impl ToString) -> Error {
+    Error::Vm(detail.to_string())
+}
+
+/// The newest `/boot/vmlinuz-*-amd64` (Debian's linux-image-amd64).
+pub fn find_kernel() -> Result<PathBuf, Error> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .map_err(|e| vm_err(format!("/boot: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    found.sort_by_key(|p| version_key(p));
+    found
+        .pop()
+        .ok_or_else(|| vm_err("no /boot/vmlinuz-*: apt-get install linux-image-amd64"))
+}
+
+fn version_key(p: &Path) -> Vec<u64> {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// Boot the VM, run `netsim ARGS` inside, print its output; returns its exit status.
+pub fn run_in_vm(opts: &VmOptions, args: &[String]) -> Result<i32, Error> {
+    let kernel = match &opts.kernel {
+        Some(k) => k.clone(),
+        None => find_kernel()?,
+    };
+    std::fs::create_dir_all(&opts.results)
+        .map_err(|e| vm_err(format!("{}: {e}", opts.results.display())))?;
+    let results = opts
+        .results
+        .canonicalize()
+        .map_err(|e| vm_err(format!("{}: {e}", opts.results.display())))?;
+    for f in ["status", "output.log", "stderr.log"] {
+        let _ = std::fs::remove_file(results.join(f));
+    }
+    let exe = std::env::current_exe().map_err(|e| vm_err(format!("own path: {e}")))?;
+    let console = File::create(results.join("console.log")).map_err(|e| vm_err(e.to_string()))?;
+    let console2 = console.try_clone().map_err(|e| vm_err(e.to_string()))?;
+    let mut cmd = Command::new("vng");
+    cmd.arg("--disable-kvm")
+        .arg("--run")
+        .arg(&kernel)
+        .args([
+            "--user",
+            "root",
+            "--memory",
+            &opts.memory,
+            "--cpus",
+            &opts.cpus.to_string(),
+        ])
+        .arg("--rwdir")
+        .arg(&results)
+        .arg("--")
+        .arg(&exe)
+        .arg("vm-inner")
+        .arg("--results")
+        .arg(&results)
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console2);
+    tracing::info!(
+        "booting {} in a VM (TCG, console in {})",
+        kernel.display(),
+        results.join("console.log").display()
+    );
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| vm_err(format!("vng: {e} (pip install virtme-ng)")))?;
+    let start = Instant::now();
+    let vng_status = loop {
+        match child.try_wait().map_err(|e| vm_err(e.to_string()))? {
+            Some(s) => break s,
+            None if start.elapsed() > opts.timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(vm_err(format!(
+                    "the VM did not finish within {:?}",
+                    opts.timeout
+                )));
+            }
+            None => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
+    tracing::info!("VM done in {:.0?} ({vng_status})", start.elapsed());
+    if let Ok(text) = std::fs::read_to_string(results.join("output.log")) {
+        print!("{text}");
+    }
+    if let Ok(text) = std::fs::read_to_string(results.join("stderr.log")) {
+        eprint!("{text}");
+    }
+    let status = std::fs::read_to_string(results.join("status")).map_err(|_| {
+        vm_err(format!(
+            "no verdict from inside the VM (vng {vng_status}); see {}",
+            results.join("console.log").display()
+        ))
+    })?;
+    status
+        .trim()
+        .parse()
+        .map_err(|_| vm_err(format!("bad status {status:?}")))
+}
+
+/// Inside the VM: load modules, run `netsim ARGS` into the results folder, record its status.
+pub fn inner(results: &Path, args: &[String]) -> i32 {
+    for m in MODULES {
+        let ok = Command::new("modprobe")
+            .arg(m)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !matches!(ok, Ok(s) if s.success()) {
+            tracing::debug!("modprobe {m} failed (built in?)");
+        }
+    }
+    let code = (|| -> Result<i32, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let out = File::create(results.join("output.log")).map_err(|e| e.to_string())?;
+        let err = File::create(results.join("stderr.log")).map_err(|e| e.to_string())?;
+        let status = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .map_err(|e| e.to_string())?;
+        Ok(status.code().unwrap_or(2))
+    })()
+    .unwrap_or_else(|e| {
+        let _ = std::fs::write(
+            results.join("stderr.log"),
+            format!("netsim vm-inner: {e}\n"),
+        );
+        2
+    });
+    if let Err(e) = std::fs::write(results.join("status"), format!("{code}\n")) {
+        eprintln!("cannot write status: {e}");
+    }
+    code
+}
