@@ -27,3 +27,9 @@ scenario +FILES:
 # Every scenario in scenarios/, plus the runner self-test and the comparison with the Docker capture.
 test-scenarios:
     bash netsim/scripts/scenarios.sh --expect-fail netsim/tests/fixtures/must-fail.toml --reference netsim/tests/reference/docker-20.10-swarm-1node scenarios/*.toml
+
+# ---- benchmarks -------------------------------------------------------------------------
+
+# Every benchmark (control plane, plan computation, data plane in the VM), printed as one table.
+bench:
+    scripts/bench

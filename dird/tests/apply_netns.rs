@@ -21,7 +21,7 @@ fn node(gateways: &[&str]) -> Node {
 }
 
 fn task_ref(ns: &Netns) -> TaskRef {
-    TaskRef { id: "c0ffee".into(), service: "web".into(), netns: ns.path() }
+    TaskRef { id: "c0ffee".into(), service: "web".into(), netns: ns.path(), udp_ports: Vec::new() }
 }
 
 #[test]
@@ -51,6 +51,28 @@ fn task_install_is_idempotent_and_uninstall_is_exact() {
     assert_eq!(again, TaskOutcome::Applied { interface: "ingress7".into(), outcome: Default::default() }, "second apply changes nothing");
 
     uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn udp_servers_get_source_rules_and_uninstall_removes_them() {
+    let ns = Netns::task("udp", "eth0", "10.0.0.5/24");
+    let before = ns.snapshot();
+    let t = TaskRef { udp_ports: vec![53], ..task_ref(&ns) };
+    node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap();
+    let rules = ns.ip(&["rule"]);
+    assert!(rules.contains("32698:\tfrom all iif lo ipproto udp sport 53 lookup main suppress_prefixlength 0"), "{rules}");
+    assert!(rules.contains("32699:\tfrom all iif lo ipproto udp sport 53 lookup 7000"), "{rules}");
+    assert_eq!(ns.ip(&["route", "show", "table", "7000"]).trim(), "default via 10.0.0.2 dev eth0 proto static src 10.0.0.5");
+    // What a reply of a server bound to 0.0.0.0:53 to an internet client gets as source:
+    let got = ns.ip(&["route", "get", "203.0.113.7", "from", "0.0.0.0", "ipproto", "udp", "sport", "53"]);
+    assert!(got.contains("src 10.0.0.5"), "{got}");
+    // A peer on the gwbridge keeps its direct path.
+    let got = ns.ip(&["route", "get", "172.18.0.9", "ipproto", "udp", "sport", "53"]);
+    assert!(got.contains("dev gw0") && got.contains("src 172.18.0.3"), "{got}");
+    let TaskOutcome::Applied { outcome, .. } = node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap() else { panic!() };
+    assert!(!outcome.changed(), "idempotent");
+    uninstall_task(&t, &IptablesTools::default()).unwrap();
     assert_eq!(ns.snapshot(), before);
 }
 
@@ -100,13 +122,14 @@ fn a_refused_route_rolls_back_rules_routes_and_iptables() {
     let ns = Netns::task("rtfail", "eth0", "10.0.0.5/24");
     let before = ns.snapshot();
     let subnet = "10.0.0.0/24".parse().unwrap();
-    let good = Route { table: 7002, gateway: Ipv4Addr::new(10, 0, 0, 2), dev: "eth0".into() };
-    let bad = Route { table: 7003, gateway: Ipv4Addr::new(192, 0, 2, 1), dev: "eth0".into() };
+    let good = Route { table: 7002, gateway: Ipv4Addr::new(10, 0, 0, 2), dev: "eth0".into(), src: None };
+    let bad = Route { table: 7003, gateway: Ipv4Addr::new(192, 0, 2, 1), dev: "eth0".into(), src: None };
     let plan = NsPlan {
         iptables: IptablesPlan::new(vec![OwnChain { table: Table::Mangle, builtin: "OUTPUT", rules: vec!["-p tcp -j ACCEPT".into()] }], Vec::new()),
         routing: Some(RoutingPlan {
             rules: vec![PolicyRule { priority: 32700, from: subnet, fwmark: 0x20000, mask: 0xff0000, table: 7002 }],
             routes: vec![good, bad],
+            udp_rules: Vec::new(),
         }),
         sysctls: Vec::new(),
     };
@@ -119,7 +142,7 @@ fn a_refused_route_rolls_back_rules_routes_and_iptables() {
 #[test]
 fn a_vanished_namespace_is_named() {
     let n = node(&["10.0.0.2"]);
-    let t = TaskRef { id: "gone".into(), service: "web".into(), netns: "/proc/999999999/ns/net".into() };
+    let t = TaskRef { id: "gone".into(), service: "web".into(), netns: "/proc/999999999/ns/net".into(), udp_ports: Vec::new() };
     let err = n.sync_task(&t).unwrap_err();
     assert_eq!(err.step, Step::EnterNamespace);
     assert!(err.to_string().contains("container gone (service web, netns /proc/999999999/ns/net)"), "{err}");

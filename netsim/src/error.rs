@@ -22,6 +22,8 @@ pub enum Error {
     Dird(String),
     #[error("reference capture: {0}")]
     Reference(String),
+    #[error("bench: {0}")]
+    Bench(String),
     #[error("VM: {0}")]
     Vm(String),
 }

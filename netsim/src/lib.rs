@@ -1,8 +1,11 @@
 //! netsim: Docker Swarm's ingress data path, rule for rule, in throwaway network namespaces,
 //! driven by scenario files (see `netsim/README.md`).
 
+pub mod bench;
 pub mod dird_hook;
+pub mod snapshot;
 mod error;
+pub mod http;
 pub mod ipvs;
 pub mod netns;
 pub mod probe;

@@ -43,6 +43,32 @@ enum Cmd {
     Clean,
     /// Exit 0 iff scenarios can run directly here (root, IPVS, iptables-restore).
     CheckHost,
+    /// Data-plane benchmark: masquerade vs dird vs nginx, and dird with many load balancers.
+    Bench {
+        #[arg(long, default_value = "netsim/benches/dataplane.toml")]
+        scenario: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Seconds of short requests per path and round.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Concurrent client threads.
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+        /// Bulk download size per path and round.
+        #[arg(long, default_value_t = 64)]
+        bulk_mib: u64,
+        /// Load-balancer counts for the scale rows.
+        #[arg(long, value_delimiter = ',', default_value = "1,64,255")]
+        lbs: Vec<usize>,
+        /// What the machine is, for the table's header.
+        #[arg(long, default_value = "this host")]
+        machine: String,
+        /// Print only `| data | what | figure | target | met |` rows on stdout (for `just
+        /// bench`); the table goes to stderr.
+        #[arg(long)]
+        rows: bool,
+    },
     /// Run `netsim ARGS` inside a throwaway VM (virtme-ng, TCG) and propagate its verdict.
     Vm {
         #[arg(long)]
@@ -293,6 +319,20 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             Ok(if bad > 0 { 2 } else { 0 })
         }
         Cmd::Up { file } => cmd_up(&file),
+        Cmd::Bench { scenario, rounds, seconds, threads, bulk_mib, lbs, machine, rows } => {
+            if let Some(why) = host_problem() {
+                anyhow::bail!("cannot bench directly: {why}; use `netsim vm -- bench ...` (or `just bench-dataplane`)");
+            }
+            anyhow::ensure!(rounds > 0 && threads > 0 && seconds > 0.0, "--rounds, --threads and --seconds must be positive");
+            let opts = netsim::bench::Options { scenario, rounds, seconds, threads, bulk_mib, lbs, machine };
+            if rows {
+                let (figures, machine) = netsim::bench::run(&opts, &mut std::io::stderr().lock())?;
+                print!("{}", netsim::bench::table::markdown(&figures, &machine));
+            } else {
+                netsim::bench::run(&opts, &mut std::io::stdout().lock())?;
+            }
+            Ok(0)
+        }
         Cmd::Down => cmd_down(),
         Cmd::Clean => cmd_clean(),
         Cmd::CheckHost => Ok(match host_problem() {

@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::dird_hook::{self, NodeFacts, ServicePorts, TaskFacts};
+use crate::snapshot;
 use crate::probe::{self, Outcome};
 use crate::scenario::{Expect, Scenario, Sees};
 use crate::topology::Topology;
@@ -27,7 +28,7 @@ pub struct Tally {
     pub failed: usize,
 }
 
-fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
+pub(crate) fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
     let sc = &topo.sc;
     let n = &sc.nodes[node];
     let tasks = (0..sc.tasks.len())
@@ -57,9 +58,11 @@ fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
 }
 
 fn task_facts(sc: &Scenario, i: usize, netns: std::path::PathBuf) -> TaskFacts {
+    let service = &sc.services[sc.tasks[i].service];
     TaskFacts {
-        service: sc.services[sc.tasks[i].service].name.clone(),
+        service: service.name.clone(),
         name: sc.task_name(i),
+        udp_ports: service.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Udp).map(|p| p.target).collect(),
         netns,
     }
 }
@@ -168,7 +171,13 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
     let file = sc.file.display().to_string();
     tracing::info!("{file}: building topology");
     let mut topo = Topology::build(sc, run)?;
+    // Every namespace dird will touch, as it was before dird: uninstall must give it back.
+    let mut before_dird: Vec<(std::path::PathBuf, String)> = Vec::new();
     if let Some(d) = &sc.dird {
+        for &n in &d.nodes {
+            let f = node_facts(&topo, n);
+            remember(&mut before_dird, std::iter::once(f.sbox_netns.clone()).chain(f.tasks.iter().map(|t| t.netns.clone())))?;
+        }
         for &n in &d.nodes {
             hook(dird_hook::configure_node(&node_facts(&topo, n), &d.args))?;
         }
@@ -205,6 +214,7 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
                     .filter_map(|&t| topo.tasks[t].clone().map(|p| task_facts(sc, t, p)))
                     .collect();
                 if !new.is_empty() {
+                    remember(&mut before_dird, new.iter().map(|t| t.netns.clone()))?;
                     hook(dird_hook::tasks_started(&node_facts(&topo, n), &new, &args))?;
                 }
             }
@@ -224,6 +234,24 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
             )?;
             report(v, out, &mut tally);
         }
+    }
+    if let Some(d) = &sc.dird {
+        for &n in &d.nodes {
+            hook(dird_hook::uninstall_node(&node_facts(&topo, n)))?;
+        }
+        let mut diffs = Vec::new();
+        for (ns, before) in &before_dird {
+            let after = snapshot::take(ns)?;
+            if &after != before {
+                diffs.push(format!("{}: {}", ns.display(), snapshot::first_difference(before, &after)));
+            }
+        }
+        let line = if diffs.is_empty() {
+            format!("PASS {file} uninstall: iptables-save, ip -4 rule and ip -4 route of {} namespaces identical to before dird", before_dird.len())
+        } else {
+            format!("FAIL {file} uninstall: {}", diffs.join("; "))
+        };
+        report(Verdict { pass: diffs.is_empty(), line }, out, &mut tally);
     }
     topo.teardown();
     Ok(tally)
@@ -250,4 +278,14 @@ pub fn twin(sc: &Scenario) -> Option<Scenario> {
         step.expect.iter_mut().for_each(flip);
     }
     Some(t)
+}
+
+fn remember(into: &mut Vec<(std::path::PathBuf, String)>, namespaces: impl Iterator<Item = std::path::PathBuf>) -> Result<(), Error> {
+    for ns in namespaces {
+        if !into.iter().any(|(p, _)| *p == ns) {
+            let snap = snapshot::take(&ns)?;
+            into.push((ns, snap));
+        }
+    }
+    Ok(())
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use crate::Error;
 
 /// Modules netsim needs inside the VM (those built in are fine to fail).
-pub const MODULES: [&str; 12] = [
+pub const MODULES: [&str; 13] = [
+    "br_netfilter",
     "ip_vs",
     "ip_vs_rr",
     "xt_ipvs",

@@ -2,6 +2,10 @@
 //! address it sees (and, for TCP, whether ECN was negotiated on the accepted socket).
 //!
 //! Answer format (one line): `whoami task=web.1 peer=10.0.0.2:40512 ecn=0`
+//!
+//! A TCP request starting with `GET ` gets an HTTP/1.0 answer instead (see [`crate::http`]):
+//! the same line as body (plus ` xff=<X-Forwarded-For>` when a proxy sent one), or with
+//! `GET /bulk?bytes=N` N bytes of body, for throughput.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
@@ -68,24 +72,100 @@ pub fn parse_answer(text: &str) -> Option<Answer> {
     })
 }
 
-fn serve_tcp(listener: TcpListener, task: String, stop: Arc<AtomicBool>) {
+/// Accepting threads per TCP port, so a few concurrent clients are served side by side.
+const TCP_WORKERS: usize = 4;
+/// Bulk answers are written in chunks of this size.
+const BULK_CHUNK: usize = 64 * 1024;
+
+/// Wait until the listener has a connection to accept, at most `POLL`.
+fn readable(listener: &TcpListener) -> bool {
+    let mut fd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = libc::c_int::try_from(POLL.as_millis()).unwrap_or(50);
+    // SAFETY: one valid pollfd, count 1.
+    unsafe { libc::poll(&mut fd, 1, ms) > 0 }
+}
+
+/// Read the rest of an HTTP request head (the first chunk is in `buf[..n]`).
+fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    while !crate::http::head_complete(buf) && buf.len() < crate::http::MAX_HEAD {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+/// Answer one HTTP GET: `/bulk?bytes=N` streams N bytes, anything else gets the whoami line
+/// (plus `xff=` when a proxy sent `X-Forwarded-For`).
+fn answer_http(s: &mut TcpStream, head: &[u8], task: &str, peer: SocketAddr) -> std::io::Result<()> {
+    let req = crate::http::parse_request(head).unwrap_or(crate::http::Request { path: "/".into(), forwarded_for: None });
+    if let Some(mut left) = crate::http::bulk_bytes(&req.path) {
+        s.write_all(crate::http::response_head(left, "application/octet-stream").as_bytes())?;
+        let chunk = vec![b'x'; BULK_CHUNK];
+        while left > 0 {
+            let n = usize::try_from(left).map_or(BULK_CHUNK, |l| l.min(BULK_CHUNK));
+            s.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        return Ok(());
+    }
+    let mut body = answer(task, peer, tcp_ecn_negotiated(s));
+    if let Some(xff) = &req.forwarded_for {
+        body.insert_str(body.len() - 1, &format!(" xff={}", xff.replace(char::is_whitespace, "")));
+    }
+    s.write_all(crate::http::response_head(body.len() as u64, "text/plain").as_bytes())?;
+    s.write_all(body.as_bytes())
+}
+
+fn handle_tcp(mut s: TcpStream, peer: SocketAddr, task: &str) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    if crate::http::is_get(&buf[..n]) {
+        let mut head = buf[..n].to_vec();
+        let res = read_head(&mut s, &mut head).and_then(|()| answer_http(&mut s, &head, task, peer));
+        if let Err(e) = res {
+            tracing::debug!("whoami {task}: http from {peer}: {e}");
+        }
+    } else {
+        let ecn = tcp_ecn_negotiated(&s);
+        let _ = s.write_all(answer(task, peer, ecn).as_bytes());
+    }
+    let _ = s.shutdown(std::net::Shutdown::Both);
+}
+
+fn accept_loop(listener: &TcpListener, task: &str, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
+        if !readable(listener) {
+            continue;
+        }
         match listener.accept() {
-            Ok((mut s, peer)) => {
-                let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 256];
-                let _ = s.read(&mut buf);
-                let ecn = tcp_ecn_negotiated(&s);
-                let _ = s.write_all(answer(&task, peer, ecn).as_bytes());
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+            Ok((s, peer)) => handle_tcp(s, peer, task),
+            // Another worker took it.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 tracing::warn!("whoami {task}: accept: {e}");
                 std::thread::sleep(POLL);
             }
         }
+    }
+}
+
+/// `TCP_WORKERS` threads accept on the same listener; returns when `stop` is set.
+fn serve_tcp(listener: TcpListener, task: String, stop: Arc<AtomicBool>) {
+    let mut workers = Vec::new();
+    for _ in 1..TCP_WORKERS {
+        let Ok(l) = listener.try_clone() else { break };
+        let (task, stop) = (task.clone(), Arc::clone(&stop));
+        workers.push(std::thread::spawn(move || accept_loop(&l, &task, &stop)));
+    }
+    accept_loop(&listener, &task, &stop);
+    for w in workers {
+        let _ = w.join();
     }
 }
 

@@ -84,6 +84,13 @@ pub struct ApplyError {
     pub rollback_failure: Option<String>,
 }
 
+impl ApplyError {
+    /// A worker thread died before reporting (a panic inside an apply).
+    pub fn worker_lost() -> ApplyError {
+        fail("worker", Step::EnterNamespace, "the worker thread stopped before finishing")
+    }
+}
+
 fn rollback_note(r: &Option<String>) -> String {
     r.as_ref().map(|m| format!(" (rollback failed: {m})")).unwrap_or_default()
 }
@@ -111,16 +118,16 @@ pub enum TaskOutcome {
 }
 
 /// Finds the task's ingress interface (the one with an address in `subnet`), builds its plan
-/// with `make_plan(interface)` and applies it.
+/// with `make_plan(interface, address)` and applies it.
 pub fn apply_task<F>(ns: &Path, target: &str, subnet: Ipv4Net, make_plan: F, tools: &IptablesTools) -> Result<TaskOutcome, ApplyError>
 where
-    F: FnOnce(&str) -> NsPlan + Send,
+    F: FnOnce(&str, std::net::Ipv4Addr) -> NsPlan + Send,
 {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
             let found = routing::find_interface_in(&handle, subnet).await.map_err(|e| fail(target, Step::FindInterface, e))?;
-            let Some((interface, _)) = found else { return Ok(TaskOutcome::NoIngressInterface) };
-            let plan = make_plan(&interface);
+            let Some((interface, addr)) = found else { return Ok(TaskOutcome::NoIngressInterface) };
+            let plan = make_plan(&interface, addr);
             let outcome = apply_here(&handle, target, &plan, tools).await?;
             Ok(TaskOutcome::Applied { interface, outcome })
         })

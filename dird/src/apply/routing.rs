@@ -8,30 +8,34 @@ use ipnet::Ipv4Net;
 use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
-use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage, RulePortRange};
+use netlink_packet_route::IpProtocol;
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion};
 
 use crate::ids::RULE_PRIORITY;
-use crate::plan::routing::is_dird_table;
-use crate::plan::{PolicyRule, Route, RoutingChanges, RoutingState};
+use crate::plan::routing::{is_dird_table, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY};
+use crate::plan::{PolicyRule, Route, RoutingChanges, RoutingState, UdpSourceRule};
 
 pub type NlError = rtnetlink::Error;
 
-/// Name and index of the interface holding an IPv4 address inside `subnet` (the ingress
+/// Name and address of the interface holding an IPv4 address inside `subnet` (the ingress
 /// interface of a task, whatever it is called).
-pub async fn find_interface_in(handle: &Handle, subnet: Ipv4Net) -> Result<Option<(String, u32)>, NlError> {
+pub async fn find_interface_in(handle: &Handle, subnet: Ipv4Net) -> Result<Option<(String, Ipv4Addr)>, NlError> {
     let mut addrs = handle.address().get().execute();
-    let mut index = None;
+    let mut found = None;
     while let Some(msg) = addrs.try_next().await? {
-        let hit = msg.attributes.iter().any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(ip)) if subnet.contains(ip)));
-        if hit {
-            index = Some(msg.header.index);
+        let hit = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(IpAddr::V4(ip)) if subnet.contains(ip) => Some(*ip),
+            _ => None,
+        });
+        if let Some(ip) = hit {
+            found = Some((msg.header.index, ip));
             break;
         }
     }
-    let Some(index) = index else { return Ok(None) };
-    Ok(interface_name(handle, index).await?.map(|n| (n, index)))
+    let Some((index, ip)) = found else { return Ok(None) };
+    Ok(interface_name(handle, index).await?.map(|n| (n, ip)))
 }
 
 pub async fn interface_name(handle: &Handle, index: u32) -> Result<Option<String>, NlError> {
@@ -67,6 +71,8 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
     while let Some(msg) = rules.try_next().await? {
         if let Some(r) = rule_from_message(&msg) {
             state.rules.push(r);
+        } else if let Some(r) = udp_rule_from_message(&msg) {
+            state.udp_rules.push(r);
         }
     }
     let mut routes = handle.route().get(IpVersion::V4).execute();
@@ -78,10 +84,12 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
         }
         let mut gateway = None;
         let mut oif = None;
+        let mut src = None;
         for a in &msg.attributes {
             match a {
                 RouteAttribute::Gateway(RouteAddress::Inet(ip)) => gateway = Some(*ip),
                 RouteAttribute::Oif(i) => oif = Some(*i),
+                RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => src = Some(*ip),
                 _ => {}
             }
         }
@@ -94,10 +102,11 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
                 n
             }
         };
-        state.routes.push(Route { table, gateway, dev });
+        state.routes.push(Route { table, gateway, dev, src });
     }
     state.rules.sort();
     state.routes.sort();
+    state.udp_rules.sort();
     Ok(state)
 }
 
@@ -131,6 +140,42 @@ fn rule_from_message(msg: &RuleMessage) -> Option<PolicyRule> {
     Some(PolicyRule { priority: RULE_PRIORITY, from, fwmark: fwmark?, mask: mask.unwrap_or(u32::MAX), table })
 }
 
+fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
+    let mut priority = None;
+    let mut udp = false;
+    let mut sport = None;
+    let mut suppress = None;
+    let mut table = u32::from(msg.header.table);
+    for a in &msg.attributes {
+        match a {
+            RuleAttribute::Priority(p) => priority = Some(*p),
+            RuleAttribute::IpProtocol(p) => udp = *p == IpProtocol::Udp,
+            RuleAttribute::SourcePortRange(r) if r.start == r.end => sport = Some(r.start),
+            RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => suppress = Some(*n),
+            RuleAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    let priority = priority.filter(|p| matches!(*p, UDP_MAIN_PRIORITY | UDP_SOURCE_PRIORITY))?;
+    udp.then_some(UdpSourceRule { priority, sport: sport?, table, suppress_prefixlength: suppress })
+}
+
+fn udp_rule_message(r: &UdpSourceRule) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.action = RuleAction::ToTable;
+    msg.header.table = if r.table <= 255 { r.table as u8 } else { RouteHeader::RT_TABLE_UNSPEC };
+    msg.attributes.push(RuleAttribute::Table(r.table));
+    msg.attributes.push(RuleAttribute::Priority(r.priority));
+    msg.attributes.push(RuleAttribute::Iifname("lo".into()));
+    msg.attributes.push(RuleAttribute::IpProtocol(IpProtocol::Udp));
+    msg.attributes.push(RuleAttribute::SourcePortRange(RulePortRange { start: r.sport, end: r.sport }));
+    if let Some(n) = r.suppress_prefixlength {
+        msg.attributes.push(RuleAttribute::SuppressPrefixLen(n));
+    }
+    msg
+}
+
 fn rule_message(r: &PolicyRule) -> RuleMessage {
     let mut msg = RuleMessage::default();
     msg.header.family = AddressFamily::Inet;
@@ -162,6 +207,9 @@ fn route_message(r: &Route, oif: u32, for_delete: bool) -> RouteMessage {
     msg.attributes.push(RouteAttribute::Table(r.table));
     msg.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(r.gateway)));
     msg.attributes.push(RouteAttribute::Oif(oif));
+    if let Some(src) = r.src {
+        msg.attributes.push(RouteAttribute::PrefSource(RouteAddress::Inet(src)));
+    }
     msg
 }
 
@@ -169,9 +217,11 @@ fn route_message(r: &Route, oif: u32, for_delete: bool) -> RouteMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     DelRule(PolicyRule),
+    DelUdpRule(UdpSourceRule),
     DelRoute(Route),
     AddRoute(Route),
     AddRule(PolicyRule),
+    AddUdpRule(UdpSourceRule),
 }
 
 impl std::fmt::Display for Change {
@@ -181,15 +231,19 @@ impl std::fmt::Display for Change {
             Change::DelRoute(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
             Change::AddRoute(r) => write!(f, "{r}"),
             Change::AddRule(r) => write!(f, "{r}"),
+            Change::DelUdpRule(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
+            Change::AddUdpRule(r) => write!(f, "{r}"),
         }
     }
 }
 
 pub fn changes_in_order(c: &RoutingChanges) -> Vec<Change> {
     let mut out: Vec<Change> = c.del_rules.iter().copied().map(Change::DelRule).collect();
+    out.extend(c.del_udp_rules.iter().copied().map(Change::DelUdpRule));
     out.extend(c.del_routes.iter().cloned().map(Change::DelRoute));
     out.extend(c.add_routes.iter().cloned().map(Change::AddRoute));
     out.extend(c.add_rules.iter().copied().map(Change::AddRule));
+    out.extend(c.add_udp_rules.iter().copied().map(Change::AddUdpRule));
     out
 }
 
@@ -211,6 +265,12 @@ pub async fn apply_change(handle: &Handle, change: &Change) -> Result<(), Routin
             req.execute().await.map_err(nl)
         }
         Change::DelRule(r) => handle.rule().del(rule_message(r)).execute().await.map_err(nl),
+        Change::AddUdpRule(r) => {
+            let mut req = handle.rule().add().v4();
+            *req.message_mut() = udp_rule_message(r);
+            req.execute().await.map_err(nl)
+        }
+        Change::DelUdpRule(r) => handle.rule().del(udp_rule_message(r)).execute().await.map_err(nl),
         Change::AddRoute(r) | Change::DelRoute(r) => {
             let oif = interface_index(handle, &r.dev)
                 .await
@@ -236,5 +296,7 @@ pub fn inverse(c: &Change) -> Change {
         Change::AddRule(r) => Change::DelRule(*r),
         Change::DelRoute(r) => Change::AddRoute(r.clone()),
         Change::AddRoute(r) => Change::DelRoute(r.clone()),
+        Change::DelUdpRule(r) => Change::AddUdpRule(*r),
+        Change::AddUdpRule(r) => Change::DelUdpRule(*r),
     }
 }

@@ -7,7 +7,7 @@ use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig}
 use crate::ids::{LbSet, MARK_MASK};
 use crate::plan::{
     lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress, IptablesState,
-    Sysctl,
+    Sysctl, TaskIngress,
 };
 
 /// Everything `dird plan` needs, already read and validated.
@@ -15,7 +15,7 @@ use crate::plan::{
 pub struct PlanInput {
     pub rules: RuleConfig,
     pub ingress: Ingress,
-    pub task_interface: String,
+    pub task: TaskIngress,
     pub sysctl_files: Vec<Sysctl>,
     pub uninstall: bool,
 }
@@ -31,10 +31,24 @@ impl PlanInput {
         if !subnet.contains(&node_ip) {
             return Err(ConfigError::GatewayOutsideSubnet { ip: node_ip, subnet: subnet.to_string() });
         }
+        let task_ip = match &args.task_ip {
+            Some(t) => parse_ipv4("--task-ip", t)?,
+            None => std::net::Ipv4Addr::from(u32::from(subnet.network()) + 100),
+        };
+        if !subnet.contains(&task_ip) {
+            return Err(ConfigError::GatewayOutsideSubnet { ip: task_ip, subnet: subnet.to_string() });
+        }
+        let mut udp_ports = Vec::new();
+        for p in crate::config::parse_ports("--task-udp-ports", &args.task_udp_ports)? {
+            match p {
+                crate::config::PortSpec::Single(p) => udp_ports.push(p),
+                crate::config::PortSpec::Range(lo, hi) => udp_ports.extend(lo..=hi),
+            }
+        }
         Ok(PlanInput {
             rules,
             ingress: Ingress { subnet, node_ip },
-            task_interface: args.task_interface.clone(),
+            task: TaskIngress { iface: args.task_interface.clone(), addr: task_ip, udp_ports },
             sysctl_files,
             uninstall: args.uninstall,
         })
@@ -90,8 +104,8 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
         }
     }
 
-    let _ = writeln!(out, "\n## task container (ingress interface {})", input.task_interface);
-    let task = task_plan(&lbs, ing, &input.task_interface);
+    let _ = writeln!(out, "\n## task container (ingress interface {}, address {})", input.task.iface, input.task.addr);
+    let task = task_plan(&lbs, ing, &input.task);
     if input.uninstall {
         let mut installed = IptablesState::default();
         for b in render_sync(&task.iptables, &empty) {
@@ -106,6 +120,9 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
         for r in &task.routing.rules {
             let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
         }
+        for r in &task.routing.udp_rules {
+            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
+        }
         for r in &task.routing.routes {
             let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
         }
@@ -115,6 +132,9 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
     out.push_str(&render_text(&render_sync(&task.iptables, &empty)));
     let _ = writeln!(out, "### routing");
     for r in &task.routing.rules {
+        let _ = writeln!(out, "{r}");
+    }
+    for r in &task.routing.udp_rules {
         let _ = writeln!(out, "{r}");
     }
     for r in &task.routing.routes {

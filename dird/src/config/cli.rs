@@ -115,6 +115,12 @@ pub struct PlanArgs {
     /// Name of a task container's ingress interface, for the task part of the plan.
     #[arg(long, value_name = "NAME", default_value = "eth0")]
     pub task_interface: String,
+    /// The task's address on the ingress network (default: host 100 of the subnet).
+    #[arg(long, value_name = "IP")]
+    pub task_ip: Option<String>,
+    /// UDP ports the task's servers listen on (its service's published UDP target ports).
+    #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
+    pub task_udp_ports: Vec<String>,
     /// Where conntrack.conf and ipvs.conf are read from.
     #[arg(long, value_name = "DIR", default_value = "/etc/sysctl.d")]
     pub sysctl_dir: std::path::PathBuf,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
 use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
-use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, Ingress, RoutingPlan, Sysctl};
+use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, Ingress, RoutingPlan, Sysctl, TaskIngress};
 
 /// A service task container: its id (for logs), its service, and its network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct TaskRef {
     pub id: String,
     pub service: String,
     pub netns: PathBuf,
+    /// UDP ports its servers listen on (the service's published UDP target ports).
+    pub udp_ports: Vec<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,13 +120,48 @@ impl Node {
             &task.netns,
             &target,
             self.ingress.subnet,
-            |iface| {
-                let p = task_plan(&self.lbs, &self.ingress, iface);
+            |iface, addr| {
+                let ti = TaskIngress { iface: iface.to_owned(), addr, udp_ports: task.udp_ports.clone() };
+                let p = task_plan(&self.lbs, &self.ingress, &ti);
                 NsPlan { iptables: p.iptables, routing: Some(p.routing), sysctls: p.sysctls }
             },
             &self.tools,
         )
     }
+}
+
+impl Node {
+    /// Configures many tasks on `workers` threads (each task still enters its namespace on a
+    /// thread of its own); results in the order of `tasks`.
+    pub fn sync_tasks(&self, tasks: &[TaskRef], workers: usize) -> Vec<Result<TaskOutcome, ApplyError>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<TaskOutcome, ApplyError>>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..workers.clamp(1, tasks.len().max(1)) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = tasks.get(i) else { break };
+                    let r = self.sync_task(t);
+                    if let Ok(mut v) = results.lock() {
+                        v[i] = Some(r);
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ApplyError::worker_lost())))
+            .collect()
+    }
+}
+
+/// Worker threads for start-up and resyncs: one per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 pub fn task_target(task: &TaskRef) -> String {

@@ -17,10 +17,10 @@ pub use iptables::{IptablesPlan, OwnChain, Table, CHAIN_PREFIX, JUMP_COMMENT};
 pub use lb::{lb_plan, lb_uninstall_plan, LbPlan};
 pub use ports::{chunks, port_filters, MULTIPORT_MAX_SLOTS};
 pub use render::{render_sync, render_text, TableBatch};
-pub use routing::{PolicyRule, Route, RoutingChanges, RoutingPlan, RoutingState};
+pub use routing::{PolicyRule, Route, RoutingChanges, RoutingPlan, RoutingState, UdpSourceRule};
 pub use state::{IptablesState, ParseError};
 pub use sysctl::Sysctl;
-pub use task::{task_plan, task_uninstall_plan, TaskPlan};
+pub use task::{task_plan, task_uninstall_plan, TaskIngress, TaskPlan};
 
 use std::net::Ipv4Addr;
 

@@ -16,12 +16,27 @@ pub struct PolicyRule {
     pub table: u32,
 }
 
-/// `ip route add default via <gateway> dev <dev> table <table>`.
+/// `ip route add default via <gateway> dev <dev> [src <src>] table <table>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
     pub table: u32,
     pub gateway: Ipv4Addr,
     pub dev: String,
+    /// Preferred source (the UDP source table's route: the task's ingress address).
+    pub src: Option<Ipv4Addr>,
+}
+
+/// `ip rule add iif lo ipproto udp sport <sport> lookup <table> [suppress_prefixlength 0]
+/// priority <priority>`: replies of a UDP server bound to 0.0.0.0 get the task's ingress
+/// address as source, so that conntrack recognises them and they follow the load balancer
+/// that brought the request (upstream issue #11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UdpSourceRule {
+    pub priority: u32,
+    pub sport: u16,
+    pub table: u32,
+    /// `Some(0)`: consult `main` but ignore its default route (on-link peers keep their path).
+    pub suppress_prefixlength: Option<u32>,
 }
 
 /// Desired rules and routes (sorted, so plans compare and render deterministically).
@@ -29,6 +44,7 @@ pub struct Route {
 pub struct RoutingPlan {
     pub rules: Vec<PolicyRule>,
     pub routes: Vec<Route>,
+    pub udp_rules: Vec<UdpSourceRule>,
 }
 
 /// What is installed, as read back from the namespace (all rules at dird's priority and every
@@ -39,30 +55,30 @@ pub type RoutingState = RoutingPlan;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RoutingChanges {
     pub del_rules: Vec<PolicyRule>,
+    pub del_udp_rules: Vec<UdpSourceRule>,
     pub del_routes: Vec<Route>,
     pub add_routes: Vec<Route>,
     pub add_rules: Vec<PolicyRule>,
+    pub add_udp_rules: Vec<UdpSourceRule>,
 }
 
 impl RoutingChanges {
     pub fn is_empty(&self) -> bool {
-        self.del_rules.is_empty() && self.del_routes.is_empty() && self.add_routes.is_empty() && self.add_rules.is_empty()
-    }
-
-    /// The changes that undo these (for rollback).
-    pub fn inverse(&self) -> RoutingChanges {
-        RoutingChanges {
-            del_rules: self.add_rules.clone(),
-            del_routes: self.add_routes.clone(),
-            add_routes: self.del_routes.clone(),
-            add_rules: self.del_rules.clone(),
-        }
+        *self == RoutingChanges::default()
     }
 }
 
-/// Tables dird uses: `TABLE_BASE + 1 ..= TABLE_BASE + 255`.
+/// Tables dird uses: `TABLE_BASE` (UDP source selection) and `TABLE_BASE + ID`.
 pub fn is_dird_table(table: u32) -> bool {
-    (TABLE_BASE + 1..=TABLE_BASE + 255).contains(&table)
+    (TABLE_BASE..=TABLE_BASE + 255).contains(&table)
+}
+
+/// Priorities of the UDP source rules (just before the per-LB rules).
+pub const UDP_MAIN_PRIORITY: u32 = RULE_PRIORITY - 2;
+pub const UDP_SOURCE_PRIORITY: u32 = RULE_PRIORITY - 1;
+
+fn is_dird_udp_rule(r: &UdpSourceRule) -> bool {
+    matches!(r.priority, UDP_MAIN_PRIORITY | UDP_SOURCE_PRIORITY)
 }
 
 /// A rule the original daemon added: `from <subnet> fwmark N lookup N prio 32700`, N in 1..=252
@@ -95,6 +111,13 @@ pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
             .collect(),
         add_routes: desired.routes.iter().filter(|r| !installed.routes.contains(r)).cloned().collect(),
         add_rules: desired.rules.iter().filter(|r| !installed.rules.contains(r)).copied().collect(),
+        del_udp_rules: installed
+            .udp_rules
+            .iter()
+            .filter(|r| is_dird_udp_rule(r) && !desired.udp_rules.contains(r))
+            .copied()
+            .collect(),
+        add_udp_rules: desired.udp_rules.iter().filter(|r| !installed.udp_rules.contains(r)).copied().collect(),
     }
 }
 
@@ -110,6 +133,20 @@ impl std::fmt::Display for PolicyRule {
 
 impl std::fmt::Display for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ip route add default via {} dev {} table {}", self.gateway, self.dev, self.table)
+        write!(f, "ip route add default via {} dev {}", self.gateway, self.dev)?;
+        if let Some(src) = self.src {
+            write!(f, " src {src}")?;
+        }
+        write!(f, " table {}", self.table)
+    }
+}
+
+impl std::fmt::Display for UdpSourceRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ip rule add iif lo ipproto udp sport {} lookup {}", self.sport, self.table)?;
+        if let Some(n) = self.suppress_prefixlength {
+            write!(f, " suppress_prefixlength {n}")?;
+        }
+        write!(f, " priority {}", self.priority)
     }
 }

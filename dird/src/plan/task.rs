@@ -3,9 +3,22 @@
 //! back through that load balancer (one table each), with loose reverse-path filtering.
 
 use super::iptables::{IptablesPlan, OwnChain, Table};
-use super::routing::{PolicyRule, Route, RoutingPlan};
+use super::routing::{PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY};
 use super::{legacy, Ingress, Sysctl};
-use crate::ids::{IdEncoding, LbSet, MARK_MASK, MARK_SHIFT, RULE_PRIORITY};
+use std::net::Ipv4Addr;
+
+use crate::ids::{IdEncoding, LbSet, MARK_MASK, MARK_SHIFT, RULE_PRIORITY, TABLE_BASE};
+
+/// The task's ingress side, as found in its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskIngress {
+    /// The interface with an address in the ingress subnet.
+    pub iface: String,
+    /// That address.
+    pub addr: Ipv4Addr,
+    /// Ports the task's UDP servers listen on (the service's published UDP target ports).
+    pub udp_ports: Vec<u16>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskPlan {
@@ -14,7 +27,7 @@ pub struct TaskPlan {
     pub sysctls: Vec<Sysctl>,
 }
 
-/// `iface` is the task's interface on the ingress network.
+/// `task` is the task's side of the ingress network.
 ///
 /// The ID is copied bit by bit from the TOS byte into the connection mark (8 rules for `tos`,
 /// 6 for `dscp`), so the per-connection cost does not grow with the number of load balancers
@@ -22,7 +35,12 @@ pub struct TaskPlan {
 /// connection is looked at, and only when it came in on the ingress interface from outside the
 /// ingress subnet: masqueraded traffic (source inside the subnet) never picks a table, whatever
 /// TOS byte a client chose.
-pub fn task_plan(lbs: &LbSet, ingress: &Ingress, iface: &str) -> TaskPlan {
+///
+/// For each UDP port the task serves, replies of a server bound to `0.0.0.0` are given the
+/// task's ingress address as source (two rules, see [`UdpSourceRule`]), so that they match the
+/// request's connection and follow its load balancer instead of leaving through the gwbridge.
+pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan {
+    let iface = task.iface.as_str();
     let enc = lbs.encoding;
     let mut pre = vec![
         "-m conntrack ! --ctstate NEW -j RETURN".to_owned(),
@@ -53,10 +71,23 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, iface: &str) -> TaskPlan {
             mask: MARK_MASK,
             table: m.id.table(),
         });
-        routing.routes.push(Route { table: m.id.table(), gateway: m.ip, dev: iface.to_owned() });
+        routing.routes.push(Route { table: m.id.table(), gateway: m.ip, dev: iface.to_owned(), src: None });
+    }
+    if let Some(first) = lbs.members.first() {
+        let mut ports = task.udp_ports.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        for sport in ports {
+            routing.udp_rules.push(UdpSourceRule { priority: UDP_MAIN_PRIORITY, sport, table: 254, suppress_prefixlength: Some(0) });
+            routing.udp_rules.push(UdpSourceRule { priority: UDP_SOURCE_PRIORITY, sport, table: TABLE_BASE, suppress_prefixlength: None });
+        }
+        if !routing.udp_rules.is_empty() {
+            routing.routes.push(Route { table: TABLE_BASE, gateway: first.ip, dev: iface.to_owned(), src: Some(task.addr) });
+        }
     }
     routing.rules.sort();
     routing.routes.sort();
+    routing.udp_rules.sort();
     let sysctls = [["net", "ipv4", "conf", "all", "rp_filter"], ["net", "ipv4", "conf", iface, "rp_filter"]]
         .iter()
         .filter_map(|c| Sysctl::new(c, "2"))

@@ -28,7 +28,7 @@ fn input(rules: RuleConfig, subnet: &str, node: &str) -> PlanInput {
     PlanInput {
         rules,
         ingress: Ingress { subnet: subnet.parse().unwrap(), node_ip: ip(node) },
-        task_interface: "eth0".into(),
+        task: TaskIngress { iface: "eth0".into(), addr: ip("10.0.0.100"), udp_ports: Vec::new() },
         sysctl_files: Vec::new(),
         uninstall: false,
     }
@@ -52,8 +52,10 @@ fn snapshot_tcp_ports() {
 
 #[test]
 fn snapshot_udp_ports() {
-    let rules = RuleConfig { udp_ports: vec![PortSpec::Single(53)], ..base() };
-    snap("udp_ports", &input(rules, "10.0.0.0/24", "10.0.0.2"));
+    let rules = RuleConfig { udp_ports: vec![PortSpec::Single(5353)], ..base() };
+    let mut i = input(rules, "10.0.0.0/24", "10.0.0.2");
+    i.task.udp_ports = vec![53];
+    snap("udp_ports", &i);
 }
 
 #[test]
@@ -258,7 +260,8 @@ fn plans(cfg: &RuleConfig, octets: &[u8]) -> (LbPlan, TaskPlan) {
     let ing = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, octets[0]) };
     let lbs = LbSet::assign(&cfg.gateways, ing.subnet, cfg.indexed_ids, cfg.id_encoding).unwrap();
     let id = lbs.id_of(ing.node_ip).unwrap();
-    (lb_plan(cfg, &ing, id, &[]), task_plan(&lbs, &ing, "eth0"))
+    let task = TaskIngress { iface: "eth0".into(), addr: Ipv4Addr::new(10, 0, 0, 200), udp_ports: vec![53, 5353] };
+    (lb_plan(cfg, &ing, id, &[]), task_plan(&lbs, &ing, &task))
 }
 
 fn apply_all(state: &mut IptablesState, batches: &[TableBatch]) {
@@ -303,10 +306,11 @@ proptest! {
             prop_assert!(render_sync(&uninstall, &state).is_empty());
         }
         // Routing: uninstall of an installed task removes every rule and route it added.
-        let installed = routing::RoutingState { rules: task.routing.rules.clone(), routes: task.routing.routes.clone() };
+        let installed = task.routing.clone();
         let undo = routing::diff(&RoutingPlan::default(), &installed);
         prop_assert_eq!(undo.del_rules, task.routing.rules.clone());
         prop_assert_eq!(undo.del_routes, task.routing.routes.clone());
+        prop_assert_eq!(undo.del_udp_rules, task.routing.udp_rules.clone());
         prop_assert!(routing::diff(&task.routing, &installed).is_empty());
     }
 

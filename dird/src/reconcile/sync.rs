@@ -120,12 +120,21 @@ pub async fn full_sync(client: &DockerClient, launch: &Launch, node: &Node) -> R
     if let Some(r) = result {
         log_sbox(&r);
     }
-    for t in tasks {
-        if !node.wants_service(&t.service) {
-            tracing::debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
-            continue;
-        }
-        sync_task(node, t).await;
+    let wanted: Vec<TaskRef> = tasks
+        .into_iter()
+        .filter(|t| {
+            let keep = node.wants_service(&t.service);
+            if !keep {
+                tracing::debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
+            }
+            keep
+        })
+        .collect();
+    let n = node.clone();
+    let list = wanted.clone();
+    match tokio::task::spawn_blocking(move || n.sync_tasks(&list, node::default_workers())).await {
+        Ok(results) => wanted.iter().zip(results.iter()).for_each(|(t, r)| log_task(t, r)),
+        Err(e) => error!("workers failed: {e}"),
     }
     Ok(())
 }

@@ -82,7 +82,7 @@ impl Netns {
             if line == "COMMIT" {
                 // A table that holds only built-in chains with ACCEPT policy and no rules is
                 // the same as no table (nf_tables creates it on first use).
-                let only_defaults = cur.iter().all(|l| l.starts_with('*') || l == "COMMIT" || l.ends_with(" ACCEPT"));
+                let only_defaults = cur.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
                 if !only_defaults {
                     tables.push(cur.join("\n"));
                 }

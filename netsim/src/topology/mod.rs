@@ -176,6 +176,12 @@ impl Topology {
             links::add_vxlan(&h, "vxlan0", &ovlf2, VXLAN_ID, VXLAN_PORT, INGRESS_MTU).await
         })?;
         netns::sysctls(&host, &[("net/ipv4/ip_forward", "1")])?;
+        // dockerd loads br_netfilter and turns this on: bridged traffic on docker_gwbridge goes
+        // through the host's conntrack, which un-DNATs the sandbox's replies to a task that
+        // asked its own node's published port (a proxy inside the swarm).
+        if let Err(e) = netns::sysctls(&host, &[("net/bridge/bridge-nf-call-iptables", "1")]) {
+            tracing::warn!("br_netfilter unavailable ({e}); hairpin through the ingress will not work");
+        }
         iptables_restore(&host, &rules::host_rules(&self.sc))?;
 
         let (gw, prefix, ingress) = (

@@ -1,0 +1,46 @@
+//! Plan computation alone (no I/O): a task's plan and an sbox's plan, and rendering them as
+//! `iptables-restore` input. Part of `just bench`.
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use dird::config::{Gateway, PortSpec, RuleConfig};
+use dird::ids::LbSet;
+use dird::plan::{lb_plan, render_sync, task_plan, Ingress, IptablesState, TaskIngress};
+
+fn config(lbs: usize) -> (RuleConfig, Ingress) {
+    let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8))).collect();
+    let rules = RuleConfig {
+        gateways,
+        tcp_ports: (8000..8020).map(PortSpec::Single).collect(),
+        udp_ports: vec![PortSpec::Single(53)],
+        performance: true,
+        ..Default::default()
+    };
+    (rules, Ingress { subnet: "10.0.0.0/16".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 1, 1) })
+}
+
+fn bench(c: &mut Criterion) {
+    for lbs in [16usize, 255] {
+        let (rules, ingress) = config(lbs);
+        let set = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding).unwrap();
+        let task = TaskIngress { iface: "eth0".into(), addr: Ipv4Addr::new(10, 0, 0, 9), udp_ports: vec![53] };
+        c.bench_function(&format!("task plan + render, {lbs} LBs"), |b| {
+            b.iter(|| {
+                let p = task_plan(black_box(&set), &ingress, &task);
+                black_box(render_sync(&p.iptables, &IptablesState::default()))
+            })
+        });
+        let id = set.members[0].id;
+        c.bench_function(&format!("sbox plan + render, {lbs} LBs, 21 ports"), |b| {
+            b.iter(|| {
+                let p = lb_plan(black_box(&rules), &ingress, id, &[]);
+                black_box(render_sync(&p.iptables, &IptablesState::default()))
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,176 @@
+//! Figures of the bench: per-round samples, medians, the table and the targets.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Median of the samples (mean of the middle two when even); NaN when empty.
+pub fn median(samples: &[f64]) -> f64 {
+    let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The `q` quantile (0..=1, nearest rank) of latencies, in ms.
+pub fn percentile_ms(lat: &[Duration], q: f64) -> f64 {
+    if lat.is_empty() {
+        return f64::NAN;
+    }
+    let mut v: Vec<Duration> = lat.to_vec();
+    v.sort();
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1].as_secs_f64() * 1e3
+}
+
+/// Everything measured for one path over all rounds.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub name: String,
+    pub conns: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p99: Vec<f64>,
+    /// Bytes per second, one per round (empty: not measured for this path).
+    pub bulk: Vec<f64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+impl Row {
+    pub fn conns(&self) -> f64 {
+        median(&self.conns)
+    }
+    pub fn mbps(&self) -> f64 {
+        median(&self.bulk) / 1e6
+    }
+}
+
+fn num(x: f64, prec: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.prec$}")
+    } else {
+        "-".into()
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::NAN
+    }
+}
+
+/// The table: `rows[0]` is the baseline (masquerade) for the ratio columns.
+pub fn render(rows: &[Row]) -> String {
+    let base = rows.first().cloned().unwrap_or_default();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<34} {:>9} {:>15} {:>8} {:>8} {:>8} {:>10} {:>10} {:>6}",
+        "path", "conns/s", "(min-max)", "p50 ms", "p99 ms", "MB/s", "x masq c/s", "x masq MB/s", "errors"
+    );
+    for r in rows {
+        let lo = r.conns.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = r.conns.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let _ = writeln!(
+            s,
+            "{:<34} {:>9} {:>15} {:>8} {:>8} {:>8} {:>10} {:>10} {:>6}",
+            r.name,
+            num(r.conns(), 0),
+            format!("({}-{})", num(lo, 0), num(hi, 0)),
+            num(median(&r.p50), 2),
+            num(median(&r.p99), 2),
+            num(r.mbps(), 1),
+            num(ratio(r.conns(), base.conns()), 2),
+            num(ratio(r.mbps(), base.mbps()), 2),
+            r.errors
+        );
+    }
+    s
+}
+
+/// One target line: `what: value (goal) MET|MISSED`.
+pub fn target(what: &str, value: f64, goal: f64) -> String {
+    let verdict = if value >= goal { "met" } else { "MISSED" };
+    format!("  {what}: {} (target >= {goal}) {verdict}", num(value, 2))
+}
+
+/// The targets, from the masquerade, dird, nginx and dird-at-most-LBs rows.
+pub fn targets(masq: &Row, dird: &Row, nginx: &Row, scale: Option<(&Row, &Row)>) -> String {
+    let mut s = String::from("targets:\n");
+    for line in [
+        target("dird / masquerade, conns/s", ratio(dird.conns(), masq.conns()), 0.95),
+        target("dird / masquerade, MB/s", ratio(dird.mbps(), masq.mbps()), 0.95),
+        target("dird / nginx, conns/s", ratio(dird.conns(), nginx.conns()), 2.0),
+        target("dird / nginx, MB/s", ratio(dird.mbps(), nginx.mbps()), 2.0),
+    ] {
+        let _ = writeln!(s, "{line}");
+    }
+    if let Some((one, most)) = scale {
+        let _ = writeln!(s, "{}", target(&format!("{} / {}, conns/s", most.name.trim(), one.name.trim()), ratio(most.conns(), one.conns()), 0.9));
+    }
+    s
+}
+
+/// The same figures as rows of the `just bench` table: `| data | what | figure | target | met |`.
+pub fn markdown(rows: &[Row], machine: &str) -> String {
+    let mut s = String::new();
+    let (Some(masq), Some(dird), Some(nginx)) = (rows.first(), rows.get(1), rows.get(2)) else {
+        return s;
+    };
+    let _ = writeln!(s, "| data | netsim bench machine | {machine} | | |");
+    for r in rows {
+        let bulk = if r.bulk.is_empty() { String::new() } else { format!(", {} MB/s", num(r.mbps(), 1)) };
+        let _ = writeln!(
+            s,
+            "| data | {} | {} conns/s, p50 {} ms, p99 {} ms{bulk} | | |",
+            r.name.trim(),
+            num(r.conns(), 0),
+            num(median(&r.p50), 2),
+            num(median(&r.p99), 2)
+        );
+    }
+    let mut goal = |what: String, value: f64, target: f64| {
+        let met = if value >= target { "yes" } else { "**no**" };
+        let _ = writeln!(s, "| data | {what} | {}x | >= {target}x | {met} |", num(value, 2));
+    };
+    goal("dird / masquerade, conns/s".into(), ratio(dird.conns(), masq.conns()), 0.95);
+    goal("dird / masquerade, MB/s".into(), ratio(dird.mbps(), masq.mbps()), 0.95);
+    goal("dird / nginx, conns/s".into(), ratio(dird.conns(), nginx.conns()), 2.0);
+    goal("dird / nginx, MB/s".into(), ratio(dird.mbps(), nginx.mbps()), 2.0);
+    if let Some(most) = rows.get(3..).and_then(|r| r.last()) {
+        goal(format!("{} / dird (1 LB), conns/s", most.name.trim()), ratio(most.conns(), dird.conns()), 0.9);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_percentiles() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        let lat: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&lat, 0.5), 50.0);
+        assert_eq!(percentile_ms(&lat, 0.99), 99.0);
+    }
+
+    #[test]
+    fn table_has_ratios_against_the_first_row() {
+        let masq = Row { name: "masq".into(), conns: vec![100.0], bulk: vec![2e8], ..Row::default() };
+        let dird = Row { name: "dird".into(), conns: vec![95.0], bulk: vec![2e8], ..Row::default() };
+        let t = render(&[masq.clone(), dird.clone()]);
+        assert!(t.lines().nth(2).is_some_and(|l| l.contains("0.95") && l.contains("1.00")), "{t}");
+        assert!(targets(&masq, &dird, &masq, None).contains("dird / nginx, conns/s: 0.95 (target >= 2) MISSED"));
+    }
+}

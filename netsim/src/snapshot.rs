@@ -1,0 +1,61 @@
+//! What "uninstall removes exactly what dird added" is checked against: a namespace's
+//! `iptables-save` (comments and counters stripped, tables holding nothing but empty built-in
+//! chains with ACCEPT policy dropped — nf_tables creates those on first use), `ip rule` and
+//! `ip -4 route show table all`.
+
+use std::path::Path;
+
+use crate::netns;
+use crate::Error;
+
+pub fn take(ns: &Path) -> Result<String, Error> {
+    let save = netns::command(ns, "iptables-save", &[], None)?;
+    // IPv4 only: dird touches nothing else, and IPv6 link-local routes of a task that just
+    // started appear when their addresses leave DAD, in their own time.
+    let rules = netns::command(ns, "ip", &["-4", "rule"], None)?;
+    let routes = netns::command(ns, "ip", &["-4", "route", "show", "table", "all"], None)?;
+    Ok(format!("{}--- ip -4 rule\n{rules}--- ip -4 route show table all\n{routes}", normalize_save(&save)))
+}
+
+pub fn normalize_save(save: &str) -> String {
+    let mut out = String::new();
+    let mut table: Vec<String> = Vec::new();
+    for line in save.lines().filter(|l| !l.starts_with('#')) {
+        let line = match line.rfind(" [") {
+            Some(i) if line.starts_with(':') => line[..i].to_string(),
+            _ => line.to_string(),
+        };
+        table.push(line.clone());
+        if line == "COMMIT" {
+            let only_defaults = table.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
+            if !only_defaults {
+                out.push_str(&table.join("\n"));
+                out.push('\n');
+            }
+            table.clear();
+        }
+    }
+    out
+}
+
+/// The first line that differs, for a FAIL message.
+pub fn first_difference(before: &str, after: &str) -> String {
+    let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    for i in 0..b.len().max(a.len()) {
+        if b.get(i) != a.get(i) {
+            return format!("line {}: before {:?}, after {:?}", i + 1, b.get(i).unwrap_or(&"<none>"), a.get(i).unwrap_or(&"<none>"));
+        }
+    }
+    "identical".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_default_tables_and_counters_are_dropped() {
+        let save = "# Generated\n*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [5:300]\n-A POSTROUTING -j ACCEPT\nCOMMIT\n";
+        assert_eq!(normalize_save(save), "*nat\n:POSTROUTING ACCEPT\n-A POSTROUTING -j ACCEPT\nCOMMIT\n");
+    }
+}
