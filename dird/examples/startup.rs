@@ -20,9 +20,15 @@ fn ip(args: &[&str]) -> bool {
 fn make_ns(name: &str) -> bool {
     ip(&["netns", "add", name])
         && ip(&["-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"])
-        && ip(&["-n", name, "addr", "add", "10.0.0.200/24", "dev", "eth0"])
+        && ip(&["-n", name, "addr", "add", "10.0.0.200/16", "dev", "eth0"])
         && ip(&["-n", name, "link", "set", "eth0", "up"])
         && ip(&["-n", name, "link", "set", "eth0p", "up"])
+}
+
+/// `Slab:` of /proc/meminfo, in KiB.
+fn slab_kib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    text.lines().find(|l| l.starts_with("Slab:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn main() {
@@ -41,14 +47,17 @@ fn main() {
         .enumerate()
         .map(|(i, n)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: PathBuf::from("/run/netns").join(n), udp_ports: Vec::new() })
         .collect();
-    let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 0, 2 + i as u8))).collect();
+    // A /16 ingress (indexed IDs) so that up to 255 load balancers fit.
+    let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8))).collect();
     let rules = RuleConfig { gateways, performance: true, ..Default::default() };
-    let ingress = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 250) };
+    let ingress = Ingress { subnet: "10.0.0.0/16".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 250) };
     let node = Node::new(rules, ingress, Vec::new(), IptablesTools::default()).expect("valid");
     let workers = default_workers();
+    let slab_before = slab_kib();
     let start = Instant::now();
     let results = node.sync_tasks(&tasks, workers);
     let took = start.elapsed();
+    let slab_after = slab_kib();
     let ok = results.iter().filter(|r| matches!(r, Ok(TaskOutcome::Applied { .. }))).count();
     let secs = took.as_secs_f64();
     println!(
@@ -56,6 +65,12 @@ fn main() {
         ok as f64 / secs,
         if secs <= 5.0 && ok == count { "yes" } else { "NO" }
     );
+    if let (Some(a), Some(b)) = (slab_before, slab_after) {
+        println!(
+            "| control | kernel memory (slab) per configured task at {lbs} LBs | {:.0} KiB | | |",
+            (b.saturating_sub(a)) as f64 / count as f64
+        );
+    }
     for n in &names {
         let _ = Command::new("ip").args(["netns", "del", n]).status();
     }

@@ -210,14 +210,11 @@ async fn apply_here(handle: &Handle, target: &str, plan: &NsPlan, tools: &Iptabl
     }
 
     // 2. Policy rules and routes.
-    let mut done_routes = Vec::new();
-    for c in &route_changes {
-        if let Err(e) = routing::apply_change(handle, c).await {
-            let mut err = fail(target, Step::WriteRouting, e);
-            err.rollback_failure = join_failures([undo_routes(handle, &done_routes).await, undo_iptables(tools, &saved, &done_tables)]);
-            return Err(err);
-        }
-        done_routes.push(c.clone());
+    let (done_routes, routing_error) = routing::apply_changes(handle, &route_changes).await;
+    if let Some(e) = routing_error {
+        let mut err = fail(target, Step::WriteRouting, e);
+        err.rollback_failure = join_failures([undo_routes(handle, &done_routes).await, undo_iptables(tools, &saved, &done_tables)]);
+        return Err(err);
     }
 
     // 3. sysctls.

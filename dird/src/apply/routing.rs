@@ -255,8 +255,77 @@ pub enum RoutingError {
     NoDevice { change: String, dev: String },
 }
 
-/// Applies one change.
+/// Interface indexes of the devices these changes use, looked up once.
+pub async fn interface_indexes(handle: &Handle, changes: &[Change]) -> Result<std::collections::HashMap<String, u32>, NlError> {
+    let mut out = std::collections::HashMap::new();
+    for c in changes {
+        if let Change::AddRoute(r) | Change::DelRoute(r) = c {
+            if !out.contains_key(&r.dev) {
+                if let Some(i) = interface_index(handle, &r.dev).await? {
+                    out.insert(r.dev.clone(), i);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn phase(c: &Change) -> u8 {
+    match c {
+        Change::DelRule(_) => 0,
+        Change::DelUdpRule(_) => 1,
+        Change::DelRoute(_) => 2,
+        Change::AddRoute(_) => 3,
+        Change::AddRule(_) => 4,
+        Change::AddUdpRule(_) => 5,
+    }
+}
+
+/// Applies changes in order of their phase (rule deletions, route deletions, route additions,
+/// rule additions), the changes of one phase concurrently (many requests in flight on one
+/// netlink socket instead of one round trip each). Returns what was done and the first error.
+pub async fn apply_changes(handle: &Handle, changes: &[Change]) -> (Vec<Change>, Option<RoutingError>) {
+    let ifindex = match interface_indexes(handle, changes).await {
+        Ok(m) => m,
+        Err(source) => {
+            let change = changes.first().map(ToString::to_string).unwrap_or_default();
+            return (Vec::new(), Some(RoutingError::Netlink { change, source }));
+        }
+    };
+    let mut done = Vec::new();
+    let mut first_error = None;
+    let mut rest = changes;
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|c| phase(c) == phase(first)).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        for chunk in group.chunks(64) {
+            let results = futures::future::join_all(chunk.iter().map(|c| apply_one(handle, c, &ifindex))).await;
+            for (c, r) in chunk.iter().zip(results) {
+                match r {
+                    Ok(()) => done.push(c.clone()),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if first_error.is_some() {
+            break;
+        }
+    }
+    (done, first_error)
+}
+
+/// Applies one change (looking up its device when needed).
 pub async fn apply_change(handle: &Handle, change: &Change) -> Result<(), RoutingError> {
+    let ifindex = interface_indexes(handle, std::slice::from_ref(change))
+        .await
+        .map_err(|source| RoutingError::Netlink { change: change.to_string(), source })?;
+    apply_one(handle, change, &ifindex).await
+}
+
+async fn apply_one(handle: &Handle, change: &Change, ifindex: &std::collections::HashMap<String, u32>) -> Result<(), RoutingError> {
     let nl = |source| RoutingError::Netlink { change: change.to_string(), source };
     match change {
         Change::AddRule(r) => {
@@ -272,10 +341,7 @@ pub async fn apply_change(handle: &Handle, change: &Change) -> Result<(), Routin
         }
         Change::DelUdpRule(r) => handle.rule().del(udp_rule_message(r)).execute().await.map_err(nl),
         Change::AddRoute(r) | Change::DelRoute(r) => {
-            let oif = interface_index(handle, &r.dev)
-                .await
-                .map_err(nl)?
-                .ok_or_else(|| RoutingError::NoDevice { change: change.to_string(), dev: r.dev.clone() })?;
+            let oif = *ifindex.get(&r.dev).ok_or_else(|| RoutingError::NoDevice { change: change.to_string(), dev: r.dev.clone() })?;
             let adding = matches!(change, Change::AddRoute(_));
             let msg = route_message(r, oif, !adding);
             if adding {

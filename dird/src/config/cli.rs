@@ -44,7 +44,8 @@ pub struct DaemonArgs {
     /// Install the rules and keep configuring service containers as they start.
     #[arg(long)]
     pub install: bool,
-    /// Remove dird's (and the original daemon's) load-balancer rules, then exit.
+    /// Remove every rule dird (or the original daemon) installed — in ingress_sbox and in
+    /// running service containers — then exit.
     #[arg(long)]
     pub uninstall: bool,
     #[command(flatten)]
@@ -71,7 +72,8 @@ pub struct DaemonArgs {
 /// Flags that shape the rules; shared by the daemon and `dird plan`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RuleArgs {
-    /// Service names to disable masquerading for (only their containers get task rules).
+    /// Service names to disable masquerading for: only their containers get task rules and,
+    /// without --tcp-ports/--udp-ports, only their published ports skip masquerading.
     #[arg(long, value_name = "SERVICES", action = clap::ArgAction::Append)]
     pub services: Vec<String>,
     /// TCP ports to disable masquerading for (published ports; ranges as 8000:8010).
