@@ -28,7 +28,13 @@ pub struct Tally {
     pub failed: usize,
 }
 
+/// A node's facts with every node that starts in the swarm listed in the view.
 pub(crate) fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
+    node_facts_in(topo, node, &topo.sc.nodes.iter().map(|n| n.in_swarm).collect::<Vec<_>>())
+}
+
+/// `in_swarm`: which nodes the swarm's view lists (changed by steps' `join`/`leave`).
+fn node_facts_in(topo: &Topology, node: usize, in_swarm: &[bool]) -> NodeFacts {
     let sc = &topo.sc;
     let n = &sc.nodes[node];
     let tasks = (0..sc.tasks.len())
@@ -53,7 +59,7 @@ pub(crate) fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
                 udp: s.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Udp).map(|p| p.published).collect(),
             })
             .collect(),
-        swarm: sc.nodes.iter().map(|n| (n.ingress_ip, n.public_ip)).collect(),
+        swarm: sc.nodes.iter().zip(in_swarm).filter(|(_, on)| **on).map(|(n, _)| (n.ingress_ip, n.public_ip)).collect(),
     }
 }
 
@@ -173,13 +179,14 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
     let mut topo = Topology::build(sc, run)?;
     // Every namespace dird will touch, as it was before dird: uninstall must give it back.
     let mut before_dird: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut in_swarm: Vec<bool> = sc.nodes.iter().map(|n| n.in_swarm).collect();
     if let Some(d) = &sc.dird {
         for &n in &d.nodes {
-            let f = node_facts(&topo, n);
+            let f = node_facts_in(&topo, n, &in_swarm);
             remember(&mut before_dird, std::iter::once(f.sbox_netns.clone()).chain(f.tasks.iter().map(|t| t.netns.clone())))?;
         }
         for &n in &d.nodes {
-            hook(dird_hook::configure_node(&node_facts(&topo, n), &d.args))?;
+            hook(dird_hook::configure_node(&node_facts_in(&topo, n, &in_swarm), &d.args))?;
         }
     }
     let mut tally = Tally::default();
@@ -215,13 +222,23 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
                     .collect();
                 if !new.is_empty() {
                     remember(&mut before_dird, new.iter().map(|t| t.netns.clone()))?;
-                    hook(dird_hook::tasks_started(&node_facts(&topo, n), &new, &args))?;
+                    hook(dird_hook::tasks_started(&node_facts_in(&topo, n, &in_swarm), &new, &args))?;
                 }
+            }
+            let mut view_changed = false;
+            for &n in &step.join {
+                view_changed |= !std::mem::replace(&mut in_swarm[n], true);
+            }
+            for &n in &step.leave {
+                view_changed |= std::mem::replace(&mut in_swarm[n], false);
             }
             if let Some(new_args) = &step.dird_args {
                 args = new_args.clone();
+            }
+            // What the daemon does on SIGHUP, and with `auto` when the swarm's view changes.
+            if step.dird_args.is_some() || view_changed {
                 for &n in &d.nodes {
-                    hook(dird_hook::reconfigure(&node_facts(&topo, n), &args))?;
+                    hook(dird_hook::reconfigure(&node_facts_in(&topo, n, &in_swarm), &args))?;
                 }
             }
         }
@@ -237,7 +254,7 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
     }
     if let Some(d) = &sc.dird {
         for &n in &d.nodes {
-            hook(dird_hook::uninstall_node(&node_facts(&topo, n)))?;
+            hook(dird_hook::uninstall_node(&node_facts_in(&topo, n, &in_swarm)))?;
         }
         let mut diffs = Vec::new();
         for (ns, before) in &before_dird {
@@ -275,6 +292,8 @@ pub fn twin(sc: &Scenario) -> Option<Scenario> {
     t.expect.iter_mut().for_each(flip);
     for step in &mut t.steps {
         step.dird_args = None;
+        step.join.clear();
+        step.leave.clear();
         step.expect.iter_mut().for_each(flip);
     }
     Some(t)

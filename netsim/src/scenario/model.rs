@@ -55,6 +55,8 @@ pub struct Node {
     pub load_balancer: bool,
     /// The node's public (underlay) address; clients use it.
     pub public_ip: Ipv4Addr,
+    /// Listed in the swarm's view from the start.
+    pub in_swarm: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +132,9 @@ pub struct Step {
     /// Indices into `Scenario::tasks`.
     pub add_tasks: Vec<usize>,
     pub dird_args: Option<Vec<String>>,
+    /// Nodes joining / leaving the swarm's view at this step.
+    pub join: Vec<usize>,
+    pub leave: Vec<usize>,
     pub expect: Vec<Expect>,
 }
 

@@ -29,6 +29,9 @@ pub struct RawNode {
     pub ingress_ip: Option<String>,
     #[serde(default)]
     pub load_balancer: bool,
+    /// Whether the swarm's view lists this node from the start (default true); a step's
+    /// `join` adds it later.
+    pub in_swarm: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +87,12 @@ pub struct RawStep {
     #[serde(default)]
     pub add_tasks: Vec<RawAddTask>,
     pub dird_args: Option<Vec<String>>,
+    /// Nodes that join the swarm's view (for `--ingress-gateway-ips auto`).
+    #[serde(default)]
+    pub join: Vec<String>,
+    /// Nodes that leave the swarm's view.
+    #[serde(default)]
+    pub leave: Vec<String>,
     #[serde(default)]
     pub expect: Vec<RawExpect>,
 }

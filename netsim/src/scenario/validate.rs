@@ -212,6 +212,7 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
             ingress_ip,
             load_balancer: n.load_balancer,
             public_ip: Ipv4Addr::new(198, 18, 0, 10 + i as u8),
+            in_swarm: n.in_swarm.unwrap_or(true),
         });
     }
 
@@ -377,10 +378,23 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
                 "needs a [dird] section",
             ));
         }
+        let mut join = Vec::new();
+        for (j, n) in st.join.iter().enumerate() {
+            join.push(node_idx(format!("step[{i}].join[{j}]"), n)?);
+        }
+        let mut leave = Vec::new();
+        for (j, n) in st.leave.iter().enumerate() {
+            leave.push(node_idx(format!("step[{i}].leave[{j}]"), n)?);
+        }
+        if (!join.is_empty() || !leave.is_empty()) && sc.dird.is_none() {
+            return Err(ctx.err(format!("step[{i}].join"), format!("{:?} {:?}", st.join, st.leave), "needs a [dird] section"));
+        }
         sc.steps.push(Step {
             description: st.description.clone(),
             add_tasks: add,
             dird_args: st.dird_args.clone(),
+            join,
+            leave,
             expect: Vec::new(),
         });
     }
