@@ -18,24 +18,7 @@ pub fn take(ns: &Path) -> Result<String, Error> {
 }
 
 pub fn normalize_save(save: &str) -> String {
-    let mut out = String::new();
-    let mut table: Vec<String> = Vec::new();
-    for line in save.lines().filter(|l| !l.starts_with('#')) {
-        let line = match line.rfind(" [") {
-            Some(i) if line.starts_with(':') => line[..i].to_string(),
-            _ => line.to_string(),
-        };
-        table.push(line.clone());
-        if line == "COMMIT" {
-            let only_defaults = table.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
-            if !only_defaults {
-                out.push_str(&table.join("\n"));
-                out.push('\n');
-            }
-            table.clear();
-        }
-    }
-    out
+    dird::plan::state::comparable_save(save)
 }
 
 /// The first line that differs, for a FAIL message.

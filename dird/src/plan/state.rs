@@ -25,6 +25,31 @@ pub struct IptablesState {
     pub tables: BTreeMap<Table, TableState>,
 }
 
+/// `iptables-save` output reduced to what "identical before and after" means: comments and
+/// counters stripped, and tables that hold nothing but empty built-in chains with ACCEPT
+/// policy dropped (nf_tables creates those on first use).
+pub fn comparable_save(save: &str) -> String {
+    let mut out = String::new();
+    let mut table: Vec<String> = Vec::new();
+    for line in save.lines().filter(|l| !l.starts_with('#')) {
+        let line = match line.rfind(" [") {
+            Some(i) if line.starts_with(':') => line[..i].to_string(),
+            _ => line.to_string(),
+        };
+        let done = line == "COMMIT";
+        table.push(line);
+        if done {
+            let only_defaults = table.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
+            if !only_defaults {
+                out.push_str(&table.join("\n"));
+                out.push('\n');
+            }
+            table.clear();
+        }
+    }
+    out
+}
+
 /// Collapses runs of white space so that rules compare as strings.
 pub fn normalize_spec(spec: &str) -> String {
     spec.split_whitespace().collect::<Vec<_>>().join(" ")

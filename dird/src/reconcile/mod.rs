@@ -94,22 +94,14 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
     let mut signals = Signals::new()?;
     let mut backoff = Duration::from_secs(1);
     'connect: loop {
-        let client = match DockerClient::connect().await {
-            Ok(c) => match c.ping().await {
-                Ok(()) => c,
-                Err(e) => {
-                    warn!("Docker Engine not reachable ({e}); retrying in {}s", backoff.as_secs());
-                    match signals.sleep(backoff).await {
-                        Wake::Stop => return Ok(()),
-                        Wake::Reload => reload(&launch, &mut cfg),
-                        Wake::Elapsed => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue 'connect;
-                }
-            },
+        let connected = match DockerClient::connect().await {
+            Ok(c) => c.ping().await.map(|()| c),
+            Err(e) => Err(e),
+        };
+        let client = match connected {
+            Ok(c) => c,
             Err(e) => {
-                warn!("cannot connect to the Docker Engine ({e}); retrying in {}s", backoff.as_secs());
+                warn!("Docker Engine not reachable ({e}); retrying in {}s", backoff.as_secs());
                 match signals.sleep(backoff).await {
                     Wake::Stop => return Ok(()),
                     Wake::Reload => reload(&launch, &mut cfg),

@@ -70,28 +70,10 @@ impl Netns {
     /// `iptables-save` without comments and counters, empty default tables dropped, plus
     /// `ip rule` and `ip route show table all`: what uninstall must give back exactly.
     pub fn snapshot(&self) -> String {
-        let save = self.exec(&["iptables-save"]);
-        let mut tables: Vec<String> = Vec::new();
-        let mut cur: Vec<String> = Vec::new();
-        for line in save.lines().filter(|l| !l.starts_with('#')) {
-            let line = match line.rfind(" [") {
-                Some(i) if line.starts_with(':') => line[..i].to_string(),
-                _ => line.to_string(),
-            };
-            cur.push(line.clone());
-            if line == "COMMIT" {
-                // A table that holds only built-in chains with ACCEPT policy and no rules is
-                // the same as no table (nf_tables creates it on first use).
-                let only_defaults = cur.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
-                if !only_defaults {
-                    tables.push(cur.join("\n"));
-                }
-                cur.clear();
-            }
-        }
+        let save = dird::plan::state::comparable_save(&self.exec(&["iptables-save"]));
         format!(
-            "{}\n--- rules\n{}--- routes\n{}",
-            tables.join("\n"),
+            "{}--- rules\n{}--- routes\n{}",
+            save,
             self.ip(&["rule"]),
             self.ip(&["route", "show", "table", "all"])
         )
