@@ -2,8 +2,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Everything: unit, snapshot and property tests, then the scenarios (VM when needed).
-test: test-unit test-scenarios
+# Everything: unit, snapshot and property tests, the scenarios (VM when needed), the real swarm.
+test: test-unit test-scenarios test-docker
 
 # Unit, snapshot (insta) and property (proptest) tests, and applies in throwaway namespaces (root).
 test-unit:
@@ -15,7 +15,7 @@ plan *ARGS:
 
 # Install the packages the tests and the demo need (apt, pip, cargo).
 deps:
-    scripts/install-deps --docker
+    scripts/install-deps
 
 # ---- netsim (owned by the netsim crate; see netsim/README.md) ----------------------------
 
@@ -28,8 +28,39 @@ scenario +FILES:
 test-scenarios:
     bash netsim/scripts/scenarios.sh --expect-fail netsim/tests/fixtures/must-fail.toml --reference netsim/tests/reference/docker-20.10-swarm-1node scenarios/*.toml
 
+# Data plane: masquerade vs dird vs nginx (conns/s, p50/p99, MB/s), dird at 1/64/255 LBs; VM when needed.
+[positional-arguments]
+bench-dataplane *ARGS:
+    bash netsim/scripts/bench.sh "$@"
+
 # ---- benchmarks -------------------------------------------------------------------------
 
 # Every benchmark (control plane, plan computation, data plane in the VM), printed as one table.
 bench:
     scripts/bench
+
+# ---- real Docker swarm in the throwaway VM (tests/docker/; see tests/docker/README.md) -------
+# Environment: DIRD_BIN (default: builds and uses target/debug/dird), DIRD_ARGS (extra dird
+# flags), DIRD_PHASES=a (plumbing only: what a task sees before dird), DIRD_2NODE_AUTO=1.
+
+# Both real-swarm end-to-end tests (one node, then two nodes); the exit status is the verdict.
+test-docker:
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    rc=0; tests/docker/test-1node || rc=1; tests/docker/test-2node || rc=1; \
+    if ((rc)); then echo "test-docker: FAIL"; else echo "test-docker: PASS"; fi; exit $rc
+
+# One-node swarm: masquerade before dird, client IP with dird (running + later tasks), dockerd restart, uninstall.
+test-docker-1node:
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    tests/docker/test-1node
+
+# Two VMs (manager = load balancer + client, worker = tasks) joined by a qemu socket link.
+test-docker-2node:
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    tests/docker/test-2node
+
+# Installs what it needs, boots a real one-node swarm, shows what a task sees before and after dird.
+demo:
+    scripts/install-deps
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    tests/docker/demo

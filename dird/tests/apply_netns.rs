@@ -41,6 +41,7 @@ fn task_install_is_idempotent_and_uninstall_is_exact() {
     assert_eq!(routes.trim(), "default via 10.0.0.3 dev ingress7 proto static");
     assert_eq!(ns.sysctl("net.ipv4.conf.all.rp_filter"), "2");
     assert_eq!(ns.sysctl("net.ipv4.conf.ingress7.rp_filter"), "2");
+    assert_eq!(ns.sysctl("net.ipv4.tcp_fwmark_accept"), "1");
     let save = ns.exec(&["iptables-save", "-t", "mangle"]);
     assert!(save.contains("-A PREROUTING -m comment --comment dird -j DIRD-PREROUTING"), "{save}");
     assert!(save.contains("-A DIRD-PREROUTING ! -i ingress7 -j RETURN"), "{save}");

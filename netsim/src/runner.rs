@@ -12,13 +12,30 @@ use crate::scenario::{Expect, Scenario, Sees};
 use crate::topology::Topology;
 use crate::Error;
 
-/// IPVS folds per-CPU counters into what it reports every 2 s: wait that long (plus the TCP
-/// close) before reading who carried the reply.
+/// IPVS folds per-CPU counters into what it reports every 2 s (later on a loaded TCG VM):
+/// after an answer, wait until some sandbox's counters moved (at most 12 s), then one more
+/// period so that a second sandbox that also carried packets shows up too.
+fn read_reply_counters(topo: &mut Topology, before: &[u64], answered: bool) -> Result<Vec<u64>, Error> {
+    if !answered {
+        std::thread::sleep(settle_time());
+        return topo.outpkts();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(12);
+    let mut now = topo.outpkts()?;
+    while now.as_slice() == before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        now = topo.outpkts()?;
+    }
+    std::thread::sleep(settle_time());
+    topo.outpkts()
+}
+
+/// One estimator period (and the TCP close), `NETSIM_STATS_SETTLE_MS` to override.
 fn settle_time() -> Duration {
     let ms = std::env::var("NETSIM_STATS_SETTLE_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2600);
+        .unwrap_or(2200);
     Duration::from_millis(ms)
 }
 
@@ -103,8 +120,7 @@ fn evaluate(
             (c.name.clone(), c.ip, probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?)
         }
     };
-    std::thread::sleep(settle_time());
-    let after = topo.outpkts()?;
+    let after = read_reply_counters(topo, before, matches!(outcome, probe::Outcome::Answer(_)))?;
     let via: Vec<&str> = after
         .iter()
         .zip(before.iter())

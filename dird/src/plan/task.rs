@@ -57,6 +57,10 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
         pre.push(format!("-m tos --tos {tos:#04x}/{tos:#04x} -j CONNMARK --set-xmark {mark:#x}/{mark:#x}"));
     }
     let restore = format!("-j CONNMARK --restore-mark --nfmask {MARK_MASK:#x} --ctmask {MARK_MASK:#x}");
+    // The first packet carries the mark too: with tcp_fwmark_accept the accepted socket takes
+    // it, so replies are routed through the right table from the start and the per-packet
+    // restore in OUTPUT changes nothing (no re-route per reply packet).
+    pre.push(restore.clone());
     let out = vec![format!("-p tcp {restore}"), format!("-p udp {restore}")];
     let chains = vec![
         OwnChain { table: Table::Mangle, builtin: "PREROUTING", rules: pre },
@@ -88,10 +92,11 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     routing.rules.sort();
     routing.routes.sort();
     routing.udp_rules.sort();
-    let sysctls = [["net", "ipv4", "conf", "all", "rp_filter"], ["net", "ipv4", "conf", iface, "rp_filter"]]
+    let mut sysctls: Vec<Sysctl> = [["net", "ipv4", "conf", "all", "rp_filter"], ["net", "ipv4", "conf", iface, "rp_filter"]]
         .iter()
         .filter_map(|c| Sysctl::new(c, "2"))
         .collect();
+    sysctls.extend(Sysctl::new(&["net", "ipv4", "tcp_fwmark_accept"], "1"));
     TaskPlan { iptables: IptablesPlan::new(chains, legacy::task_rules()), routing, sysctls }
 }
 

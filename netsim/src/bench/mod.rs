@@ -182,7 +182,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
     let machine = machine_header(&opts.machine);
     w(out, format!("dird data-plane bench — {machine}"));
     w(out, format!(
-        "topology: client {} -> {} (public {}, ingress {}) -> task on another node, ingress {}; {} rounds x {} s of short HTTP GETs from {} threads (new TCP connection each), bulk {} MiB on one connection; medians over rounds; MB = 10^6 bytes",
+        "topology: client {} -> {} (public {}, ingress {}) -> task on another node, ingress {}; {} rounds x {} s of short HTTP GETs from {} threads (new TCP connection each), bulk {} MiB on one connection; medians over rounds, ratios = median of per-round ratios; MB = 10^6 bytes",
         sh.client_ip, lb.name, lb.public_ip, lb.ingress_ip, sc.subnet, opts.rounds, opts.seconds, opts.threads, opts.bulk_mib
     ));
     let rows: Vec<Row> = paths.iter().map(|p| p.row.clone()).collect();
