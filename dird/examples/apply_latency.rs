@@ -89,7 +89,7 @@ fn main() {
         let mut ours = Vec::new();
         for i in 0..runs {
             let ns = Ns::new(i);
-            let t = TaskRef { id: format!("bench{i}"), service: "web".into(), netns: ns.path(), udp_ports: Vec::new() };
+            let t = TaskRef { id: format!("bench{i}"), service: "web".into(), netns: ns.path() };
             let start = Instant::now();
             n.sync_task(&t).expect("apply");
             ours.push(start.elapsed());

@@ -45,7 +45,7 @@ fn main() {
     let tasks: Vec<TaskRef> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: PathBuf::from("/run/netns").join(n), udp_ports: Vec::new() })
+        .map(|(i, n)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: PathBuf::from("/run/netns").join(n) })
         .collect();
     // A /16 ingress (indexed IDs) so that up to 255 load balancers fit.
     let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8))).collect();

@@ -34,8 +34,6 @@ pub struct TaskFacts {
     pub service: String,
     /// Task name, e.g. `web.1`.
     pub name: String,
-    /// Ports its UDP servers listen on (the service's published UDP target ports).
-    pub udp_ports: Vec<u16>,
     /// The task's network namespace (as `/proc/<pid>/ns/net` would be for a container).
     pub netns: PathBuf,
 }
@@ -115,7 +113,7 @@ fn task(facts: &NodeFacts, node: &Node, t: &TaskFacts) -> Result<(), HookError> 
     if !node.wants_service(&t.service) {
         return Ok(());
     }
-    let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone(), udp_ports: t.udp_ports.clone() };
+    let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone() };
     match node.sync_task(&r).map_err(|e| err(facts, e))? {
         TaskOutcome::Applied { .. } => Ok(()),
         TaskOutcome::NoIngressInterface => Err(err(facts, format!("task {} has no interface in the ingress subnet", t.name))),
@@ -146,7 +144,7 @@ pub fn uninstall_node(facts: &NodeFacts) -> Result<(), HookError> {
     let tools = IptablesTools::default();
     dird::node::uninstall_sbox(&facts.sbox_netns, &tools).map_err(|e| err(facts, e))?;
     for t in &facts.tasks {
-        let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone(), udp_ports: t.udp_ports.clone() };
+        let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone() };
         dird::node::uninstall_task(&r, &tools).map_err(|e| err(facts, e))?;
     }
     Ok(())

@@ -85,7 +85,6 @@ fn task_facts(sc: &Scenario, i: usize, netns: std::path::PathBuf) -> TaskFacts {
     TaskFacts {
         service: service.name.clone(),
         name: sc.task_name(i),
-        udp_ports: service.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Udp).map(|p| p.target).collect(),
         netns,
     }
 }

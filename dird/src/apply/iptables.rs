@@ -61,6 +61,11 @@ impl IptablesTools {
         run(&self.save, &["-t".into(), table.name().into()], None)
     }
 
+    /// `iptables-save`: every table that exists, in one process.
+    pub fn save_all(&self) -> Result<String, IptablesError> {
+        run(&self.save, &[], None)
+    }
+
     /// `iptables-restore --noflush [--wait [N]]` with one table's batch.
     pub fn restore_noflush(&self, text: &str) -> Result<(), IptablesError> {
         let mut args = vec!["--noflush".to_string()];

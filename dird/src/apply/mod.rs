@@ -7,7 +7,6 @@ pub mod iptables;
 pub mod routing;
 pub mod sysctl;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -47,7 +46,7 @@ pub enum Step {
     EnterNamespace,
     Netlink,
     FindInterface,
-    ReadIptables(Table),
+    ReadIptables,
     ParseIptables,
     WriteIptables(Table),
     ReadRouting,
@@ -62,7 +61,7 @@ impl fmt::Display for Step {
             Step::EnterNamespace => f.write_str("entering the namespace"),
             Step::Netlink => f.write_str("opening netlink"),
             Step::FindInterface => f.write_str("finding the ingress interface"),
-            Step::ReadIptables(t) => write!(f, "reading iptables table {}", t.name()),
+            Step::ReadIptables => f.write_str("reading iptables (iptables-save)"),
             Step::ParseIptables => f.write_str("parsing iptables-save output"),
             Step::WriteIptables(t) => write!(f, "applying iptables table {}", t.name()),
             Step::ReadRouting => f.write_str("reading policy rules and routes"),
@@ -105,8 +104,13 @@ fn enter_error(target: &str, e: NetnsError) -> ApplyError {
 
 /// Applies `plan` in the namespace at `ns`; `target` names it in logs and errors.
 pub fn apply_ns(ns: &Path, target: &str, plan: &NsPlan, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
-    netns::run_in(ns, || with_netlink(target, |handle| async move { apply_here(&handle, target, plan, tools).await }))
-        .map_err(|e| enter_error(target, e))?
+    netns::run_in(ns, || {
+        with_netlink(target, |handle| async move {
+            let (saved, state) = read_here(target, tools)?;
+            apply_here(&handle, target, plan, tools, saved, state).await
+        })
+    })
+    .map_err(|e| enter_error(target, e))?
 }
 
 /// Result of configuring a task.
@@ -117,34 +121,35 @@ pub enum TaskOutcome {
     NoIngressInterface,
 }
 
-/// Finds the task's ingress interface (the one with an address in `subnet`), builds its plan
-/// with `make_plan(interface, address)` and applies it.
+/// Finds the task's ingress interface (the one with an address in `subnet`), reads the
+/// namespace, builds its plan with `make_plan(interface, address, installed state)` and applies it.
 pub fn apply_task<F>(ns: &Path, target: &str, subnet: Ipv4Net, make_plan: F, tools: &IptablesTools) -> Result<TaskOutcome, ApplyError>
 where
-    F: FnOnce(&str, std::net::Ipv4Addr) -> NsPlan + Send,
+    F: FnOnce(&str, std::net::Ipv4Addr, &IptablesState) -> NsPlan + Send,
 {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
             let found = routing::find_interface_in(&handle, subnet).await.map_err(|e| fail(target, Step::FindInterface, e))?;
             let Some((interface, addr)) = found else { return Ok(TaskOutcome::NoIngressInterface) };
-            let plan = make_plan(&interface, addr);
-            let outcome = apply_here(&handle, target, &plan, tools).await?;
+            let (saved, state) = read_here(target, tools)?;
+            let plan = make_plan(&interface, addr, &state);
+            let outcome = apply_here(&handle, target, &plan, tools, saved, state).await?;
             Ok(TaskOutcome::Applied { interface, outcome })
         })
     })
     .map_err(|e| enter_error(target, e))?
 }
 
-/// Reads the installed state of the namespace at `ns` (for audits and tests).
-pub fn read_iptables(ns: &Path, target: &str, tables: &[Table], tools: &IptablesTools) -> Result<IptablesState, ApplyError> {
-    netns::run_in(ns, || {
-        let mut text = String::new();
-        for t in tables {
-            text.push_str(&tools.save(*t).map_err(|e| fail(target, Step::ReadIptables(*t), e))?);
-        }
-        IptablesState::parse(&text).map_err(|e| fail(target, Step::ParseIptables, e))
-    })
-    .map_err(|e| enter_error(target, e))?
+/// One `iptables-save` of every table: each table's text (for rollback) and the parsed state.
+fn read_here(target: &str, tools: &IptablesTools) -> Result<(Vec<(Table, String)>, IptablesState), ApplyError> {
+    let all = tools.save_all().map_err(|e| fail(target, Step::ReadIptables, e))?;
+    let state = IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))?;
+    Ok((crate::plan::state::split_tables(&all), state))
+}
+
+/// Reads the installed iptables state of the namespace at `ns` (for audits and tests).
+pub fn read_iptables(ns: &Path, target: &str, tools: &IptablesTools) -> Result<IptablesState, ApplyError> {
+    netns::run_in(ns, || read_here(target, tools).map(|(_, state)| state)).map_err(|e| enter_error(target, e))?
 }
 
 /// Runs `f` with a netlink handle on a single-threaded runtime, on the current thread.
@@ -163,21 +168,17 @@ where
     })
 }
 
-fn plan_tables(plan: &IptablesPlan) -> Vec<Table> {
-    let set: BTreeSet<Table> = plan.chains.iter().map(|c| c.table).chain(plan.legacy.iter().map(|l| l.table)).collect();
-    set.into_iter().collect()
-}
-
 /// The transaction, inside the namespace.
-async fn apply_here(handle: &Handle, target: &str, plan: &NsPlan, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
-    // Read everything first: nothing is changed until the whole difference is known.
-    let tables = plan_tables(&plan.iptables);
-    let mut saved: Vec<(Table, String)> = Vec::new();
-    for t in &tables {
-        saved.push((*t, tools.save(*t).map_err(|e| fail(target, Step::ReadIptables(*t), e))?));
-    }
-    let all: String = saved.iter().map(|(_, s)| s.as_str()).collect();
-    let state = IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))?;
+/// `saved`/`state`: the namespace's iptables as read just before. Everything else is read
+/// here too before anything changes, so the whole difference is known first.
+async fn apply_here(
+    handle: &Handle,
+    target: &str,
+    plan: &NsPlan,
+    tools: &IptablesTools,
+    saved: Vec<(Table, String)>,
+    state: IptablesState,
+) -> Result<Outcome, ApplyError> {
     let batches = render_sync(&plan.iptables, &state);
 
     let route_changes = match &plan.routing {
@@ -247,13 +248,14 @@ fn join_failures<const N: usize>(parts: [Option<String>; N]) -> Option<String> {
     (!v.is_empty()).then(|| v.join("; "))
 }
 
-/// Puts tables back exactly as saved (a flushing restore of the saved text).
+/// Puts tables back exactly as saved (a flushing restore of the saved text; a table that did
+/// not exist comes back empty).
 fn undo_iptables(tools: &IptablesTools, saved: &[(Table, String)], done: &[Table]) -> Option<String> {
     let failures: Vec<String> = done
         .iter()
         .filter_map(|t| {
-            let text = saved.iter().find(|(s, _)| s == t).map(|(_, text)| text.as_str()).unwrap_or("");
-            tools.restore_table(text).err().map(|e| format!("table {}: {e}", t.name()))
+            let text = saved.iter().find(|(s, _)| s == t).map(|(_, text)| text.clone()).unwrap_or_else(|| format!("*{}\nCOMMIT\n", t.name()));
+            tools.restore_table(&text).err().map(|e| format!("table {}: {e}", t.name()))
         })
         .collect();
     (!failures.is_empty()).then(|| failures.join("; "))

@@ -70,20 +70,6 @@ pub fn published_ports(services: &[Service], names: &[String]) -> (Vec<PortSpec>
     (tcp, udp)
 }
 
-/// Target ports of a service's published UDP ports: what its tasks' UDP servers listen on.
-pub fn udp_target_ports(services: &[Service], name: &str) -> Vec<u16> {
-    let mut out: Vec<u16> = services
-        .iter()
-        .filter(|s| s.spec.as_ref().and_then(|sp| sp.name.as_deref()) == Some(name))
-        .flat_map(|s| s.endpoint.as_ref().and_then(|e| e.ports.clone()).unwrap_or_default())
-        .filter(|p| matches!(p.protocol, Some(EndpointPortConfigProtocolEnum::UDP)))
-        .filter_map(|p| p.target_port.and_then(|v| u16::try_from(v).ok()).filter(|v| *v > 0))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,7 +105,5 @@ mod tests {
         assert_eq!(tcp, vec![PortSpec::Single(8080)]);
         assert_eq!(udp, vec![PortSpec::Single(5353)]);
         assert_eq!(published_ports(&services, &["nope".to_string()]), (vec![], vec![]));
-        assert_eq!(udp_target_ports(&services, "web"), vec![53]);
-        assert_eq!(udp_target_ports(&services, "api"), Vec::<u16>::new());
     }
 }

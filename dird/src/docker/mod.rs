@@ -104,11 +104,10 @@ impl DockerClient {
             filters: filters(&[("label", &[SERVICE_LABEL]), ("status", &["running"])]),
             ..Default::default()
         };
-        let services = self.services().await?;
         let mut out = Vec::new();
         for c in self.docker.list_containers(Some(opts)).await? {
             if let Some(id) = c.id {
-                if let Some(t) = self.task_with(&id, &services).await? {
+                if let Some(t) = self.task(&id).await? {
                     out.push(t);
                 }
             }
@@ -116,17 +115,8 @@ impl DockerClient {
         Ok(out)
     }
 
-    async fn services(&self) -> Result<Vec<bollard::models::Service>, DockerError> {
-        Ok(self.docker.list_services(None::<ListServicesOptions>).await?)
-    }
-
     /// One container as a task, if it is a running service task.
     pub async fn task(&self, id: &str) -> Result<Option<TaskRef>, DockerError> {
-        let services = self.services().await?;
-        self.task_with(id, &services).await
-    }
-
-    async fn task_with(&self, id: &str, services: &[bollard::models::Service]) -> Result<Option<TaskRef>, DockerError> {
         if !valid_container_id(id) {
             return Ok(None);
         }
@@ -140,7 +130,6 @@ impl DockerClient {
         Ok(match (service, pid) {
             (Some(service), Some(pid)) => Some(TaskRef {
                 id: id.chars().take(12).collect(),
-                udp_ports: facts::udp_target_ports(services, &service),
                 service,
                 netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
             }),
@@ -148,9 +137,14 @@ impl DockerClient {
         })
     }
 
-    /// Published ingress ports of the named services: (tcp, udp).
-    pub async fn published_ports(&self, names: &[String]) -> Result<(Vec<PortSpec>, Vec<PortSpec>), DockerError> {
-        Ok(facts::published_ports(&self.services().await?, names))
+    /// Published ingress ports of the named services: (tcp, udp); `None` on a worker node,
+    /// where the Swarm API cannot list services.
+    pub async fn published_ports(&self, names: &[String]) -> Result<Option<(Vec<PortSpec>, Vec<PortSpec>)>, DockerError> {
+        match self.docker.list_services(None::<ListServicesOptions>).await {
+            Ok(services) => Ok(Some(facts::published_ports(&services, names))),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 503, .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The events dird reacts to; the stream ends when dockerd goes away.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
 use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
-use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, Ingress, RoutingPlan, Sysctl, TaskIngress};
+use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress, RoutingPlan, Sysctl, TaskIngress};
 
 /// A service task container: its id (for logs), its service, and its network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,6 @@ pub struct TaskRef {
     pub id: String,
     pub service: String,
     pub netns: PathBuf,
-    /// UDP ports its servers listen on (the service's published UDP target ports).
-    pub udp_ports: Vec<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,8 +118,8 @@ impl Node {
             &task.netns,
             &target,
             self.ingress.subnet,
-            |iface, addr| {
-                let ti = TaskIngress { iface: iface.to_owned(), addr, udp_ports: task.udp_ports.clone() };
+            |iface, addr, installed| {
+                let ti = TaskIngress { iface: iface.to_owned(), addr, udp_ports: udp_redirect_ports(installed) };
                 let p = task_plan(&self.lbs, &self.ingress, &ti);
                 NsPlan { iptables: p.iptables, routing: Some(p.routing), sysctls: p.sysctls }
             },

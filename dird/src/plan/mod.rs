@@ -20,7 +20,7 @@ pub use render::{render_sync, render_text, TableBatch};
 pub use routing::{PolicyRule, Route, RoutingChanges, RoutingPlan, RoutingState, UdpSourceRule};
 pub use state::{IptablesState, ParseError};
 pub use sysctl::Sysctl;
-pub use task::{task_plan, task_uninstall_plan, TaskIngress, TaskPlan};
+pub use task::{task_plan, task_uninstall_plan, udp_redirect_ports, TaskIngress, TaskPlan};
 
 use std::net::Ipv4Addr;
 

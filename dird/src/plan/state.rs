@@ -25,6 +25,23 @@ pub struct IptablesState {
     pub tables: BTreeMap<Table, TableState>,
 }
 
+/// `iptables-save` (all tables) cut into each table's own restorable text.
+pub fn split_tables(save: &str) -> Vec<(Table, String)> {
+    let mut out: Vec<(Table, String)> = Vec::new();
+    for line in save.lines() {
+        if let Some(name) = line.strip_prefix('*') {
+            if let Some(t) = Table::from_name(name.trim()) {
+                out.push((t, String::new()));
+            }
+        }
+        if let Some((_, text)) = out.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    out
+}
+
 /// `iptables-save` output reduced to what "identical before and after" means: comments and
 /// counters stripped, and tables that hold nothing but empty built-in chains with ACCEPT
 /// policy dropped (nf_tables creates those on first use).

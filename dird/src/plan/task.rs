@@ -100,6 +100,25 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     TaskPlan { iptables: IptablesPlan::new(chains, legacy::task_rules()), routing, sysctls }
 }
 
+/// The UDP ports a task's servers listen on, from Docker's own rules in the task:
+/// `nat PREROUTING -d <task>/32 -p udp -m udp --dport <published> -j REDIRECT --to-ports <target>`.
+/// Read locally, so it works on worker nodes, where the Swarm API cannot list services.
+pub fn udp_redirect_ports(state: &super::IptablesState) -> Vec<u16> {
+    let mut ports: Vec<u16> = state
+        .rules(super::Table::Nat, "PREROUTING")
+        .into_iter()
+        .flatten()
+        .filter(|r| r.contains("-p udp "))
+        .filter_map(|r| r.split_once("-j REDIRECT --to-ports ").map(|(_, p)| p))
+        .filter_map(|p| p.split_whitespace().next())
+        .filter_map(|p| p.split(['-', ':']).next().and_then(|n| n.parse::<u16>().ok()))
+        .filter(|p| *p > 0)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// What uninstalling wants in a task: no dird chains, rules or tables, and none of the original's.
 pub fn task_uninstall_plan() -> (IptablesPlan, RoutingPlan) {
     (IptablesPlan::new(Vec::new(), legacy::task_rules()), RoutingPlan::default())

@@ -329,3 +329,10 @@ proptest! {
         prop_assert!(ch.add_rules.is_empty());
     }
 }
+
+#[test]
+fn udp_server_ports_come_from_dockers_redirect_rules() {
+    let task = IptablesState::parse(TASK_DOCKER).unwrap();
+    assert_eq!(udp_redirect_ports(&task), vec![53], "5353/udp is remapped to 53 in the reference task");
+    assert!(udp_redirect_ports(&IptablesState::default()).is_empty());
+}

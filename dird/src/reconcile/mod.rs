@@ -93,7 +93,18 @@ fn reload(launch: &Launch, cfg: &mut Config) {
 pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
     let mut signals = Signals::new()?;
     let mut backoff = Duration::from_secs(1);
+    let mut first = true;
     'connect: loop {
+        // Every retry waits (with backoff), whatever failed: dockerd gone, an API error in a
+        // sync, the event stream ending.
+        if !std::mem::take(&mut first) {
+            match signals.sleep(backoff).await {
+                Wake::Stop => return Ok(()),
+                Wake::Reload => reload(&launch, &mut cfg),
+                Wake::Elapsed => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
         let connected = match DockerClient::connect().await {
             Ok(c) => c.ping().await.map(|()| c),
             Err(e) => Err(e),
@@ -102,12 +113,6 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
             Ok(c) => c,
             Err(e) => {
                 warn!("Docker Engine not reachable ({e}); retrying in {}s", backoff.as_secs());
-                match signals.sleep(backoff).await {
-                    Wake::Stop => return Ok(()),
-                    Wake::Reload => reload(&launch, &mut cfg),
-                    Wake::Elapsed => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue 'connect;
             }
         };
@@ -129,7 +134,6 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
             }
         };
         info!("ingress subnet {}, this node's ingress IP {}", ingress.subnet, ingress.node_ip);
-        backoff = Duration::from_secs(1);
 
         let mut node = match build_node(&client, &launch, &cfg, ingress).await {
             Ok(n) => n,
@@ -139,18 +143,14 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                 continue 'connect;
             }
             Err(sync::BuildError::Waiting(why)) => {
-                info!("{why}; checking again in 5s");
-                match signals.sleep(Duration::from_secs(5)).await {
-                    Wake::Stop => return Ok(()),
-                    Wake::Reload => reload(&launch, &mut cfg),
-                    Wake::Elapsed => {}
-                }
+                info!("{why}; checking again");
                 continue 'connect;
             }
         };
         if full_sync(&client, &launch, &node).await.is_err() {
             continue 'connect;
         }
+        backoff = Duration::from_secs(1);
 
         let mut events = Box::pin(client.events());
         let mut audit = tokio::time::interval(if cfg.resync_interval.is_zero() { Duration::from_secs(86400 * 365) } else { cfg.resync_interval });

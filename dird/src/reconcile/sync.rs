@@ -29,10 +29,18 @@ pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, in
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
     let published = if node::needs_published_ports(&cfg.rules) {
-        let (tcp, udp) = client.published_ports(&cfg.rules.services).await?;
-        let list = |v: &[crate::config::PortSpec]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-        info!("--services without ports: using the published ports of {}: tcp [{}] udp [{}]", cfg.rules.services.join(","), list(&tcp), list(&udp));
-        Some((tcp, udp))
+        match client.published_ports(&cfg.rules.services).await? {
+            Some((tcp, udp)) => {
+                let list = |v: &[crate::config::PortSpec]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                info!("--services without ports: using the published ports of {}: tcp [{}] udp [{}]", cfg.rules.services.join(","), list(&tcp), list(&udp));
+                Some((tcp, udp))
+            }
+            None => {
+                // Only a load balancer needs the ports; tasks are configured all the same.
+                warn!("--services without ports: this node is a worker and cannot read the services' published ports from the Swarm API; its load-balancer rules stay off (give --tcp-ports/--udp-ports to enable them on workers)");
+                Some((Vec::new(), Vec::new()))
+            }
+        }
     } else {
         None
     };
