@@ -10,7 +10,16 @@ use dird::ids::LbSet;
 use dird::plan::{lb_plan, render_sync, task_plan, Ingress, IptablesState, TaskIngress};
 
 fn config(lbs: usize) -> (RuleConfig, Ingress) {
-    let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8))).collect();
+    let gateways = (0..lbs)
+        .map(|i| {
+            Gateway::Ip(Ipv4Addr::new(
+                10,
+                0,
+                1 + (i / 200) as u8,
+                1 + (i % 200) as u8,
+            ))
+        })
+        .collect();
     let rules = RuleConfig {
         gateways,
         tcp_ports: (8000..8020).map(PortSpec::Single).collect(),
@@ -18,14 +27,30 @@ fn config(lbs: usize) -> (RuleConfig, Ingress) {
         performance: true,
         ..Default::default()
     };
-    (rules, Ingress { subnet: "10.0.0.0/16".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 1, 1) })
+    (
+        rules,
+        Ingress {
+            subnet: "10.0.0.0/16".parse().unwrap(),
+            node_ip: Ipv4Addr::new(10, 0, 1, 1),
+        },
+    )
 }
 
 fn bench(c: &mut Criterion) {
     for lbs in [16usize, 255] {
         let (rules, ingress) = config(lbs);
-        let set = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding).unwrap();
-        let task = TaskIngress { iface: "eth0".into(), addr: Ipv4Addr::new(10, 0, 0, 9), udp_ports: vec![53] };
+        let set = LbSet::assign(
+            &rules.gateways,
+            ingress.subnet,
+            rules.indexed_ids,
+            rules.id_encoding,
+        )
+        .unwrap();
+        let task = TaskIngress {
+            iface: "eth0".into(),
+            addr: Ipv4Addr::new(10, 0, 0, 9),
+            udp_ports: vec![53],
+        };
         c.bench_function(&format!("task plan + render, {lbs} LBs"), |b| {
             b.iter(|| {
                 let p = task_plan(black_box(&set), &ingress, &task);

@@ -13,7 +13,10 @@ use dird::node::{Node, TaskRef};
 use dird::plan::Ingress;
 
 fn run(args: &[&str]) {
-    let st = Command::new(args[0]).args(&args[1..]).status().expect("spawn");
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect("spawn");
     assert!(st.success(), "{args:?}");
 }
 
@@ -23,8 +26,19 @@ impl Ns {
     fn new(i: usize) -> Ns {
         let name = format!("dirdbench-{}-{i}", std::process::id());
         run(&["ip", "netns", "add", &name]);
-        run(&["ip", "-n", &name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
-        run(&["ip", "-n", &name, "addr", "add", "10.0.0.250/16", "dev", "eth0"]);
+        run(&[
+            "ip", "-n", &name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+        ]);
+        run(&[
+            "ip",
+            "-n",
+            &name,
+            "addr",
+            "add",
+            "10.0.0.250/16",
+            "dev",
+            "eth0",
+        ]);
         run(&["ip", "-n", &name, "link", "set", "eth0", "up"]);
         run(&["ip", "-n", &name, "link", "set", "eth0p", "up"]);
         Ns(name)
@@ -43,8 +57,15 @@ impl Drop for Ns {
 fn node(lbs: usize) -> Node {
     // A /16 ingress (indexed IDs) so that 255 load balancers fit.
     let gateways = (0..lbs).map(|i| Gateway::Ip(lb_ip(i))).collect();
-    let rules = RuleConfig { gateways, performance: true, ..Default::default() };
-    let ingress = Ingress { subnet: "10.0.0.0/16".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 250) };
+    let rules = RuleConfig {
+        gateways,
+        performance: true,
+        ..Default::default()
+    };
+    let ingress = Ingress {
+        subnet: "10.0.0.0/16".parse().unwrap(),
+        node_ip: Ipv4Addr::new(10, 0, 0, 250),
+    };
     Node::new(rules, ingress, Vec::new(), IptablesTools::default()).expect("valid")
 }
 
@@ -60,36 +81,122 @@ fn per_process(ns: &Ns, lbs: usize) {
         v.extend_from_slice(args);
         run(&v);
     };
-    ipt(&["-t", "mangle", "-A", "OUTPUT", "-m", "comment", "--comment", "docker-ingress-routing-daemon"]);
-    ipt(&["-t", "mangle", "-A", "OUTPUT", "-p", "udp", "-j", "CONNMARK", "--restore-mark"]);
-    ipt(&["-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "-j", "CONNMARK", "--restore-mark"]);
-    run(&["nsenter", &net, "sysctl", "-q", "net.ipv4.conf.all.rp_filter=2", "net.ipv4.conf.eth0.rp_filter=2"]);
+    ipt(&[
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-m",
+        "comment",
+        "--comment",
+        "docker-ingress-routing-daemon",
+    ]);
+    ipt(&[
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "-j",
+        "CONNMARK",
+        "--restore-mark",
+    ]);
+    ipt(&[
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "-j",
+        "CONNMARK",
+        "--restore-mark",
+    ]);
+    run(&[
+        "nsenter",
+        &net,
+        "sysctl",
+        "-q",
+        "net.ipv4.conf.all.rp_filter=2",
+        "net.ipv4.conf.eth0.rp_filter=2",
+    ]);
     for i in 0..lbs {
         let id = (1 + i).to_string();
         let ip = lb_ip(i).to_string();
-        ipt(&["-t", "mangle", "-A", "PREROUTING", "-m", "tos", "--tos", &format!("{id}/0xff"), "-j", "CONNMARK", "--set-xmark", &format!("{id}/0xffffffff")]);
-        run(&["nsenter", &net, "ip", "rule", "add", "from", "10.0.0.0/16", "fwmark", &id, "lookup", &(1000 + i).to_string(), "prio", "32700"]);
-        run(&["nsenter", &net, "ip", "route", "add", "table", &(1000 + i).to_string(), "default", "via", &ip]);
+        ipt(&[
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-m",
+            "tos",
+            "--tos",
+            &format!("{id}/0xff"),
+            "-j",
+            "CONNMARK",
+            "--set-xmark",
+            &format!("{id}/0xffffffff"),
+        ]);
+        run(&[
+            "nsenter",
+            &net,
+            "ip",
+            "rule",
+            "add",
+            "from",
+            "10.0.0.0/16",
+            "fwmark",
+            &id,
+            "lookup",
+            &(1000 + i).to_string(),
+            "prio",
+            "32700",
+        ]);
+        run(&[
+            "nsenter",
+            &net,
+            "ip",
+            "route",
+            "add",
+            "table",
+            &(1000 + i).to_string(),
+            "default",
+            "via",
+            &ip,
+        ]);
     }
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let p99 = v[((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(v.len() - 1)];
+    let p99 = v[((v.len() as f64 * 0.99).ceil() as usize)
+        .saturating_sub(1)
+        .min(v.len() - 1)];
     (ms(v[v.len() / 2]), ms(p99))
 }
 
 fn main() {
-    assert!(nix::unistd::geteuid().is_root(), "needs root (creates network namespaces)");
-    let runs: usize = std::env::var("DIRD_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root (creates network namespaces)"
+    );
+    let runs: usize = std::env::var("DIRD_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     eprintln!("per-task apply latency: fresh task namespace, {runs} runs each (original method: fewer runs)");
     for lbs in [1usize, 16, 64, 255] {
         let n = node(lbs);
         let mut ours = Vec::new();
         for i in 0..runs {
             let ns = Ns::new(i);
-            let t = TaskRef { id: format!("bench{i}"), service: "web".into(), netns: ns.path() };
+            let t = TaskRef {
+                id: format!("bench{i}"),
+                service: "web".into(),
+                netns: ns.path(),
+            };
             let start = Instant::now();
             n.sync_task(&t).expect("apply");
             ours.push(start.elapsed());
@@ -105,7 +212,14 @@ fn main() {
         let (tm, tp) = stats(theirs);
         let ratio = tm / om;
         let (target, met) = if lbs == 16 {
-            ("≤ 5 ms median; ≥ 20× the per-process method", if om <= 5.0 && ratio >= 20.0 { "yes" } else { "NO" })
+            (
+                "≤ 5 ms median; ≥ 20× the per-process method",
+                if om <= 5.0 && ratio >= 20.0 {
+                    "yes"
+                } else {
+                    "NO"
+                },
+            )
         } else {
             ("", "")
         };

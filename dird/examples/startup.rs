@@ -14,12 +14,18 @@ use dird::node::{default_workers, Node, TaskRef};
 use dird::plan::Ingress;
 
 fn ip(args: &[&str]) -> bool {
-    Command::new("ip").args(args).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("ip")
+        .args(args)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn make_ns(name: &str) -> bool {
     ip(&["netns", "add", name])
-        && ip(&["-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"])
+        && ip(&[
+            "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+        ])
         && ip(&["-n", name, "addr", "add", "10.0.0.200/16", "dev", "eth0"])
         && ip(&["-n", name, "link", "set", "eth0", "up"])
         && ip(&["-n", name, "link", "set", "eth0p", "up"])
@@ -28,14 +34,30 @@ fn make_ns(name: &str) -> bool {
 /// `Slab:` of /proc/meminfo, in KiB.
 fn slab_kib() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    text.lines().find(|l| l.starts_with("Slab:"))?.split_whitespace().nth(1)?.parse().ok()
+    text.lines()
+        .find(|l| l.starts_with("Slab:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn main() {
-    assert!(nix::unistd::geteuid().is_root(), "needs root (creates network namespaces)");
-    let count: usize = std::env::var("DIRD_BENCH_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
-    let lbs: usize = std::env::var("DIRD_BENCH_LBS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-    let names: Vec<String> = (0..count).map(|i| format!("dirdstart-{}-{i}", std::process::id())).collect();
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root (creates network namespaces)"
+    );
+    let count: usize = std::env::var("DIRD_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let lbs: usize = std::env::var("DIRD_BENCH_LBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let names: Vec<String> = (0..count)
+        .map(|i| format!("dirdstart-{}-{i}", std::process::id()))
+        .collect();
     eprintln!("creating {count} task namespaces (not timed) …");
     std::thread::scope(|s| {
         for chunk in names.chunks(count.div_ceil(2).max(1)) {
@@ -45,12 +67,32 @@ fn main() {
     let tasks: Vec<TaskRef> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: PathBuf::from("/run/netns").join(n) })
+        .map(|(i, n)| TaskRef {
+            id: format!("task{i}"),
+            service: "web".into(),
+            netns: PathBuf::from("/run/netns").join(n),
+        })
         .collect();
     // A /16 ingress (indexed IDs) so that up to 255 load balancers fit.
-    let gateways = (0..lbs).map(|i| Gateway::Ip(Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8))).collect();
-    let rules = RuleConfig { gateways, performance: true, ..Default::default() };
-    let ingress = Ingress { subnet: "10.0.0.0/16".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 250) };
+    let gateways = (0..lbs)
+        .map(|i| {
+            Gateway::Ip(Ipv4Addr::new(
+                10,
+                0,
+                1 + (i / 200) as u8,
+                1 + (i % 200) as u8,
+            ))
+        })
+        .collect();
+    let rules = RuleConfig {
+        gateways,
+        performance: true,
+        ..Default::default()
+    };
+    let ingress = Ingress {
+        subnet: "10.0.0.0/16".parse().unwrap(),
+        node_ip: Ipv4Addr::new(10, 0, 0, 250),
+    };
     let node = Node::new(rules, ingress, Vec::new(), IptablesTools::default()).expect("valid");
     let workers = default_workers();
     let slab_before = slab_kib();
@@ -58,7 +100,10 @@ fn main() {
     let results = node.sync_tasks(&tasks, workers);
     let took = start.elapsed();
     let slab_after = slab_kib();
-    let ok = results.iter().filter(|r| matches!(r, Ok(TaskOutcome::Applied { .. }))).count();
+    let ok = results
+        .iter()
+        .filter(|r| matches!(r, Ok(TaskOutcome::Applied { .. })))
+        .count();
     let secs = took.as_secs_f64();
     println!(
         "| control | start-up: {count} running tasks ({lbs} LBs), cold → all configured, {workers} workers | {secs:.2} s ({:.0} tasks/s) | ≤ 5 s | {} |",
@@ -75,7 +120,10 @@ fn main() {
         let _ = Command::new("ip").args(["netns", "del", n]).status();
     }
     if ok != count {
-        eprintln!("some tasks failed: {:?}", results.iter().find(|r| r.is_err()));
+        eprintln!(
+            "some tasks failed: {:?}",
+            results.iter().find(|r| r.is_err())
+        );
         std::process::exit(1);
     }
 }

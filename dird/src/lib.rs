@@ -6,8 +6,8 @@
 
 pub mod apply;
 pub mod commands;
-pub mod docker;
 pub mod config;
+pub mod docker;
 pub mod ids;
 pub mod logging;
 pub mod netns;

@@ -14,7 +14,9 @@ use dird::plan::Ingress;
 use dird::reconcile::{self, DaemonError, Launch};
 
 fn legacy_env() -> Option<String> {
-    std::env::var(LEGACY_GATEWAYS_ENV).ok().filter(|v| !v.trim().is_empty())
+    std::env::var(LEGACY_GATEWAYS_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {
@@ -33,7 +35,10 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return bad_input(e),
             };
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(lbs(rules)),
                 Err(e) => {
                     eprintln!("dird: cannot start the runtime: {e}");
@@ -46,7 +51,11 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return bad_input(e),
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("dird: cannot start the runtime: {e}");
@@ -120,9 +129,18 @@ async fn usage() -> ExitCode {
     let help = Cli::command().render_help().to_string();
     let detected = match detect().await {
         Ok((i, view)) => {
-            let auto = config::RuleConfig { auto_gateways: true, ..Default::default() };
-            let table = commands::lbs::render(&auto, &i, &view).ok().filter(|_| !view.is_empty());
-            Detected::Ingress { subnet: i.subnet, node_ip: i.node_ip, table }
+            let auto = config::RuleConfig {
+                auto_gateways: true,
+                ..Default::default()
+            };
+            let table = commands::lbs::render(&auto, &i, &view)
+                .ok()
+                .filter(|_| !view.is_empty());
+            Detected::Ingress {
+                subnet: i.subnet,
+                node_ip: i.node_ip,
+                table,
+            }
         }
         Err(why) => Detected::NotDetected(why),
     };

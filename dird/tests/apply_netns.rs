@@ -12,16 +12,26 @@ use dird::plan::{Ingress, IptablesPlan, OwnChain, PolicyRule, Route, RoutingPlan
 
 fn node(gateways: &[&str]) -> Node {
     let rules = RuleConfig {
-        gateways: gateways.iter().map(|g| Gateway::Ip(g.parse().unwrap())).collect(),
+        gateways: gateways
+            .iter()
+            .map(|g| Gateway::Ip(g.parse().unwrap()))
+            .collect(),
         performance: true,
         ..Default::default()
     };
-    let ingress = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, 9) };
+    let ingress = Ingress {
+        subnet: "10.0.0.0/24".parse().unwrap(),
+        node_ip: Ipv4Addr::new(10, 0, 0, 9),
+    };
     Node::new(rules, ingress, Vec::new(), IptablesTools::default()).unwrap()
 }
 
 fn task_ref(ns: &Netns) -> TaskRef {
-    TaskRef { id: "c0ffee".into(), service: "web".into(), netns: ns.path() }
+    TaskRef {
+        id: "c0ffee".into(),
+        service: "web".into(),
+        netns: ns.path(),
+    }
 }
 
 #[test]
@@ -31,25 +41,49 @@ fn task_install_is_idempotent_and_uninstall_is_exact() {
     let n = node(&["10.0.0.2", "10.0.0.3", "10.0.0.254"]);
 
     let first = n.sync_task(&task_ref(&ns)).unwrap();
-    let TaskOutcome::Applied { interface, outcome } = first else { panic!("no interface found") };
+    let TaskOutcome::Applied { interface, outcome } = first else {
+        panic!("no interface found")
+    };
     assert_eq!(interface, "ingress7", "found by address, whatever its name");
     assert!(outcome.changed());
     let rules = ns.ip(&["rule"]);
-    assert!(rules.contains("32700:\tfrom 10.0.0.0/24 fwmark 0x20000/0xff0000 lookup 7002"), "{rules}");
+    assert!(
+        rules.contains("32700:\tfrom 10.0.0.0/24 fwmark 0x20000/0xff0000 lookup 7002"),
+        "{rules}"
+    );
     assert!(rules.contains("lookup 7254"), "{rules}");
     let routes = ns.ip(&["route", "show", "table", "7003"]);
-    assert_eq!(routes.trim(), "default via 10.0.0.3 dev ingress7 proto static");
+    assert_eq!(
+        routes.trim(),
+        "default via 10.0.0.3 dev ingress7 proto static"
+    );
     assert_eq!(ns.sysctl("net.ipv4.conf.all.rp_filter"), "2");
     assert_eq!(ns.sysctl("net.ipv4.conf.ingress7.rp_filter"), "2");
     assert_eq!(ns.sysctl("net.ipv4.tcp_fwmark_accept"), "1");
     let save = ns.exec(&["iptables-save", "-t", "mangle"]);
-    assert!(save.contains("-A PREROUTING -m comment --comment dird -j DIRD-PREROUTING"), "{save}");
-    assert!(save.contains("-A DIRD-PREROUTING ! -i ingress7 -j RETURN"), "{save}");
+    assert!(
+        save.contains("-A PREROUTING -m comment --comment dird -j DIRD-PREROUTING"),
+        "{save}"
+    );
+    assert!(
+        save.contains("-A DIRD-PREROUTING ! -i ingress7 -j RETURN"),
+        "{save}"
+    );
     // main, local and default tables untouched by an LB at .254.
-    assert_eq!(ns.ip(&["route", "show", "table", "main"]), Netns::task("cmp", "ingress7", "10.0.0.5/24").ip(&["route", "show", "table", "main"]));
+    assert_eq!(
+        ns.ip(&["route", "show", "table", "main"]),
+        Netns::task("cmp", "ingress7", "10.0.0.5/24").ip(&["route", "show", "table", "main"])
+    );
 
     let again = n.sync_task(&task_ref(&ns)).unwrap();
-    assert_eq!(again, TaskOutcome::Applied { interface: "ingress7".into(), outcome: Default::default() }, "second apply changes nothing");
+    assert_eq!(
+        again,
+        TaskOutcome::Applied {
+            interface: "ingress7".into(),
+            outcome: Default::default()
+        },
+        "second apply changes nothing"
+    );
 
     uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();
     assert_eq!(ns.snapshot(), before);
@@ -59,21 +93,75 @@ fn task_install_is_idempotent_and_uninstall_is_exact() {
 fn udp_servers_get_source_rules_and_uninstall_removes_them() {
     let ns = Netns::task("udp", "eth0", "10.0.0.5/24");
     // Docker's port remap for a published 5353/udp → 53 (what tells dird the UDP server port).
-    ns.exec(&["iptables", "-t", "nat", "-A", "PREROUTING", "-d", "10.0.0.5/32", "-p", "udp", "-m", "udp", "--dport", "5353", "-j", "REDIRECT", "--to-ports", "53"]);
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-d",
+        "10.0.0.5/32",
+        "-p",
+        "udp",
+        "-m",
+        "udp",
+        "--dport",
+        "5353",
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        "53",
+    ]);
     let before = ns.snapshot();
     let t = task_ref(&ns);
     node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap();
     let rules = ns.ip(&["rule"]);
-    assert!(rules.contains("32698:\tfrom all iif lo ipproto udp sport 53 lookup main suppress_prefixlength 0"), "{rules}");
-    assert!(rules.contains("32699:\tfrom all iif lo ipproto udp sport 53 lookup 7000"), "{rules}");
-    assert_eq!(ns.ip(&["route", "show", "table", "7000"]).trim(), "default via 10.0.0.2 dev eth0 proto static src 10.0.0.5");
+    assert!(
+        rules.contains(
+            "32698:\tfrom all iif lo ipproto udp sport 53 lookup main suppress_prefixlength 0"
+        ),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("32699:\tfrom all iif lo ipproto udp sport 53 lookup 7000"),
+        "{rules}"
+    );
+    assert_eq!(
+        ns.ip(&["route", "show", "table", "7000"]).trim(),
+        "default via 10.0.0.2 dev eth0 proto static src 10.0.0.5"
+    );
     // What a reply of a server bound to 0.0.0.0:53 to an internet client gets as source:
-    let got = ns.ip(&["route", "get", "203.0.113.7", "from", "0.0.0.0", "ipproto", "udp", "sport", "53"]);
+    let got = ns.ip(&[
+        "route",
+        "get",
+        "203.0.113.7",
+        "from",
+        "0.0.0.0",
+        "ipproto",
+        "udp",
+        "sport",
+        "53",
+    ]);
     assert!(got.contains("src 10.0.0.5"), "{got}");
     // A peer on the gwbridge keeps its direct path.
-    let got = ns.ip(&["route", "get", "172.18.0.9", "ipproto", "udp", "sport", "53"]);
-    assert!(got.contains("dev gw0") && got.contains("src 172.18.0.3"), "{got}");
-    let TaskOutcome::Applied { outcome, .. } = node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap() else { panic!() };
+    let got = ns.ip(&[
+        "route",
+        "get",
+        "172.18.0.9",
+        "ipproto",
+        "udp",
+        "sport",
+        "53",
+    ]);
+    assert!(
+        got.contains("dev gw0") && got.contains("src 172.18.0.3"),
+        "{got}"
+    );
+    let TaskOutcome::Applied { outcome, .. } =
+        node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap()
+    else {
+        panic!()
+    };
     assert!(!outcome.changed(), "idempotent");
     uninstall_task(&t, &IptablesTools::default()).unwrap();
     assert_eq!(ns.snapshot(), before);
@@ -82,19 +170,38 @@ fn udp_servers_get_source_rules_and_uninstall_removes_them() {
 #[test]
 fn a_changed_gateway_list_is_reconciled_in_place() {
     let ns = Netns::task("recfg", "eth0", "10.0.0.5/24");
-    node(&["10.0.0.2", "10.0.0.3"]).sync_task(&task_ref(&ns)).unwrap();
-    let TaskOutcome::Applied { outcome, .. } = node(&["10.0.0.3", "10.0.0.4"]).sync_task(&task_ref(&ns)).unwrap() else { panic!() };
-    assert_eq!(outcome.iptables_batches, 0, "task chains do not depend on the LB list");
-    assert_eq!(outcome.routing_changes, 4, "one rule and one route out, one of each in");
+    node(&["10.0.0.2", "10.0.0.3"])
+        .sync_task(&task_ref(&ns))
+        .unwrap();
+    let TaskOutcome::Applied { outcome, .. } = node(&["10.0.0.3", "10.0.0.4"])
+        .sync_task(&task_ref(&ns))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        outcome.iptables_batches, 0,
+        "task chains do not depend on the LB list"
+    );
+    assert_eq!(
+        outcome.routing_changes, 4,
+        "one rule and one route out, one of each in"
+    );
     let rules = ns.ip(&["rule"]);
-    assert!(!rules.contains("lookup 7002") && rules.contains("lookup 7004"), "{rules}");
+    assert!(
+        !rules.contains("lookup 7002") && rules.contains("lookup 7004"),
+        "{rules}"
+    );
     assert!(ns.ip(&["route", "show", "table", "7002"]).is_empty());
 }
 
 #[test]
 fn a_task_off_the_ingress_is_skipped() {
     let ns = Netns::task("off", "eth0", "10.1.0.5/24");
-    assert_eq!(node(&["10.0.0.2"]).sync_task(&task_ref(&ns)).unwrap(), TaskOutcome::NoIngressInterface);
+    assert_eq!(
+        node(&["10.0.0.2"]).sync_task(&task_ref(&ns)).unwrap(),
+        TaskOutcome::NoIngressInterface
+    );
 }
 
 #[test]
@@ -104,18 +211,40 @@ fn a_refused_rule_rolls_back_every_table() {
     let plan = NsPlan {
         iptables: IptablesPlan::new(
             vec![
-                OwnChain { table: Table::Raw, builtin: "PREROUTING", rules: vec!["-j CT --notrack".into()] },
-                OwnChain { table: Table::Mangle, builtin: "POSTROUTING", rules: vec!["-j TOS --set-tos 0x02/0xff".into()] },
-                OwnChain { table: Table::Nat, builtin: "POSTROUTING", rules: vec!["-m no-such-match -j ACCEPT".into()] },
+                OwnChain {
+                    table: Table::Raw,
+                    builtin: "PREROUTING",
+                    rules: vec!["-j CT --notrack".into()],
+                },
+                OwnChain {
+                    table: Table::Mangle,
+                    builtin: "POSTROUTING",
+                    rules: vec!["-j TOS --set-tos 0x02/0xff".into()],
+                },
+                OwnChain {
+                    table: Table::Nat,
+                    builtin: "POSTROUTING",
+                    rules: vec!["-m no-such-match -j ACCEPT".into()],
+                },
             ],
             Vec::new(),
         ),
         routing: None,
         sysctls: Vec::new(),
     };
-    let err = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &IptablesTools::default()).unwrap_err();
+    let err = apply::apply_ns(
+        &ns.path(),
+        "ingress_sbox test",
+        &plan,
+        &IptablesTools::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.step, Step::WriteIptables(Table::Nat));
-    assert!(err.to_string().starts_with("ingress_sbox test: applying iptables table nat"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("ingress_sbox test: applying iptables table nat"),
+        "{err}"
+    );
     assert!(err.rollback_failure.is_none(), "{err}");
     assert_eq!(ns.snapshot(), before);
 }
@@ -125,18 +254,42 @@ fn a_refused_route_rolls_back_rules_routes_and_iptables() {
     let ns = Netns::task("rtfail", "eth0", "10.0.0.5/24");
     let before = ns.snapshot();
     let subnet = "10.0.0.0/24".parse().unwrap();
-    let good = Route { table: 7002, gateway: Ipv4Addr::new(10, 0, 0, 2), dev: "eth0".into(), src: None };
-    let bad = Route { table: 7003, gateway: Ipv4Addr::new(192, 0, 2, 1), dev: "eth0".into(), src: None };
+    let good = Route {
+        table: 7002,
+        gateway: Ipv4Addr::new(10, 0, 0, 2),
+        dev: "eth0".into(),
+        src: None,
+    };
+    let bad = Route {
+        table: 7003,
+        gateway: Ipv4Addr::new(192, 0, 2, 1),
+        dev: "eth0".into(),
+        src: None,
+    };
     let plan = NsPlan {
-        iptables: IptablesPlan::new(vec![OwnChain { table: Table::Mangle, builtin: "OUTPUT", rules: vec!["-p tcp -j ACCEPT".into()] }], Vec::new()),
+        iptables: IptablesPlan::new(
+            vec![OwnChain {
+                table: Table::Mangle,
+                builtin: "OUTPUT",
+                rules: vec!["-p tcp -j ACCEPT".into()],
+            }],
+            Vec::new(),
+        ),
         routing: Some(RoutingPlan {
-            rules: vec![PolicyRule { priority: 32700, from: subnet, fwmark: 0x20000, mask: 0xff0000, table: 7002 }],
+            rules: vec![PolicyRule {
+                priority: 32700,
+                from: subnet,
+                fwmark: 0x20000,
+                mask: 0xff0000,
+                table: 7002,
+            }],
             routes: vec![good, bad],
             udp_rules: Vec::new(),
         }),
         sysctls: Vec::new(),
     };
-    let err = apply::apply_ns(&ns.path(), "container x", &plan, &IptablesTools::default()).unwrap_err();
+    let err =
+        apply::apply_ns(&ns.path(), "container x", &plan, &IptablesTools::default()).unwrap_err();
     assert_eq!(err.step, Step::WriteRouting);
     assert!(err.to_string().contains("192.0.2.1"), "{err}");
     assert_eq!(ns.snapshot(), before);
@@ -145,10 +298,18 @@ fn a_refused_route_rolls_back_rules_routes_and_iptables() {
 #[test]
 fn a_vanished_namespace_is_named() {
     let n = node(&["10.0.0.2"]);
-    let t = TaskRef { id: "gone".into(), service: "web".into(), netns: "/proc/999999999/ns/net".into() };
+    let t = TaskRef {
+        id: "gone".into(),
+        service: "web".into(),
+        netns: "/proc/999999999/ns/net".into(),
+    };
     let err = n.sync_task(&t).unwrap_err();
     assert_eq!(err.step, Step::EnterNamespace);
-    assert!(err.to_string().contains("container gone (service web, netns /proc/999999999/ns/net)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("container gone (service web, netns /proc/999999999/ns/net)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -156,12 +317,69 @@ fn uninstall_removes_the_original_daemons_task_rules() {
     let ns = Netns::task("legacy", "eth0", "10.0.0.5/24");
     let before = ns.snapshot();
     // Exactly what docker-ingress-routing-daemon v4.3.0 runs in a container.
-    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-m", "comment", "--comment", "docker-ingress-routing-daemon"]);
-    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "udp", "-j", "CONNMARK", "--restore-mark"]);
-    ns.exec(&["iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "-j", "CONNMARK", "--restore-mark"]);
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-m",
+        "comment",
+        "--comment",
+        "docker-ingress-routing-daemon",
+    ]);
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "-j",
+        "CONNMARK",
+        "--restore-mark",
+    ]);
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "-j",
+        "CONNMARK",
+        "--restore-mark",
+    ]);
     for (id, ip) in [("2", "10.0.0.2"), ("3", "10.0.0.3")] {
-        ns.exec(&["iptables", "-t", "mangle", "-A", "PREROUTING", "-m", "tos", "--tos", &format!("{id}/0xff"), "-j", "CONNMARK", "--set-xmark", &format!("{id}/0xffffffff")]);
-        ns.ip(&["rule", "add", "from", "10.0.0.0/24", "fwmark", id, "lookup", id, "prio", "32700"]);
+        ns.exec(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-m",
+            "tos",
+            "--tos",
+            &format!("{id}/0xff"),
+            "-j",
+            "CONNMARK",
+            "--set-xmark",
+            &format!("{id}/0xffffffff"),
+        ]);
+        ns.ip(&[
+            "rule",
+            "add",
+            "from",
+            "10.0.0.0/24",
+            "fwmark",
+            id,
+            "lookup",
+            id,
+            "prio",
+            "32700",
+        ]);
         ns.ip(&["route", "add", "table", id, "default", "via", ip]);
     }
     assert_ne!(ns.snapshot(), before);

@@ -12,7 +12,15 @@ fn dird(args: &[&str]) -> Output {
 }
 
 fn plan(extra: &[&str]) -> Output {
-    let mut args = vec!["plan", "--ingress-subnet", "10.0.0.0/24", "--node-ip", "10.0.0.2", "--sysctl-dir", "/nonexistent"];
+    let mut args = vec![
+        "plan",
+        "--ingress-subnet",
+        "10.0.0.0/24",
+        "--node-ip",
+        "10.0.0.2",
+        "--sysctl-dir",
+        "/nonexistent",
+    ];
     args.extend_from_slice(extra);
     dird(&args)
 }
@@ -22,30 +30,96 @@ fn assert_bad(out: Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains(needle), "{needle:?} not in {err:?}");
-    assert!(out.stdout.is_empty(), "nothing printed on stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing printed on stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
 fn bad_input_exits_2_and_names_the_value() {
-    assert_bad(plan(&["--ingress-gateway-ips", "10.0.0.999"]), "\"10.0.0.999\"");
-    assert_bad(dird(&["plan", "--ingress-subnet", "10.0.0.0/40", "--node-ip", "10.0.0.2"]), "\"10.0.0.0/40\"");
-    assert_bad(plan(&["--ingress-gateway-ips", "10.9.0.2"]), "10.9.0.2 is outside the ingress subnet 10.0.0.0/24");
-    assert_bad(plan(&["--ingress-gateway-ips", "10.0.0.2,10.0.0.2"]), "duplicate load-balancer IP 10.0.0.2");
-    assert_bad(plan(&["--ingress-gateway-ips", "10.0.0.5,10.0.1.5"]), "use --indexed-ids");
-    assert_bad(plan(&["--ingress-gateway-ips", "10.0.0.100", "--id-encoding", "dscp"]), "10.0.0.100");
+    assert_bad(
+        plan(&["--ingress-gateway-ips", "10.0.0.999"]),
+        "\"10.0.0.999\"",
+    );
+    assert_bad(
+        dird(&[
+            "plan",
+            "--ingress-subnet",
+            "10.0.0.0/40",
+            "--node-ip",
+            "10.0.0.2",
+        ]),
+        "\"10.0.0.0/40\"",
+    );
+    assert_bad(
+        plan(&["--ingress-gateway-ips", "10.9.0.2"]),
+        "10.9.0.2 is outside the ingress subnet 10.0.0.0/24",
+    );
+    assert_bad(
+        plan(&["--ingress-gateway-ips", "10.0.0.2,10.0.0.2"]),
+        "duplicate load-balancer IP 10.0.0.2",
+    );
+    assert_bad(
+        plan(&["--ingress-gateway-ips", "10.0.0.5,10.0.1.5"]),
+        "use --indexed-ids",
+    );
+    assert_bad(
+        plan(&[
+            "--ingress-gateway-ips",
+            "10.0.0.100",
+            "--id-encoding",
+            "dscp",
+        ]),
+        "10.0.0.100",
+    );
     let many: Vec<String> = (0..64).map(|_| "null".to_string()).collect();
-    assert_bad(plan(&["--indexed-ids", "--id-encoding", "dscp", "--ingress-gateway-ips", &many.join(",")]), "64 load-balancer positions");
+    assert_bad(
+        plan(&[
+            "--indexed-ids",
+            "--id-encoding",
+            "dscp",
+            "--ingress-gateway-ips",
+            &many.join(","),
+        ]),
+        "64 load-balancer positions",
+    );
     assert_bad(plan(&["--tcp-ports", "0"]), "\"0\"");
     assert_bad(plan(&["--udp-ports", "65536"]), "\"65536\"");
-    assert_bad(plan(&["--tcp-ports", "90:80"]), "reversed port range \"90:80\"");
+    assert_bad(
+        plan(&["--tcp-ports", "90:80"]),
+        "reversed port range \"90:80\"",
+    );
     assert_bad(dird(&["--no-such-flag"]), "--no-such-flag");
-    assert_bad(dird(&["--install", "--uninstall"]), "--install and --uninstall cannot be used together");
+    assert_bad(
+        dird(&["--install", "--uninstall"]),
+        "--install and --uninstall cannot be used together",
+    );
     assert_bad(dird(&["--install", "--ingress-gateway-ips", "x"]), "\"x\"");
     assert_bad(dird(&["--install", "--iptables-wait-seconds", "-1"]), "-1");
-    assert_bad(dird(&["--install", "--ingress-gateway-ips", "auto,10.0.0.2"]), "\"auto,10.0.0.2\"");
-    assert_bad(dird(&["--install", "--load-balancer-hosts", "192.0.2.0/24"]), "--load-balancer-hosts needs --ingress-gateway-ips auto");
-    assert_bad(dird(&["--install", "--ingress-gateway-ips", "auto", "--load-balancer-hosts", "192.0.2.0/33"]), "\"192.0.2.0/33\"");
-    assert_bad(plan(&["--ingress-gateway-ips", "auto"]), "give --ingress-gateway-ips as addresses");
+    assert_bad(
+        dird(&["--install", "--ingress-gateway-ips", "auto,10.0.0.2"]),
+        "\"auto,10.0.0.2\"",
+    );
+    assert_bad(
+        dird(&["--install", "--load-balancer-hosts", "192.0.2.0/24"]),
+        "--load-balancer-hosts needs --ingress-gateway-ips auto",
+    );
+    assert_bad(
+        dird(&[
+            "--install",
+            "--ingress-gateway-ips",
+            "auto",
+            "--load-balancer-hosts",
+            "192.0.2.0/33",
+        ]),
+        "\"192.0.2.0/33\"",
+    );
+    assert_bad(
+        plan(&["--ingress-gateway-ips", "auto"]),
+        "give --ingress-gateway-ips as addresses",
+    );
 }
 
 #[test]
@@ -57,7 +131,12 @@ fn errors_are_one_line() {
 
 #[test]
 fn plan_prints_the_rule_set() {
-    let out = plan(&["--ingress-gateway-ips", "10.0.0.2 10.0.0.3", "--tcp-ports", "8080"]);
+    let out = plan(&[
+        "--ingress-gateway-ips",
+        "10.0.0.2 10.0.0.3",
+        "--tcp-ports",
+        "8080",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -73,12 +152,20 @@ fn plan_prints_the_rule_set() {
 #[test]
 fn legacy_environment_variable_is_honoured() {
     let out = Command::new(env!("CARGO_BIN_EXE_dird"))
-        .args(["plan", "--node-ip", "10.0.0.2", "--sysctl-dir", "/nonexistent"])
+        .args([
+            "plan",
+            "--node-ip",
+            "10.0.0.2",
+            "--sysctl-dir",
+            "/nonexistent",
+        ])
         .env("INGRESS_NODE_GATEWAY_IPS", "10.0.0.2 10.0.0.7")
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("load balancer 10.0.0.7 (position 2): ID 7"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("load balancer 10.0.0.7 (position 2): ID 7")
+    );
 }
 
 #[test]
@@ -87,9 +174,24 @@ fn help_lists_every_flag_of_the_original() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--install", "--uninstall", "--services", "--tcp-ports", "--udp-ports", "--ingress-gateway-ips",
-        "--no-performance", "--indexed-ids", "--preexisting", "--iptables-wait", "--iptables-wait-seconds",
-        "--help", "--id-encoding", "plan", "lbs", "--load-balancer-hosts", "--config", "--resync-interval",
+        "--install",
+        "--uninstall",
+        "--services",
+        "--tcp-ports",
+        "--udp-ports",
+        "--ingress-gateway-ips",
+        "--no-performance",
+        "--indexed-ids",
+        "--preexisting",
+        "--iptables-wait",
+        "--iptables-wait-seconds",
+        "--help",
+        "--id-encoding",
+        "plan",
+        "lbs",
+        "--load-balancer-hosts",
+        "--config",
+        "--resync-interval",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -74,21 +74,36 @@ pub enum HookError {
 }
 
 fn err(facts: &NodeFacts, detail: impl std::fmt::Display) -> HookError {
-    HookError::Dird { node: facts.node.clone(), detail: detail.to_string() }
+    HookError::Dird {
+        node: facts.node.clone(),
+        detail: detail.to_string(),
+    }
 }
 
 /// The node as dird configures it with `args`. When `args` has no `--ingress-gateway-ips`,
 /// the scenario's load balancers are used.
 fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
-    let argv: Vec<String> = std::iter::once("dird".to_string()).chain(args.iter().cloned()).collect();
+    let argv: Vec<String> = std::iter::once("dird".to_string())
+        .chain(args.iter().cloned())
+        .collect();
     let cfg = dird::config::load(&argv, None).map_err(|e| err(facts, e))?;
-    let ingress = Ingress { subnet: facts.ingress_subnet, node_ip: facts.node_ingress_ip };
+    let ingress = Ingress {
+        subnet: facts.ingress_subnet,
+        node_ip: facts.node_ingress_ip,
+    };
     let mut rules = cfg.rules.clone();
     if rules.gateways.is_empty() && !rules.auto_gateways {
-        rules.gateways = facts.load_balancer_ips.iter().map(|ip| Gateway::Ip(*ip)).collect();
+        rules.gateways = facts
+            .load_balancer_ips
+            .iter()
+            .map(|ip| Gateway::Ip(*ip))
+            .collect();
     }
     let published = needs_published_ports(&rules).then(|| {
-        let wanted = facts.published.iter().filter(|s| rules.services.contains(&s.service));
+        let wanted = facts
+            .published
+            .iter()
+            .filter(|s| rules.services.contains(&s.service));
         let (mut tcp, mut udp): (Vec<PortSpec>, Vec<PortSpec>) = (Vec::new(), Vec::new());
         for s in wanted {
             tcp.extend(s.tcp.iter().map(|p| PortSpec::Single(*p)));
@@ -97,10 +112,21 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
         (tcp, udp)
     });
     let (rules, lb_enabled) = effective_rules(&rules, facts.node_ingress_ip, published);
-    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    let tools = IptablesTools {
+        wait: cfg.iptables_wait,
+        ..IptablesTools::default()
+    };
     let mut node = if rules.auto_gateways {
-        let view: Vec<SwarmNode> = facts.swarm.iter().map(|(i, h)| SwarmNode { ingress_ip: *i, host_ip: Some(*h) }).collect();
-        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding).map_err(|e| err(facts, e))?;
+        let view: Vec<SwarmNode> = facts
+            .swarm
+            .iter()
+            .map(|(i, h)| SwarmNode {
+                ingress_ip: *i,
+                host_ip: Some(*h),
+            })
+            .collect();
+        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)
+            .map_err(|e| err(facts, e))?;
         Node::with_lbs(rules, ingress, set.lbs, Vec::new(), tools)
     } else {
         Node::new(rules, ingress, Vec::new(), tools).map_err(|e| err(facts, e))?
@@ -113,22 +139,34 @@ fn task(facts: &NodeFacts, node: &Node, t: &TaskFacts) -> Result<(), HookError> 
     if !node.wants_service(&t.service) {
         return Ok(());
     }
-    let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone() };
+    let r = TaskRef {
+        id: t.name.clone(),
+        service: t.service.clone(),
+        netns: t.netns.clone(),
+    };
     match node.sync_task(&r).map_err(|e| err(facts, e))? {
         TaskOutcome::Applied { .. } => Ok(()),
-        TaskOutcome::NoIngressInterface => Err(err(facts, format!("task {} has no interface in the ingress subnet", t.name))),
+        TaskOutcome::NoIngressInterface => Err(err(
+            facts,
+            format!("task {} has no interface in the ingress subnet", t.name),
+        )),
     }
 }
 
 /// dird starts on this node with `args`: configure its sbox (if a load balancer) and its tasks.
 pub fn configure_node(facts: &NodeFacts, args: &[String]) -> Result<(), HookError> {
     let node = node(facts, args)?;
-    node.sync_sbox(&facts.sbox_netns).map_err(|e| err(facts, e))?;
+    node.sync_sbox(&facts.sbox_netns)
+        .map_err(|e| err(facts, e))?;
     facts.tasks.iter().try_for_each(|t| task(facts, &node, t))
 }
 
 /// New tasks started on this node while dird runs (`new` lists only them; `facts.tasks` all).
-pub fn tasks_started(facts: &NodeFacts, new: &[TaskFacts], args: &[String]) -> Result<(), HookError> {
+pub fn tasks_started(
+    facts: &NodeFacts,
+    new: &[TaskFacts],
+    args: &[String],
+) -> Result<(), HookError> {
     let node = node(facts, args)?;
     new.iter().try_for_each(|t| task(facts, &node, t))
 }
@@ -144,7 +182,11 @@ pub fn uninstall_node(facts: &NodeFacts) -> Result<(), HookError> {
     let tools = IptablesTools::default();
     dird::node::uninstall_sbox(&facts.sbox_netns, &tools).map_err(|e| err(facts, e))?;
     for t in &facts.tasks {
-        let r = TaskRef { id: t.name.clone(), service: t.service.clone(), netns: t.netns.clone() };
+        let r = TaskRef {
+            id: t.name.clone(),
+            service: t.service.clone(),
+            netns: t.netns.clone(),
+        };
         dird::node::uninstall_task(&r, &tools).map_err(|e| err(facts, e))?;
     }
     Ok(())

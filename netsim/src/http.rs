@@ -35,7 +35,10 @@ pub fn parse_request(head: &[u8]) -> Option<Request> {
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("x-forwarded-for"))
         .map(|(_, v)| v.trim().to_string());
-    Some(Request { path, forwarded_for })
+    Some(Request {
+        path,
+        forwarded_for,
+    })
 }
 
 /// `/bulk?bytes=N` asks for N bytes of body.
@@ -57,7 +60,13 @@ pub fn get_request(host: &str, path: &str) -> String {
 pub fn parse_response(raw: &[u8]) -> Option<(u16, &[u8])> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let code = head.lines().next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let code = head
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some((code, &raw[split + 4..]))
 }
 

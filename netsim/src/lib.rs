@@ -3,7 +3,6 @@
 
 pub mod bench;
 pub mod dird_hook;
-pub mod snapshot;
 mod error;
 pub mod http;
 pub mod ipvs;
@@ -12,6 +11,7 @@ pub mod probe;
 pub mod reference;
 pub mod runner;
 pub mod scenario;
+pub mod snapshot;
 pub mod topology;
 pub mod vm;
 pub mod whoami;

@@ -319,12 +319,32 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             Ok(if bad > 0 { 2 } else { 0 })
         }
         Cmd::Up { file } => cmd_up(&file),
-        Cmd::Bench { scenario, rounds, seconds, threads, bulk_mib, lbs, machine, rows } => {
+        Cmd::Bench {
+            scenario,
+            rounds,
+            seconds,
+            threads,
+            bulk_mib,
+            lbs,
+            machine,
+            rows,
+        } => {
             if let Some(why) = host_problem() {
                 anyhow::bail!("cannot bench directly: {why}; use `netsim vm -- bench ...` (or `just bench-dataplane`)");
             }
-            anyhow::ensure!(rounds > 0 && threads > 0 && seconds > 0.0, "--rounds, --threads and --seconds must be positive");
-            let opts = netsim::bench::Options { scenario, rounds, seconds, threads, bulk_mib, lbs, machine };
+            anyhow::ensure!(
+                rounds > 0 && threads > 0 && seconds > 0.0,
+                "--rounds, --threads and --seconds must be positive"
+            );
+            let opts = netsim::bench::Options {
+                scenario,
+                rounds,
+                seconds,
+                threads,
+                bulk_mib,
+                lbs,
+                machine,
+            };
             if rows {
                 let (figures, machine) = netsim::bench::run(&opts, &mut std::io::stderr().lock())?;
                 print!("{}", netsim::bench::table::markdown(&figures, &machine));

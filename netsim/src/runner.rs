@@ -6,16 +6,20 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::dird_hook::{self, NodeFacts, ServicePorts, TaskFacts};
-use crate::snapshot;
 use crate::probe::{self, Outcome};
 use crate::scenario::{Expect, Scenario, Sees};
+use crate::snapshot;
 use crate::topology::Topology;
 use crate::Error;
 
 /// IPVS folds per-CPU counters into what it reports every 2 s (later on a loaded TCG VM):
 /// after an answer, wait until some sandbox's counters moved (at most 12 s), then one more
 /// period so that a second sandbox that also carried packets shows up too.
-fn read_reply_counters(topo: &mut Topology, before: &[u64], answered: bool) -> Result<Vec<u64>, Error> {
+fn read_reply_counters(
+    topo: &mut Topology,
+    before: &[u64],
+    answered: bool,
+) -> Result<Vec<u64>, Error> {
     if !answered {
         std::thread::sleep(settle_time());
         return topo.outpkts();
@@ -47,7 +51,11 @@ pub struct Tally {
 
 /// A node's facts with every node that starts in the swarm listed in the view.
 pub(crate) fn node_facts(topo: &Topology, node: usize) -> NodeFacts {
-    node_facts_in(topo, node, &topo.sc.nodes.iter().map(|n| n.in_swarm).collect::<Vec<_>>())
+    node_facts_in(
+        topo,
+        node,
+        &topo.sc.nodes.iter().map(|n| n.in_swarm).collect::<Vec<_>>(),
+    )
 }
 
 /// `in_swarm`: which nodes the swarm's view lists (changed by steps' `join`/`leave`).
@@ -72,11 +80,27 @@ fn node_facts_in(topo: &Topology, node: usize, in_swarm: &[bool]) -> NodeFacts {
             .iter()
             .map(|s| ServicePorts {
                 service: s.name.clone(),
-                tcp: s.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Tcp).map(|p| p.published).collect(),
-                udp: s.publish.iter().filter(|p| p.proto == crate::scenario::Proto::Udp).map(|p| p.published).collect(),
+                tcp: s
+                    .publish
+                    .iter()
+                    .filter(|p| p.proto == crate::scenario::Proto::Tcp)
+                    .map(|p| p.published)
+                    .collect(),
+                udp: s
+                    .publish
+                    .iter()
+                    .filter(|p| p.proto == crate::scenario::Proto::Udp)
+                    .map(|p| p.published)
+                    .collect(),
             })
             .collect(),
-        swarm: sc.nodes.iter().zip(in_swarm).filter(|(_, on)| **on).map(|(n, _)| (n.ingress_ip, n.public_ip)).collect(),
+        swarm: sc
+            .nodes
+            .iter()
+            .zip(in_swarm)
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| (n.ingress_ip, n.public_ip))
+            .collect(),
     }
 }
 
@@ -111,12 +135,22 @@ fn evaluate(
     // Who sends: a client, or a task connecting out through the ingress.
     let (src_name, src_ip, outcome) = match e.from_task {
         Some(t) => {
-            let ns = topo.tasks[t].clone().ok_or_else(|| Error::Dird(format!("task {} is not running", sc.task_name(t))))?;
-            (sc.task_name(t), sc.tasks[t].gw_ip, probe::probe(&ns, dst, e.proto, 0)?)
+            let ns = topo.tasks[t]
+                .clone()
+                .ok_or_else(|| Error::Dird(format!("task {} is not running", sc.task_name(t))))?;
+            (
+                sc.task_name(t),
+                sc.tasks[t].gw_ip,
+                probe::probe(&ns, dst, e.proto, 0)?,
+            )
         }
         None => {
             let c = &sc.clients[e.client];
-            (c.name.clone(), c.ip, probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?)
+            (
+                c.name.clone(),
+                c.ip,
+                probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?,
+            )
         }
     };
     let after = read_reply_counters(topo, before, matches!(outcome, probe::Outcome::Answer(_)))?;
@@ -198,10 +232,17 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
     if let Some(d) = &sc.dird {
         for &n in &d.nodes {
             let f = node_facts_in(&topo, n, &in_swarm);
-            remember(&mut before_dird, std::iter::once(f.sbox_netns.clone()).chain(f.tasks.iter().map(|t| t.netns.clone())))?;
+            remember(
+                &mut before_dird,
+                std::iter::once(f.sbox_netns.clone())
+                    .chain(f.tasks.iter().map(|t| t.netns.clone())),
+            )?;
         }
         for &n in &d.nodes {
-            hook(dird_hook::configure_node(&node_facts_in(&topo, n, &in_swarm), &d.args))?;
+            hook(dird_hook::configure_node(
+                &node_facts_in(&topo, n, &in_swarm),
+                &d.args,
+            ))?;
         }
     }
     let mut tally = Tally::default();
@@ -237,7 +278,11 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
                     .collect();
                 if !new.is_empty() {
                     remember(&mut before_dird, new.iter().map(|t| t.netns.clone()))?;
-                    hook(dird_hook::tasks_started(&node_facts_in(&topo, n, &in_swarm), &new, &args))?;
+                    hook(dird_hook::tasks_started(
+                        &node_facts_in(&topo, n, &in_swarm),
+                        &new,
+                        &args,
+                    ))?;
                 }
             }
             let mut view_changed = false;
@@ -253,7 +298,10 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
             // What the daemon does on SIGHUP, and with `auto` when the swarm's view changes.
             if step.dird_args.is_some() || view_changed {
                 for &n in &d.nodes {
-                    hook(dird_hook::reconfigure(&node_facts_in(&topo, n, &in_swarm), &args))?;
+                    hook(dird_hook::reconfigure(
+                        &node_facts_in(&topo, n, &in_swarm),
+                        &args,
+                    ))?;
                 }
             }
         }
@@ -269,13 +317,19 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
     }
     if let Some(d) = &sc.dird {
         for &n in &d.nodes {
-            hook(dird_hook::uninstall_node(&node_facts_in(&topo, n, &in_swarm)))?;
+            hook(dird_hook::uninstall_node(&node_facts_in(
+                &topo, n, &in_swarm,
+            )))?;
         }
         let mut diffs = Vec::new();
         for (ns, before) in &before_dird {
             let after = snapshot::take(ns)?;
             if &after != before {
-                diffs.push(format!("{}: {}", ns.display(), snapshot::first_difference(before, &after)));
+                diffs.push(format!(
+                    "{}: {}",
+                    ns.display(),
+                    snapshot::first_difference(before, &after)
+                ));
             }
         }
         let line = if diffs.is_empty() {
@@ -283,7 +337,14 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
         } else {
             format!("FAIL {file} uninstall: {}", diffs.join("; "))
         };
-        report(Verdict { pass: diffs.is_empty(), line }, out, &mut tally);
+        report(
+            Verdict {
+                pass: diffs.is_empty(),
+                line,
+            },
+            out,
+            &mut tally,
+        );
     }
     topo.teardown();
     Ok(tally)
@@ -314,7 +375,10 @@ pub fn twin(sc: &Scenario) -> Option<Scenario> {
     Some(t)
 }
 
-fn remember(into: &mut Vec<(std::path::PathBuf, String)>, namespaces: impl Iterator<Item = std::path::PathBuf>) -> Result<(), Error> {
+fn remember(
+    into: &mut Vec<(std::path::PathBuf, String)>,
+    namespaces: impl Iterator<Item = std::path::PathBuf>,
+) -> Result<(), Error> {
     for ns in namespaces {
         if !into.iter().any(|(p, _)| *p == ns) {
             let snap = snapshot::take(&ns)?;

@@ -14,7 +14,10 @@ pub fn take(ns: &Path) -> Result<String, Error> {
     // started appear when their addresses leave DAD, in their own time.
     let rules = netns::command(ns, "ip", &["-4", "rule"], None)?;
     let routes = netns::command(ns, "ip", &["-4", "route", "show", "table", "all"], None)?;
-    Ok(format!("{}--- ip -4 rule\n{rules}--- ip -4 route show table all\n{routes}", normalize_save(&save)))
+    Ok(format!(
+        "{}--- ip -4 rule\n{rules}--- ip -4 route show table all\n{routes}",
+        normalize_save(&save)
+    ))
 }
 
 pub fn normalize_save(save: &str) -> String {
@@ -26,7 +29,12 @@ pub fn first_difference(before: &str, after: &str) -> String {
     let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
     for i in 0..b.len().max(a.len()) {
         if b.get(i) != a.get(i) {
-            return format!("line {}: before {:?}, after {:?}", i + 1, b.get(i).unwrap_or(&"<none>"), a.get(i).unwrap_or(&"<none>"));
+            return format!(
+                "line {}: before {:?}, after {:?}",
+                i + 1,
+                b.get(i).unwrap_or(&"<none>"),
+                a.get(i).unwrap_or(&"<none>")
+            );
         }
     }
     "identical".into()
@@ -39,6 +47,9 @@ mod tests {
     #[test]
     fn empty_default_tables_and_counters_are_dropped() {
         let save = "# Generated\n*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [5:300]\n-A POSTROUTING -j ACCEPT\nCOMMIT\n";
-        assert_eq!(normalize_save(save), "*nat\n:POSTROUTING ACCEPT\n-A POSTROUTING -j ACCEPT\nCOMMIT\n");
+        assert_eq!(
+            normalize_save(save),
+            "*nat\n:POSTROUTING ACCEPT\n-A POSTROUTING -j ACCEPT\nCOMMIT\n"
+        );
     }
 }

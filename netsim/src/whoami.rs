@@ -79,7 +79,11 @@ const BULK_CHUNK: usize = 64 * 1024;
 
 /// Wait until the listener has a connection to accept, at most `POLL`.
 fn readable(listener: &TcpListener) -> bool {
-    let mut fd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut fd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = libc::c_int::try_from(POLL.as_millis()).unwrap_or(50);
     // SAFETY: one valid pollfd, count 1.
     unsafe { libc::poll(&mut fd, 1, ms) > 0 }
@@ -100,8 +104,16 @@ fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
 
 /// Answer one HTTP GET: `/bulk?bytes=N` streams N bytes, anything else gets the whoami line
 /// (plus `xff=` when a proxy sent `X-Forwarded-For`).
-fn answer_http(s: &mut TcpStream, head: &[u8], task: &str, peer: SocketAddr) -> std::io::Result<()> {
-    let req = crate::http::parse_request(head).unwrap_or(crate::http::Request { path: "/".into(), forwarded_for: None });
+fn answer_http(
+    s: &mut TcpStream,
+    head: &[u8],
+    task: &str,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let req = crate::http::parse_request(head).unwrap_or(crate::http::Request {
+        path: "/".into(),
+        forwarded_for: None,
+    });
     if let Some(mut left) = crate::http::bulk_bytes(&req.path) {
         s.write_all(crate::http::response_head(left, "application/octet-stream").as_bytes())?;
         let chunk = vec![b'x'; BULK_CHUNK];
@@ -114,7 +126,10 @@ fn answer_http(s: &mut TcpStream, head: &[u8], task: &str, peer: SocketAddr) -> 
     }
     let mut body = answer(task, peer, tcp_ecn_negotiated(s));
     if let Some(xff) = &req.forwarded_for {
-        body.insert_str(body.len() - 1, &format!(" xff={}", xff.replace(char::is_whitespace, "")));
+        body.insert_str(
+            body.len() - 1,
+            &format!(" xff={}", xff.replace(char::is_whitespace, "")),
+        );
     }
     s.write_all(crate::http::response_head(body.len() as u64, "text/plain").as_bytes())?;
     s.write_all(body.as_bytes())
@@ -127,7 +142,8 @@ fn handle_tcp(mut s: TcpStream, peer: SocketAddr, task: &str) {
     let n = s.read(&mut buf).unwrap_or(0);
     if crate::http::is_get(&buf[..n]) {
         let mut head = buf[..n].to_vec();
-        let res = read_head(&mut s, &mut head).and_then(|()| answer_http(&mut s, &head, task, peer));
+        let res =
+            read_head(&mut s, &mut head).and_then(|()| answer_http(&mut s, &head, task, peer));
         if let Err(e) = res {
             tracing::debug!("whoami {task}: http from {peer}: {e}");
         }

@@ -10,9 +10,16 @@ use crate::plan::Table;
 #[derive(Debug, thiserror::Error)]
 pub enum IptablesError {
     #[error("cannot run {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("{program} failed ({status}): {stderr}")]
-    Failed { program: String, status: String, stderr: String },
+    Failed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
 }
 
 /// Which binaries to run (overridable so that tests and the VM can pick a backend).
@@ -27,7 +34,8 @@ impl Default for IptablesTools {
     fn default() -> Self {
         IptablesTools {
             save: std::env::var("DIRD_IPTABLES_SAVE").unwrap_or_else(|_| "iptables-save".into()),
-            restore: std::env::var("DIRD_IPTABLES_RESTORE").unwrap_or_else(|_| "iptables-restore".into()),
+            restore: std::env::var("DIRD_IPTABLES_RESTORE")
+                .unwrap_or_else(|_| "iptables-restore".into()),
             wait: None,
         }
     }
@@ -36,20 +44,38 @@ impl Default for IptablesTools {
 fn run(program: &str, args: &[String], stdin: Option<&str>) -> Result<String, IptablesError> {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| IptablesError::Spawn { program: program.to_owned(), source })?;
+        .map_err(|source| IptablesError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|source| IptablesError::Spawn { program: program.to_owned(), source })?;
+        pipe.write_all(text.as_bytes())
+            .map_err(|source| IptablesError::Spawn {
+                program: program.to_owned(),
+                source,
+            })?;
     }
-    let out = child.wait_with_output().map_err(|source| IptablesError::Spawn { program: program.to_owned(), source })?;
+    let out = child
+        .wait_with_output()
+        .map_err(|source| IptablesError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
     if !out.status.success() {
         return Err(IptablesError::Failed {
             program: program.to_owned(),
             status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().replace('\n', "; "),
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .replace('\n', "; "),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -86,16 +86,27 @@ pub struct ApplyError {
 impl ApplyError {
     /// A worker thread died before reporting (a panic inside an apply).
     pub fn worker_lost() -> ApplyError {
-        fail("worker", Step::EnterNamespace, "the worker thread stopped before finishing")
+        fail(
+            "worker",
+            Step::EnterNamespace,
+            "the worker thread stopped before finishing",
+        )
     }
 }
 
 fn rollback_note(r: &Option<String>) -> String {
-    r.as_ref().map(|m| format!(" (rollback failed: {m})")).unwrap_or_default()
+    r.as_ref()
+        .map(|m| format!(" (rollback failed: {m})"))
+        .unwrap_or_default()
 }
 
 fn fail(target: &str, step: Step, message: impl fmt::Display) -> ApplyError {
-    ApplyError { target: target.to_owned(), step, message: message.to_string(), rollback_failure: None }
+    ApplyError {
+        target: target.to_owned(),
+        step,
+        message: message.to_string(),
+        rollback_failure: None,
+    }
 }
 
 fn enter_error(target: &str, e: NetnsError) -> ApplyError {
@@ -103,7 +114,12 @@ fn enter_error(target: &str, e: NetnsError) -> ApplyError {
 }
 
 /// Applies `plan` in the namespace at `ns`; `target` names it in logs and errors.
-pub fn apply_ns(ns: &Path, target: &str, plan: &NsPlan, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
+pub fn apply_ns(
+    ns: &Path,
+    target: &str,
+    plan: &NsPlan,
+    tools: &IptablesTools,
+) -> Result<Outcome, ApplyError> {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
             let (saved, state) = read_here(target, tools)?;
@@ -116,21 +132,34 @@ pub fn apply_ns(ns: &Path, target: &str, plan: &NsPlan, tools: &IptablesTools) -
 /// Result of configuring a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskOutcome {
-    Applied { interface: String, outcome: Outcome },
+    Applied {
+        interface: String,
+        outcome: Outcome,
+    },
     /// No interface has an address in the ingress subnet: not on the ingress, skipped.
     NoIngressInterface,
 }
 
 /// Finds the task's ingress interface (the one with an address in `subnet`), reads the
 /// namespace, builds its plan with `make_plan(interface, address, installed state)` and applies it.
-pub fn apply_task<F>(ns: &Path, target: &str, subnet: Ipv4Net, make_plan: F, tools: &IptablesTools) -> Result<TaskOutcome, ApplyError>
+pub fn apply_task<F>(
+    ns: &Path,
+    target: &str,
+    subnet: Ipv4Net,
+    make_plan: F,
+    tools: &IptablesTools,
+) -> Result<TaskOutcome, ApplyError>
 where
     F: FnOnce(&str, std::net::Ipv4Addr, &IptablesState) -> NsPlan + Send,
 {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
-            let found = routing::find_interface_in(&handle, subnet).await.map_err(|e| fail(target, Step::FindInterface, e))?;
-            let Some((interface, addr)) = found else { return Ok(TaskOutcome::NoIngressInterface) };
+            let found = routing::find_interface_in(&handle, subnet)
+                .await
+                .map_err(|e| fail(target, Step::FindInterface, e))?;
+            let Some((interface, addr)) = found else {
+                return Ok(TaskOutcome::NoIngressInterface);
+            };
             let (saved, state) = read_here(target, tools)?;
             let plan = make_plan(&interface, addr, &state);
             let outcome = apply_here(&handle, target, &plan, tools, saved, state).await?;
@@ -141,15 +170,25 @@ where
 }
 
 /// One `iptables-save` of every table: each table's text (for rollback) and the parsed state.
-fn read_here(target: &str, tools: &IptablesTools) -> Result<(Vec<(Table, String)>, IptablesState), ApplyError> {
-    let all = tools.save_all().map_err(|e| fail(target, Step::ReadIptables, e))?;
+fn read_here(
+    target: &str,
+    tools: &IptablesTools,
+) -> Result<(Vec<(Table, String)>, IptablesState), ApplyError> {
+    let all = tools
+        .save_all()
+        .map_err(|e| fail(target, Step::ReadIptables, e))?;
     let state = IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))?;
     Ok((crate::plan::state::split_tables(&all), state))
 }
 
 /// Reads the installed iptables state of the namespace at `ns` (for audits and tests).
-pub fn read_iptables(ns: &Path, target: &str, tools: &IptablesTools) -> Result<IptablesState, ApplyError> {
-    netns::run_in(ns, || read_here(target, tools).map(|(_, state)| state)).map_err(|e| enter_error(target, e))?
+pub fn read_iptables(
+    ns: &Path,
+    target: &str,
+    tools: &IptablesTools,
+) -> Result<IptablesState, ApplyError> {
+    netns::run_in(ns, || read_here(target, tools).map(|(_, state)| state))
+        .map_err(|e| enter_error(target, e))?
 }
 
 /// Runs `f` with a netlink handle on a single-threaded runtime, on the current thread.
@@ -158,9 +197,13 @@ where
     F: FnOnce(Handle) -> Fut,
     Fut: std::future::Future<Output = Result<T, ApplyError>>,
 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(target, Step::Netlink, e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(target, Step::Netlink, e))?;
     rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| fail(target, Step::Netlink, e))?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| fail(target, Step::Netlink, e))?;
         let task = tokio::spawn(conn);
         let result = f(handle).await;
         task.abort();
@@ -183,7 +226,9 @@ async fn apply_here(
 
     let route_changes = match &plan.routing {
         Some(desired) => {
-            let installed = routing::read_state(handle).await.map_err(|e| fail(target, Step::ReadRouting, e))?;
+            let installed = routing::read_state(handle)
+                .await
+                .map_err(|e| fail(target, Step::ReadRouting, e))?;
             routing::changes_in_order(&crate::plan::routing::diff(desired, &installed))
         }
         None => Vec::new(),
@@ -214,7 +259,10 @@ async fn apply_here(
     let (done_routes, routing_error) = routing::apply_changes(handle, &route_changes).await;
     if let Some(e) = routing_error {
         let mut err = fail(target, Step::WriteRouting, e);
-        err.rollback_failure = join_failures([undo_routes(handle, &done_routes).await, undo_iptables(tools, &saved, &done_tables)]);
+        err.rollback_failure = join_failures([
+            undo_routes(handle, &done_routes).await,
+            undo_iptables(tools, &saved, &done_tables),
+        ]);
         return Err(err);
     }
 
@@ -232,15 +280,25 @@ async fn apply_here(
             Err(_) if s.ignore_errors => {}
             Err(e) => {
                 let mut err = fail(target, Step::WriteSysctl, e);
-                let sysctl_undo = done_sysctls.iter().rev().find_map(|(s, old)| sysctl::write(s, old).err().map(|e| e.to_string()));
-                err.rollback_failure =
-                    join_failures([sysctl_undo, undo_routes(handle, &done_routes).await, undo_iptables(tools, &saved, &done_tables)]);
+                let sysctl_undo = done_sysctls
+                    .iter()
+                    .rev()
+                    .find_map(|(s, old)| sysctl::write(s, old).err().map(|e| e.to_string()));
+                err.rollback_failure = join_failures([
+                    sysctl_undo,
+                    undo_routes(handle, &done_routes).await,
+                    undo_iptables(tools, &saved, &done_tables),
+                ]);
                 return Err(err);
             }
         }
     }
 
-    Ok(Outcome { iptables_batches: batches.len(), routing_changes: route_changes.len(), sysctls_written: written })
+    Ok(Outcome {
+        iptables_batches: batches.len(),
+        routing_changes: route_changes.len(),
+        sysctls_written: written,
+    })
 }
 
 fn join_failures<const N: usize>(parts: [Option<String>; N]) -> Option<String> {
@@ -250,12 +308,23 @@ fn join_failures<const N: usize>(parts: [Option<String>; N]) -> Option<String> {
 
 /// Puts tables back exactly as saved (a flushing restore of the saved text; a table that did
 /// not exist comes back empty).
-fn undo_iptables(tools: &IptablesTools, saved: &[(Table, String)], done: &[Table]) -> Option<String> {
+fn undo_iptables(
+    tools: &IptablesTools,
+    saved: &[(Table, String)],
+    done: &[Table],
+) -> Option<String> {
     let failures: Vec<String> = done
         .iter()
         .filter_map(|t| {
-            let text = saved.iter().find(|(s, _)| s == t).map(|(_, text)| text.clone()).unwrap_or_else(|| format!("*{}\nCOMMIT\n", t.name()));
-            tools.restore_table(&text).err().map(|e| format!("table {}: {e}", t.name()))
+            let text = saved
+                .iter()
+                .find(|(s, _)| s == t)
+                .map(|(_, text)| text.clone())
+                .unwrap_or_else(|| format!("*{}\nCOMMIT\n", t.name()));
+            tools
+                .restore_table(&text)
+                .err()
+                .map(|e| format!("table {}: {e}", t.name()))
         })
         .collect();
     (!failures.is_empty()).then(|| failures.join("; "))

@@ -7,10 +7,12 @@ use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::LinkAttribute;
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage, RulePortRange};
-use netlink_packet_route::IpProtocol;
 use netlink_packet_route::AddressFamily;
+use netlink_packet_route::IpProtocol;
 use rtnetlink::{Handle, IpVersion};
 
 use crate::ids::RULE_PRIORITY;
@@ -21,7 +23,10 @@ pub type NlError = rtnetlink::Error;
 
 /// Name and address of the interface holding an IPv4 address inside `subnet` (the ingress
 /// interface of a task, whatever it is called).
-pub async fn find_interface_in(handle: &Handle, subnet: Ipv4Net) -> Result<Option<(String, Ipv4Addr)>, NlError> {
+pub async fn find_interface_in(
+    handle: &Handle,
+    subnet: Ipv4Net,
+) -> Result<Option<(String, Ipv4Addr)>, NlError> {
     let mut addrs = handle.address().get().execute();
     let mut found = None;
     while let Some(msg) = addrs.try_next().await? {
@@ -34,7 +39,9 @@ pub async fn find_interface_in(handle: &Handle, subnet: Ipv4Net) -> Result<Optio
             break;
         }
     }
-    let Some((index, ip)) = found else { return Ok(None) };
+    let Some((index, ip)) = found else {
+        return Ok(None);
+    };
     Ok(interface_name(handle, index).await?.map(|n| (n, ip)))
 }
 
@@ -79,7 +86,9 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
     let mut names: Vec<(u32, String)> = Vec::new();
     while let Some(msg) = routes.try_next().await? {
         let table = route_table(&msg);
-        if msg.header.destination_prefix_length != 0 || !(is_dird_table(table) || (1..=252).contains(&table)) {
+        if msg.header.destination_prefix_length != 0
+            || !(is_dird_table(table) || (1..=252).contains(&table))
+        {
             continue;
         }
         let mut gateway = None;
@@ -93,16 +102,25 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
                 _ => {}
             }
         }
-        let (Some(gateway), Some(oif)) = (gateway, oif) else { continue };
+        let (Some(gateway), Some(oif)) = (gateway, oif) else {
+            continue;
+        };
         let dev = match names.iter().find(|(i, _)| *i == oif) {
             Some((_, n)) => n.clone(),
             None => {
-                let n = interface_name(handle, oif).await?.unwrap_or_else(|| format!("if{oif}"));
+                let n = interface_name(handle, oif)
+                    .await?
+                    .unwrap_or_else(|| format!("if{oif}"));
                 names.push((oif, n.clone()));
                 n
             }
         };
-        state.routes.push(Route { table, gateway, dev, src });
+        state.routes.push(Route {
+            table,
+            gateway,
+            dev,
+            src,
+        });
     }
     state.rules.sort();
     state.routes.sort();
@@ -113,7 +131,13 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
 fn route_table(msg: &RouteMessage) -> u32 {
     msg.attributes
         .iter()
-        .find_map(|a| if let RouteAttribute::Table(t) = a { Some(*t) } else { None })
+        .find_map(|a| {
+            if let RouteAttribute::Table(t) = a {
+                Some(*t)
+            } else {
+                None
+            }
+        })
         .unwrap_or(u32::from(msg.header.table))
 }
 
@@ -137,7 +161,13 @@ fn rule_from_message(msg: &RuleMessage) -> Option<PolicyRule> {
         return None;
     }
     let from = Ipv4Net::new(src.unwrap_or(Ipv4Addr::UNSPECIFIED), msg.header.src_len).ok()?;
-    Some(PolicyRule { priority: RULE_PRIORITY, from, fwmark: fwmark?, mask: mask.unwrap_or(u32::MAX), table })
+    Some(PolicyRule {
+        priority: RULE_PRIORITY,
+        from,
+        fwmark: fwmark?,
+        mask: mask.unwrap_or(u32::MAX),
+        table,
+    })
 }
 
 fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
@@ -157,19 +187,33 @@ fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
         }
     }
     let priority = priority.filter(|p| matches!(*p, UDP_MAIN_PRIORITY | UDP_SOURCE_PRIORITY))?;
-    udp.then_some(UdpSourceRule { priority, sport: sport?, table, suppress_prefixlength: suppress })
+    udp.then_some(UdpSourceRule {
+        priority,
+        sport: sport?,
+        table,
+        suppress_prefixlength: suppress,
+    })
 }
 
 fn udp_rule_message(r: &UdpSourceRule) -> RuleMessage {
     let mut msg = RuleMessage::default();
     msg.header.family = AddressFamily::Inet;
     msg.header.action = RuleAction::ToTable;
-    msg.header.table = if r.table <= 255 { r.table as u8 } else { RouteHeader::RT_TABLE_UNSPEC };
+    msg.header.table = if r.table <= 255 {
+        r.table as u8
+    } else {
+        RouteHeader::RT_TABLE_UNSPEC
+    };
     msg.attributes.push(RuleAttribute::Table(r.table));
     msg.attributes.push(RuleAttribute::Priority(r.priority));
     msg.attributes.push(RuleAttribute::Iifname("lo".into()));
-    msg.attributes.push(RuleAttribute::IpProtocol(IpProtocol::Udp));
-    msg.attributes.push(RuleAttribute::SourcePortRange(RulePortRange { start: r.sport, end: r.sport }));
+    msg.attributes
+        .push(RuleAttribute::IpProtocol(IpProtocol::Udp));
+    msg.attributes
+        .push(RuleAttribute::SourcePortRange(RulePortRange {
+            start: r.sport,
+            end: r.sport,
+        }));
     if let Some(n) = r.suppress_prefixlength {
         msg.attributes.push(RuleAttribute::SuppressPrefixLen(n));
     }
@@ -188,7 +232,8 @@ fn rule_message(r: &PolicyRule) -> RuleMessage {
     }
     msg.attributes.push(RuleAttribute::Table(r.table));
     msg.attributes.push(RuleAttribute::Priority(r.priority));
-    msg.attributes.push(RuleAttribute::Source(IpAddr::V4(r.from.network())));
+    msg.attributes
+        .push(RuleAttribute::Source(IpAddr::V4(r.from.network())));
     msg.attributes.push(RuleAttribute::FwMark(r.fwmark));
     msg.attributes.push(RuleAttribute::FwMask(r.mask));
     msg
@@ -200,15 +245,25 @@ fn route_message(r: &Route, oif: u32, for_delete: bool) -> RouteMessage {
     let mut msg = RouteMessage::default();
     msg.header.address_family = AddressFamily::Inet;
     msg.header.destination_prefix_length = 0;
-    msg.header.protocol = if for_delete { RouteProtocol::Unspec } else { RouteProtocol::Static };
+    msg.header.protocol = if for_delete {
+        RouteProtocol::Unspec
+    } else {
+        RouteProtocol::Static
+    };
     msg.header.scope = RouteScope::Universe;
     msg.header.kind = RouteType::Unicast;
-    msg.header.table = if r.table <= 255 { r.table as u8 } else { RouteHeader::RT_TABLE_UNSPEC };
+    msg.header.table = if r.table <= 255 {
+        r.table as u8
+    } else {
+        RouteHeader::RT_TABLE_UNSPEC
+    };
     msg.attributes.push(RouteAttribute::Table(r.table));
-    msg.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(r.gateway)));
+    msg.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet(r.gateway)));
     msg.attributes.push(RouteAttribute::Oif(oif));
     if let Some(src) = r.src {
-        msg.attributes.push(RouteAttribute::PrefSource(RouteAddress::Inet(src)));
+        msg.attributes
+            .push(RouteAttribute::PrefSource(RouteAddress::Inet(src)));
     }
     msg
 }
@@ -256,7 +311,10 @@ pub enum RoutingError {
 }
 
 /// Interface indexes of the devices these changes use, looked up once.
-pub async fn interface_indexes(handle: &Handle, changes: &[Change]) -> Result<std::collections::HashMap<String, u32>, NlError> {
+pub async fn interface_indexes(
+    handle: &Handle,
+    changes: &[Change],
+) -> Result<std::collections::HashMap<String, u32>, NlError> {
     let mut out = std::collections::HashMap::new();
     for c in changes {
         if let Change::AddRoute(r) | Change::DelRoute(r) = c {
@@ -284,7 +342,10 @@ fn phase(c: &Change) -> u8 {
 /// Applies changes in order of their phase (rule deletions, route deletions, route additions,
 /// rule additions), the changes of one phase concurrently (many requests in flight on one
 /// netlink socket instead of one round trip each). Returns what was done and the first error.
-pub async fn apply_changes(handle: &Handle, changes: &[Change]) -> (Vec<Change>, Option<RoutingError>) {
+pub async fn apply_changes(
+    handle: &Handle,
+    changes: &[Change],
+) -> (Vec<Change>, Option<RoutingError>) {
     let ifindex = match interface_indexes(handle, changes).await {
         Ok(m) => m,
         Err(source) => {
@@ -300,7 +361,9 @@ pub async fn apply_changes(handle: &Handle, changes: &[Change]) -> (Vec<Change>,
         let (group, tail) = rest.split_at(n);
         rest = tail;
         for chunk in group.chunks(64) {
-            let results = futures::future::join_all(chunk.iter().map(|c| apply_one(handle, c, &ifindex))).await;
+            let results =
+                futures::future::join_all(chunk.iter().map(|c| apply_one(handle, c, &ifindex)))
+                    .await;
             for (c, r) in chunk.iter().zip(results) {
                 match r {
                     Ok(()) => done.push(c.clone()),
@@ -321,27 +384,50 @@ pub async fn apply_changes(handle: &Handle, changes: &[Change]) -> (Vec<Change>,
 pub async fn apply_change(handle: &Handle, change: &Change) -> Result<(), RoutingError> {
     let ifindex = interface_indexes(handle, std::slice::from_ref(change))
         .await
-        .map_err(|source| RoutingError::Netlink { change: change.to_string(), source })?;
+        .map_err(|source| RoutingError::Netlink {
+            change: change.to_string(),
+            source,
+        })?;
     apply_one(handle, change, &ifindex).await
 }
 
-async fn apply_one(handle: &Handle, change: &Change, ifindex: &std::collections::HashMap<String, u32>) -> Result<(), RoutingError> {
-    let nl = |source| RoutingError::Netlink { change: change.to_string(), source };
+async fn apply_one(
+    handle: &Handle,
+    change: &Change,
+    ifindex: &std::collections::HashMap<String, u32>,
+) -> Result<(), RoutingError> {
+    let nl = |source| RoutingError::Netlink {
+        change: change.to_string(),
+        source,
+    };
     match change {
         Change::AddRule(r) => {
             let mut req = handle.rule().add().v4();
             *req.message_mut() = rule_message(r);
             req.execute().await.map_err(nl)
         }
-        Change::DelRule(r) => handle.rule().del(rule_message(r)).execute().await.map_err(nl),
+        Change::DelRule(r) => handle
+            .rule()
+            .del(rule_message(r))
+            .execute()
+            .await
+            .map_err(nl),
         Change::AddUdpRule(r) => {
             let mut req = handle.rule().add().v4();
             *req.message_mut() = udp_rule_message(r);
             req.execute().await.map_err(nl)
         }
-        Change::DelUdpRule(r) => handle.rule().del(udp_rule_message(r)).execute().await.map_err(nl),
+        Change::DelUdpRule(r) => handle
+            .rule()
+            .del(udp_rule_message(r))
+            .execute()
+            .await
+            .map_err(nl),
         Change::AddRoute(r) | Change::DelRoute(r) => {
-            let oif = *ifindex.get(&r.dev).ok_or_else(|| RoutingError::NoDevice { change: change.to_string(), dev: r.dev.clone() })?;
+            let oif = *ifindex.get(&r.dev).ok_or_else(|| RoutingError::NoDevice {
+                change: change.to_string(),
+                dev: r.dev.clone(),
+            })?;
             let adding = matches!(change, Change::AddRoute(_));
             let msg = route_message(r, oif, !adding);
             if adding {

@@ -16,9 +16,17 @@ fn path(s: &Sysctl) -> PathBuf {
 }
 
 pub fn read(s: &Sysctl) -> Result<String, SysctlError> {
-    std::fs::read_to_string(path(s)).map(|v| v.trim().to_owned()).map_err(|source| SysctlError { key: s.key(), source })
+    std::fs::read_to_string(path(s))
+        .map(|v| v.trim().to_owned())
+        .map_err(|source| SysctlError {
+            key: s.key(),
+            source,
+        })
 }
 
 pub fn write(s: &Sysctl, value: &str) -> Result<(), SysctlError> {
-    std::fs::write(path(s), value).map_err(|source| SysctlError { key: s.key(), source })
+    std::fs::write(path(s), value).map_err(|source| SysctlError {
+        key: s.key(),
+        source,
+    })
 }

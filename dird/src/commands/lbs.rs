@@ -9,16 +9,37 @@ use crate::ids::LbSet;
 use crate::node::effective_rules;
 use crate::plan::Ingress;
 
-pub fn render(rules: &RuleConfig, ingress: &Ingress, view: &[SwarmNode]) -> Result<String, ConfigError> {
-    let mut out = format!("ingress subnet {}, this node's ingress IP {}\n", ingress.subnet, ingress.node_ip);
+pub fn render(
+    rules: &RuleConfig,
+    ingress: &Ingress,
+    view: &[SwarmNode],
+) -> Result<String, ConfigError> {
+    let mut out = format!(
+        "ingress subnet {}, this node's ingress IP {}\n",
+        ingress.subnet, ingress.node_ip
+    );
     if rules.auto_gateways {
         let set = assign_auto(view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
         out.push_str("load balancers: auto (every node");
-        out.push_str(if rules.lb_hosts.is_empty() { ")\n" } else { " matching --load-balancer-hosts)\n" });
-        out.push_str(&render_table(view, &set.lbs, &set.unmatched_hosts, Some(ingress.node_ip)));
+        out.push_str(if rules.lb_hosts.is_empty() {
+            ")\n"
+        } else {
+            " matching --load-balancer-hosts)\n"
+        });
+        out.push_str(&render_table(
+            view,
+            &set.lbs,
+            &set.unmatched_hosts,
+            Some(ingress.node_ip),
+        ));
     } else {
         let (rules, _) = effective_rules(rules, ingress.node_ip, None);
-        let lbs = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding)?;
+        let lbs = LbSet::assign(
+            &rules.gateways,
+            ingress.subnet,
+            rules.indexed_ids,
+            rules.id_encoding,
+        )?;
         out.push_str("load balancers: --ingress-gateway-ips\n");
         out.push_str(&render_table(view, &lbs, &[], Some(ingress.node_ip)));
     }
@@ -34,10 +55,19 @@ mod tests {
     #[test]
     fn auto_and_explicit_tables() {
         let view = parse(include_str!("../../tests/fixtures/ingress-verbose-a.json")).unwrap();
-        let ingress = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: "10.0.0.2".parse().unwrap() };
-        let auto = RuleConfig { auto_gateways: true, ..Default::default() };
+        let ingress = Ingress {
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            node_ip: "10.0.0.2".parse().unwrap(),
+        };
+        let auto = RuleConfig {
+            auto_gateways: true,
+            ..Default::default()
+        };
         insta::assert_snapshot!("lbs_auto", render(&auto, &ingress, &view).unwrap());
-        let explicit = RuleConfig { gateways: vec![Gateway::Ip("10.0.0.3".parse().unwrap())], ..Default::default() };
+        let explicit = RuleConfig {
+            gateways: vec![Gateway::Ip("10.0.0.3".parse().unwrap())],
+            ..Default::default()
+        };
         insta::assert_snapshot!("lbs_explicit", render(&explicit, &ingress, &view).unwrap());
     }
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig};
 use crate::ids::{LbSet, MARK_MASK};
 use crate::plan::{
-    lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress, IptablesState,
-    Sysctl, TaskIngress,
+    lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress,
+    IptablesState, Sysctl, TaskIngress,
 };
 
 /// Everything `dird plan` needs, already read and validated.
@@ -21,7 +21,11 @@ pub struct PlanInput {
 }
 
 impl PlanInput {
-    pub fn from_args(args: &PlanArgs, legacy_env: Option<&str>, sysctl_files: Vec<Sysctl>) -> Result<PlanInput, ConfigError> {
+    pub fn from_args(
+        args: &PlanArgs,
+        legacy_env: Option<&str>,
+        sysctl_files: Vec<Sysctl>,
+    ) -> Result<PlanInput, ConfigError> {
         let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
         if rules.auto_gateways {
             return Err(ConfigError::AutoInPlan);
@@ -29,14 +33,20 @@ impl PlanInput {
         let subnet = parse_subnet("--ingress-subnet", &args.ingress_subnet)?;
         let node_ip = parse_ipv4("--node-ip", &args.node_ip)?;
         if !subnet.contains(&node_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet { ip: node_ip, subnet: subnet.to_string() });
+            return Err(ConfigError::GatewayOutsideSubnet {
+                ip: node_ip,
+                subnet: subnet.to_string(),
+            });
         }
         let task_ip = match &args.task_ip {
             Some(t) => parse_ipv4("--task-ip", t)?,
             None => std::net::Ipv4Addr::from(u32::from(subnet.network()) + 100),
         };
         if !subnet.contains(&task_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet { ip: task_ip, subnet: subnet.to_string() });
+            return Err(ConfigError::GatewayOutsideSubnet {
+                ip: task_ip,
+                subnet: subnet.to_string(),
+            });
         }
         let mut udp_ports = Vec::new();
         for p in crate::config::parse_ports("--task-udp-ports", &args.task_udp_ports)? {
@@ -48,7 +58,11 @@ impl PlanInput {
         Ok(PlanInput {
             rules,
             ingress: Ingress { subnet, node_ip },
-            task: TaskIngress { iface: args.task_interface.clone(), addr: task_ip, udp_ports },
+            task: TaskIngress {
+                iface: args.task_interface.clone(),
+                addr: task_ip,
+                udp_ports,
+            },
             sysctl_files,
             uninstall: args.uninstall,
         })
@@ -59,20 +73,57 @@ impl PlanInput {
 /// under `#` headings so that each part can be cut out and used as is.
 pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
     let cfg = &input.rules;
-    let lbs = LbSet::assign(&cfg.gateways, input.ingress.subnet, cfg.indexed_ids, cfg.id_encoding)?;
+    let lbs = LbSet::assign(
+        &cfg.gateways,
+        input.ingress.subnet,
+        cfg.indexed_ids,
+        cfg.id_encoding,
+    )?;
     let mut out = String::new();
     let ing = &input.ingress;
-    let _ = writeln!(out, "# dird plan: ingress subnet {}, this node's ingress IP {}", ing.subnet, ing.node_ip);
-    let _ = writeln!(out, "# id encoding: {}{}", cfg.id_encoding.name(), if lbs.forced_indexed { "; indexed IDs forced (ingress subnet larger than /24)" } else if lbs.indexed { "; indexed IDs" } else { "" });
+    let _ = writeln!(
+        out,
+        "# dird plan: ingress subnet {}, this node's ingress IP {}",
+        ing.subnet, ing.node_ip
+    );
+    let _ = writeln!(
+        out,
+        "# id encoding: {}{}",
+        cfg.id_encoding.name(),
+        if lbs.forced_indexed {
+            "; indexed IDs forced (ingress subnet larger than /24)"
+        } else if lbs.indexed {
+            "; indexed IDs"
+        } else {
+            ""
+        }
+    );
     for m in &lbs.members {
-        let this = if m.ip == ing.node_ip { "  <== this node" } else { "" };
-        let _ = writeln!(out, "# load balancer {} (position {}): ID {}, table {}, mark {:#x}/{:#x}{this}", m.ip, m.position, m.id, m.id.table(), m.id.mark(), MARK_MASK);
+        let this = if m.ip == ing.node_ip {
+            "  <== this node"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "# load balancer {} (position {}): ID {}, table {}, mark {:#x}/{:#x}{this}",
+            m.ip,
+            m.position,
+            m.id,
+            m.id.table(),
+            m.id.mark(),
+            MARK_MASK
+        );
     }
     if lbs.members.is_empty() {
         let _ = writeln!(out, "# no load balancers configured");
     }
     if !cfg.services.is_empty() {
-        let _ = writeln!(out, "# task rules only for services: {}", cfg.services.join(", "));
+        let _ = writeln!(
+            out,
+            "# task rules only for services: {}",
+            cfg.services.join(", ")
+        );
     }
 
     let empty = IptablesState::default();
@@ -80,7 +131,10 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
     match (lbs.id_of(ing.node_ip), input.uninstall) {
         (Some(id), false) => {
             let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
-            let _ = writeln!(out, "# this node is load balancer ID {id}\n### iptables-restore --noflush");
+            let _ = writeln!(
+                out,
+                "# this node is load balancer ID {id}\n### iptables-restore --noflush"
+            );
             out.push_str(&render_text(&render_sync(&plan.iptables, &empty)));
             let _ = writeln!(out, "### sysctls");
             for s in &plan.sysctls {
@@ -96,15 +150,25 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
                     let _ = writeln!(out, "# internal error: {e}");
                 }
             }
-            let _ = writeln!(out, "### iptables-restore --noflush (removes the rules above)");
+            let _ = writeln!(
+                out,
+                "### iptables-restore --noflush (removes the rules above)"
+            );
             out.push_str(&render_text(&render_sync(&lb_uninstall_plan(), &installed)));
         }
         (None, _) => {
-            let _ = writeln!(out, "# this node is not a load balancer: dird installs nothing here");
+            let _ = writeln!(
+                out,
+                "# this node is not a load balancer: dird installs nothing here"
+            );
         }
     }
 
-    let _ = writeln!(out, "\n## task container (ingress interface {}, address {})", input.task.iface, input.task.addr);
+    let _ = writeln!(
+        out,
+        "\n## task container (ingress interface {}, address {})",
+        input.task.iface, input.task.addr
+    );
     let task = task_plan(&lbs, ing, &input.task);
     if input.uninstall {
         let mut installed = IptablesState::default();
@@ -114,7 +178,10 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
             }
         }
         let (ipt, _) = task_uninstall_plan();
-        let _ = writeln!(out, "### iptables-restore --noflush (removes the rules above)");
+        let _ = writeln!(
+            out,
+            "### iptables-restore --noflush (removes the rules above)"
+        );
         out.push_str(&render_text(&render_sync(&ipt, &installed)));
         let _ = writeln!(out, "### routing");
         for r in &task.routing.rules {

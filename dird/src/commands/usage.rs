@@ -9,7 +9,11 @@ use ipnet::Ipv4Net;
 #[derive(Debug, Clone)]
 pub enum Detected {
     /// `table`: every node of the swarm (as `dird lbs --ingress-gateway-ips auto` prints it).
-    Ingress { subnet: Ipv4Net, node_ip: Ipv4Addr, table: Option<String> },
+    Ingress {
+        subnet: Ipv4Net,
+        node_ip: Ipv4Addr,
+        table: Option<String>,
+    },
     NotDetected(String),
 }
 
@@ -17,7 +21,11 @@ pub fn render(help: &str, detected: &Detected) -> String {
     let mut out = String::from(help.trim_end());
     out.push_str("\n\n");
     match detected {
-        Detected::Ingress { subnet, node_ip, table } => {
+        Detected::Ingress {
+            subnet,
+            node_ip,
+            table,
+        } => {
             out.push_str("Detected ingress subnet and node IP:\n");
             out.push_str(&format!("- Ingress subnet: {subnet}\n"));
             out.push_str(&format!("- This node's ingress network IP: {node_ip}\n"));
@@ -27,7 +35,9 @@ pub fn render(help: &str, detected: &Detected) -> String {
             }
         }
         Detected::NotDetected(why) => {
-            out.push_str(&format!("Could not detect this node's ingress network: {why}\n"));
+            out.push_str(&format!(
+                "Could not detect this node's ingress network: {why}\n"
+            ));
         }
     }
     out

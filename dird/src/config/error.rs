@@ -23,16 +23,32 @@ pub enum ConfigError {
     InstallAndUninstall,
     #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]
     GatewayOutsideSubnet { ip: Ipv4Addr, subnet: String },
-    #[error("load-balancer IP {ip} is the network or broadcast address of the ingress subnet {subnet}")]
+    #[error(
+        "load-balancer IP {ip} is the network or broadcast address of the ingress subnet {subnet}"
+    )]
     GatewayNotHost { ip: Ipv4Addr, subnet: String },
     #[error("duplicate load-balancer IP {ip} in --ingress-gateway-ips")]
     DuplicateGateway { ip: Ipv4Addr },
     #[error("load balancers {first} and {second} share the last octet {octet}, so they would get the same ID; use --indexed-ids")]
-    SameLastOctet { first: Ipv4Addr, second: Ipv4Addr, octet: u8 },
+    SameLastOctet {
+        first: Ipv4Addr,
+        second: Ipv4Addr,
+        octet: u8,
+    },
     #[error("load balancer {ip} would get ID {id}, but --id-encoding {encoding} holds IDs 1-{max}{hint}")]
-    IdOutOfRange { ip: Ipv4Addr, id: u32, encoding: &'static str, max: u8, hint: &'static str },
+    IdOutOfRange {
+        ip: Ipv4Addr,
+        id: u32,
+        encoding: &'static str,
+        max: u8,
+        hint: &'static str,
+    },
     #[error("{count} load-balancer positions in --ingress-gateway-ips, but --id-encoding {encoding} holds at most {max}")]
-    TooManyGateways { count: usize, encoding: &'static str, max: u8 },
+    TooManyGateways {
+        count: usize,
+        encoding: &'static str,
+        max: u8,
+    },
     #[error("--ingress-gateway-ips auto cannot be combined with addresses: {value:?}")]
     AutoWithIps { value: String },
     #[error("dird plan cannot discover load balancers: give --ingress-gateway-ips as addresses, not 'auto'")]
@@ -40,7 +56,11 @@ pub enum ConfigError {
     #[error("--load-balancer-hosts needs --ingress-gateway-ips auto")]
     HostsWithoutAuto,
     #[error("load balancers {first} and {second} would both get ID {id}")]
-    SameId { first: Ipv4Addr, second: Ipv4Addr, id: u32 },
+    SameId {
+        first: Ipv4Addr,
+        second: Ipv4Addr,
+        id: u32,
+    },
     #[error("invalid sysctl line {line:?} in {path}")]
     BadSysctl { path: String, line: String },
 }

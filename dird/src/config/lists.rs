@@ -50,7 +50,10 @@ impl std::fmt::Display for PortSpec {
 }
 
 fn parse_port(flag: &'static str, whole: &str, s: &str) -> Result<u16, ConfigError> {
-    let bad = || ConfigError::BadPort { flag, value: whole.to_owned() };
+    let bad = || ConfigError::BadPort {
+        flag,
+        value: whole.to_owned(),
+    };
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -67,9 +70,10 @@ pub fn parse_port_spec(flag: &'static str, item: &str) -> Result<PortSpec, Confi
         Some((lo, hi)) => {
             let (lo, hi) = (parse_port(flag, item, lo)?, parse_port(flag, item, hi)?);
             match lo.cmp(&hi) {
-                std::cmp::Ordering::Greater => {
-                    Err(ConfigError::ReversedRange { flag, value: item.to_owned() })
-                }
+                std::cmp::Ordering::Greater => Err(ConfigError::ReversedRange {
+                    flag,
+                    value: item.to_owned(),
+                }),
                 std::cmp::Ordering::Equal => Ok(PortSpec::Single(lo)),
                 std::cmp::Ordering::Less => Ok(PortSpec::Range(lo, hi)),
             }
@@ -107,27 +111,43 @@ impl std::fmt::Display for Gateway {
 
 /// Parses a dotted-quad IPv4 address strictly (no leading zeros, no shorthand).
 pub fn parse_ipv4(flag: &'static str, s: &str) -> Result<Ipv4Addr, ConfigError> {
-    s.parse::<Ipv4Addr>().map_err(|_| ConfigError::BadIp { flag, value: s.to_owned() })
+    s.parse::<Ipv4Addr>().map_err(|_| ConfigError::BadIp {
+        flag,
+        value: s.to_owned(),
+    })
 }
 
 /// `auto` as the whole list: discover the load balancers from the swarm.
 pub fn is_auto(values: &[String]) -> Result<bool, ConfigError> {
     let items = split_items(values);
-    let autos = items.iter().filter(|i| i.eq_ignore_ascii_case("auto")).count();
+    let autos = items
+        .iter()
+        .filter(|i| i.eq_ignore_ascii_case("auto"))
+        .count();
     match (autos, items.len()) {
         (0, _) => Ok(false),
         (1, 1) => Ok(true),
-        _ => Err(ConfigError::AutoWithIps { value: items.join(",") }),
+        _ => Err(ConfigError::AutoWithIps {
+            value: items.join(","),
+        }),
     }
 }
 
 /// IPs or CIDRs (`192.0.2.7`, `192.0.2.0/24`) of `--load-balancer-hosts`.
-pub fn parse_cidrs(flag: &'static str, values: &[String]) -> Result<Vec<ipnet::Ipv4Net>, ConfigError> {
+pub fn parse_cidrs(
+    flag: &'static str,
+    values: &[String],
+) -> Result<Vec<ipnet::Ipv4Net>, ConfigError> {
     split_items(values)
         .iter()
         .map(|item| {
             if item.contains('/') {
-                item.parse::<ipnet::Ipv4Net>().map(|n| n.trunc()).map_err(|_| ConfigError::BadCidr { flag, value: item.clone() })
+                item.parse::<ipnet::Ipv4Net>()
+                    .map(|n| n.trunc())
+                    .map_err(|_| ConfigError::BadCidr {
+                        flag,
+                        value: item.clone(),
+                    })
             } else {
                 parse_ipv4(flag, item).map(ipnet::Ipv4Net::from)
             }
@@ -153,8 +173,13 @@ pub fn parse_services(values: &[String]) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = Vec::new();
     for item in split_items(values) {
         let ok = item.len() <= 63
-            && item.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && item.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            && item
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+            && item
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !ok {
             return Err(ConfigError::BadService { value: item });
         }
@@ -188,47 +213,90 @@ mod tests {
     #[test]
     fn ports_and_ranges() {
         let p = parse_ports("--tcp-ports", &v(&["80,8000:8010", "9000-9001", "80"])).unwrap();
-        assert_eq!(p, vec![PortSpec::Single(80), PortSpec::Range(8000, 8010), PortSpec::Range(9000, 9001)]);
-        assert_eq!(parse_port_spec("--tcp-ports", "7:7"), Ok(PortSpec::Single(7)));
+        assert_eq!(
+            p,
+            vec![
+                PortSpec::Single(80),
+                PortSpec::Range(8000, 8010),
+                PortSpec::Range(9000, 9001)
+            ]
+        );
+        assert_eq!(
+            parse_port_spec("--tcp-ports", "7:7"),
+            Ok(PortSpec::Single(7))
+        );
     }
 
     #[test]
     fn bad_ports_name_the_value() {
-        for bad in ["0", "65536", "-1", "http", "", "80:", ":80", "1:0", "99999:100000", "+80"] {
+        for bad in [
+            "0",
+            "65536",
+            "-1",
+            "http",
+            "",
+            "80:",
+            ":80",
+            "1:0",
+            "99999:100000",
+            "+80",
+        ] {
             let err = parse_ports("--tcp-ports", &v(&[bad]));
             if bad.is_empty() {
                 assert_eq!(err, Ok(vec![]));
                 continue;
             }
             let err = err.unwrap_err();
-            assert!(err.to_string().contains(&format!("{bad:?}")), "{err} should name {bad}");
+            assert!(
+                err.to_string().contains(&format!("{bad:?}")),
+                "{err} should name {bad}"
+            );
         }
         assert_eq!(
             parse_ports("--udp-ports", &v(&["9000:8000"])),
-            Err(ConfigError::ReversedRange { flag: "--udp-ports", value: "9000:8000".into() })
+            Err(ConfigError::ReversedRange {
+                flag: "--udp-ports",
+                value: "9000:8000".into()
+            })
         );
     }
 
     #[test]
     fn gateways_keep_null_positions() {
-        let g = parse_gateways("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"])).unwrap();
+        let g =
+            parse_gateways("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"])).unwrap();
         assert_eq!(
             g,
-            vec![Gateway::Ip("10.0.0.2".parse().unwrap()), Gateway::Null, Gateway::Ip("10.0.0.4".parse().unwrap())]
+            vec![
+                Gateway::Ip("10.0.0.2".parse().unwrap()),
+                Gateway::Null,
+                Gateway::Ip("10.0.0.4".parse().unwrap())
+            ]
         );
         let err = parse_gateways("--ingress-gateway-ips", &v(&["10.0.0.300"])).unwrap_err();
-        assert_eq!(err.to_string(), "invalid IPv4 address \"10.0.0.300\" in --ingress-gateway-ips");
+        assert_eq!(
+            err.to_string(),
+            "invalid IPv4 address \"10.0.0.300\" in --ingress-gateway-ips"
+        );
     }
 
     #[test]
     fn services_are_checked() {
-        assert_eq!(parse_services(&v(&["web,api", "web"])).unwrap(), v(&["web", "api"]));
+        assert_eq!(
+            parse_services(&v(&["web,api", "web"])).unwrap(),
+            v(&["web", "api"])
+        );
         for bad in ["-x", "a/b", "we b;rm", "a$(x)"] {
-            assert!(parse_services(&v(&[bad])).is_err() || bad.contains(' '), "{bad}");
+            assert!(
+                parse_services(&v(&[bad])).is_err() || bad.contains(' '),
+                "{bad}"
+            );
         }
         assert_eq!(
             parse_services(&v(&["a$(x)"])),
-            Err(ConfigError::BadService { value: "a$(x)".into() })
+            Err(ConfigError::BadService {
+                value: "a$(x)".into()
+            })
         );
     }
 }

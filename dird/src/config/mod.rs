@@ -75,7 +75,10 @@ pub enum LoadError {
     #[error(transparent)]
     Invalid(#[from] ConfigError),
     #[error("cannot read --config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("in --config file {path}: {message}")]
     File { path: String, message: String },
 }
@@ -93,19 +96,32 @@ pub fn file_args(text: &str) -> Vec<String> {
 /// after the command line's. Used at start-up and on SIGHUP.
 pub fn load(argv: &[String], legacy_env: Option<&str>) -> Result<Config, LoadError> {
     use clap::Parser;
-    let cli = Cli::try_parse_from(argv).map_err(|e| LoadError::File { path: "command line".into(), message: first_line(&e.to_string()) })?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| LoadError::File {
+        path: "command line".into(),
+        message: first_line(&e.to_string()),
+    })?;
     let Some(path) = cli.daemon.config.clone() else {
         return Ok(Config::from_args(&cli.daemon, legacy_env)?);
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     let mut all = argv.to_vec();
     all.extend(file_args(&text));
-    let cli = Cli::try_parse_from(&all).map_err(|e| LoadError::File { path: path.display().to_string(), message: first_line(&e.to_string()) })?;
+    let cli = Cli::try_parse_from(&all).map_err(|e| LoadError::File {
+        path: path.display().to_string(),
+        message: first_line(&e.to_string()),
+    })?;
     Ok(Config::from_args(&cli.daemon, legacy_env)?)
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned()
 }
 
 impl RuleConfig {
@@ -124,7 +140,11 @@ impl RuleConfig {
             services: lists::parse_services(&args.services)?,
             tcp_ports: parse_ports("--tcp-ports", &args.tcp_ports)?,
             udp_ports: parse_ports("--udp-ports", &args.udp_ports)?,
-            gateways: if auto_gateways { Vec::new() } else { lists::parse_gateways("--ingress-gateway-ips", &gw_values)? },
+            gateways: if auto_gateways {
+                Vec::new()
+            } else {
+                lists::parse_gateways("--ingress-gateway-ips", &gw_values)?
+            },
             performance: !args.no_performance,
             indexed_ids: args.indexed_ids,
             id_encoding: args.id_encoding,
@@ -146,9 +166,12 @@ impl Config {
             (false, false) => Action::Usage,
         };
         let iptables_wait = match &args.iptables_wait_seconds {
-            Some(s) => Some(IptablesWait::Seconds(s.trim().parse::<u32>().map_err(|_| {
-                ConfigError::BadNumber { flag: "--iptables-wait-seconds", value: s.clone() }
-            })?)),
+            Some(s) => Some(IptablesWait::Seconds(s.trim().parse::<u32>().map_err(
+                |_| ConfigError::BadNumber {
+                    flag: "--iptables-wait-seconds",
+                    value: s.clone(),
+                },
+            )?)),
             None if args.iptables_wait => Some(IptablesWait::Forever),
             None => None,
         };
@@ -165,9 +188,15 @@ impl Config {
 
 /// Parses the ingress subnet given on the command line (for `dird plan`).
 pub fn parse_subnet(flag: &'static str, s: &str) -> Result<Ipv4Net, ConfigError> {
-    let net: Ipv4Net = s.parse().map_err(|_| ConfigError::BadCidr { flag, value: s.to_owned() })?;
+    let net: Ipv4Net = s.parse().map_err(|_| ConfigError::BadCidr {
+        flag,
+        value: s.to_owned(),
+    })?;
     if net.network() != net.addr() {
-        return Err(ConfigError::BadCidr { flag, value: s.to_owned() });
+        return Err(ConfigError::BadCidr {
+            flag,
+            value: s.to_owned(),
+        });
     }
     Ok(net)
 }

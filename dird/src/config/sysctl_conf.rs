@@ -17,14 +17,21 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Sysctl>, ConfigError> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let bad = || ConfigError::BadSysctl { path: path.to_owned(), line: raw.to_owned() };
+        let bad = || ConfigError::BadSysctl {
+            path: path.to_owned(),
+            line: raw.to_owned(),
+        };
         let (key, value) = line.split_once('=').ok_or_else(bad)?;
         let key = key.trim();
         let (key, ignore_errors) = match key.strip_prefix('-') {
             Some(k) => (k, true),
             None => (key, false),
         };
-        let components: Vec<&str> = if key.contains('/') { key.split('/').collect() } else { key.split('.').collect() };
+        let components: Vec<&str> = if key.contains('/') {
+            key.split('/').collect()
+        } else {
+            key.split('.').collect()
+        };
         let mut sysctl = Sysctl::new(&components, value.trim()).ok_or_else(bad)?;
         sysctl.ignore_errors = ignore_errors;
         out.push(sysctl);
@@ -40,7 +47,12 @@ pub fn read_sbox_files(dir: &Path) -> Result<Vec<Sysctl>, SysctlFileError> {
         match std::fs::read_to_string(&path) {
             Ok(text) => out.extend(parse(&path.display().to_string(), &text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(SysctlFileError::Read { path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(SysctlFileError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
         }
     }
     Ok(out)
@@ -49,7 +61,10 @@ pub fn read_sbox_files(dir: &Path) -> Result<Vec<Sysctl>, SysctlFileError> {
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlFileError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Bad(#[from] ConfigError),
 }
@@ -72,7 +87,13 @@ mod tests {
 
     #[test]
     fn rejects_paths_that_escape_proc_sys() {
-        for bad in ["../../etc/passwd = 1", "net..x = 1", "net/../../x = 1", "noequals", "net.ipv4.x*y = 1"] {
+        for bad in [
+            "../../etc/passwd = 1",
+            "net..x = 1",
+            "net/../../x = 1",
+            "noequals",
+            "net.ipv4.x*y = 1",
+        ] {
             let e = parse("f.conf", bad).unwrap_err();
             assert!(e.to_string().contains("f.conf"), "{e}");
         }

@@ -3,14 +3,22 @@ use clap::Parser;
 use super::*;
 
 fn cfg(args: &[&str]) -> Result<Config, ConfigError> {
-    let cli = Cli::try_parse_from(std::iter::once("dird").chain(args.iter().copied())).expect("clap accepts");
+    let cli = Cli::try_parse_from(std::iter::once("dird").chain(args.iter().copied()))
+        .expect("clap accepts");
     Config::from_args(&cli.daemon, None)
 }
 
 #[test]
 fn original_systemd_unit_line_parses() {
     // ExecStart of the original's example unit, with dird in its place.
-    let c = cfg(&["--install", "--preexisting", "--iptables-wait", "--ingress-gateway-ips", "10.0.0.2,10.0.0.3"]).unwrap();
+    let c = cfg(&[
+        "--install",
+        "--preexisting",
+        "--iptables-wait",
+        "--ingress-gateway-ips",
+        "10.0.0.2,10.0.0.3",
+    ])
+    .unwrap();
     assert_eq!(c.action, Action::Install);
     assert!(c.preexisting);
     assert_eq!(c.iptables_wait, Some(IptablesWait::Forever));
@@ -21,13 +29,31 @@ fn original_systemd_unit_line_parses() {
 #[test]
 fn every_original_flag_is_accepted() {
     let c = cfg(&[
-        "--install", "--services", "web,api", "--services", "db", "--tcp-ports", "80 443", "--udp-ports", "53",
-        "--ingress-gateway-ips", "10.0.0.2 null", "--ingress-gateway-ips", "10.0.0.4", "--no-performance",
-        "--indexed-ids", "--preexisting", "--iptables-wait-seconds", "5",
+        "--install",
+        "--services",
+        "web,api",
+        "--services",
+        "db",
+        "--tcp-ports",
+        "80 443",
+        "--udp-ports",
+        "53",
+        "--ingress-gateway-ips",
+        "10.0.0.2 null",
+        "--ingress-gateway-ips",
+        "10.0.0.4",
+        "--no-performance",
+        "--indexed-ids",
+        "--preexisting",
+        "--iptables-wait-seconds",
+        "5",
     ])
     .unwrap();
     assert_eq!(c.rules.services, vec!["web", "api", "db"]);
-    assert_eq!(c.rules.tcp_ports, vec![PortSpec::Single(80), PortSpec::Single(443)]);
+    assert_eq!(
+        c.rules.tcp_ports,
+        vec![PortSpec::Single(80), PortSpec::Single(443)]
+    );
     assert_eq!(c.rules.udp_ports, vec![PortSpec::Single(53)]);
     assert_eq!(c.rules.gateways.len(), 3);
     assert!(!c.rules.performance && c.rules.indexed_ids);
@@ -39,7 +65,8 @@ fn every_original_flag_is_accepted() {
 
 #[test]
 fn legacy_env_comes_first() {
-    let cli = Cli::try_parse_from(["dird", "--install", "--ingress-gateway-ips", "10.0.0.4"]).unwrap();
+    let cli =
+        Cli::try_parse_from(["dird", "--install", "--ingress-gateway-ips", "10.0.0.4"]).unwrap();
     let c = Config::from_args(&cli.daemon, Some("10.0.0.2 10.0.0.3")).unwrap();
     let ips: Vec<String> = c.rules.gateways.iter().map(ToString::to_string).collect();
     assert_eq!(ips, vec!["10.0.0.2", "10.0.0.3", "10.0.0.4"]);
@@ -47,7 +74,10 @@ fn legacy_env_comes_first() {
 
 #[test]
 fn install_and_uninstall_conflict() {
-    assert_eq!(cfg(&["--install", "--uninstall"]), Err(ConfigError::InstallAndUninstall));
+    assert_eq!(
+        cfg(&["--install", "--uninstall"]),
+        Err(ConfigError::InstallAndUninstall)
+    );
 }
 
 #[test]
@@ -56,7 +86,10 @@ fn bad_values_are_named() {
         (&["--ingress-gateway-ips", "10.0.0.x"], "\"10.0.0.x\""),
         (&["--tcp-ports", "0"], "\"0\""),
         (&["--udp-ports", "70000"], "\"70000\""),
-        (&["--tcp-ports", "9000:8000"], "reversed port range \"9000:8000\""),
+        (
+            &["--tcp-ports", "9000:8000"],
+            "reversed port range \"9000:8000\"",
+        ),
         (&["--services", "a;b"], "\"a;b\""),
         (&["--iptables-wait-seconds", "soon"], "\"soon\""),
     ];
@@ -91,7 +124,8 @@ mod roundtrip {
     fn port_spec() -> impl Strategy<Value = PortSpec> {
         prop_oneof![
             (1u16..=65535).prop_map(PortSpec::Single),
-            (1u16..65535, 1u16..1000).prop_map(|(lo, span)| PortSpec::Range(lo, lo.saturating_add(span).max(lo + 1))),
+            (1u16..65535, 1u16..1000)
+                .prop_map(|(lo, span)| PortSpec::Range(lo, lo.saturating_add(span).max(lo + 1))),
         ]
     }
 
@@ -116,8 +150,15 @@ fn config_file_adds_flags_and_bad_files_are_named() {
     let dir = std::env::temp_dir().join(format!("dird-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("args");
-    std::fs::write(&file, "# load balancers\n--ingress-gateway-ips 10.0.0.2,10.0.0.3 # two\n--tcp-ports 80\n").unwrap();
-    let argv: Vec<String> = ["dird", "--install", "--config", file.to_str().unwrap()].iter().map(|s| s.to_string()).collect();
+    std::fs::write(
+        &file,
+        "# load balancers\n--ingress-gateway-ips 10.0.0.2,10.0.0.3 # two\n--tcp-ports 80\n",
+    )
+    .unwrap();
+    let argv: Vec<String> = ["dird", "--install", "--config", file.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let c = load(&argv, None).unwrap();
     assert_eq!(c.rules.gateways.len(), 2);
     assert_eq!(c.rules.tcp_ports, vec![PortSpec::Single(80)]);
@@ -125,6 +166,9 @@ fn config_file_adds_flags_and_bad_files_are_named() {
     assert!(load(&argv, None).unwrap_err().to_string().contains("\"0\""));
     std::fs::write(&file, "--bogus\n").unwrap();
     let e = load(&argv, None).unwrap_err().to_string();
-    assert!(e.contains(file.to_str().unwrap()) && e.contains("--bogus"), "{e}");
+    assert!(
+        e.contains(file.to_str().unwrap()) && e.contains("--bogus"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

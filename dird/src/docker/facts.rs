@@ -2,7 +2,9 @@
 
 use std::net::Ipv4Addr;
 
-use bollard::models::{EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, Network, Service};
+use bollard::models::{
+    EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, Network, Service,
+};
 use ipnet::Ipv4Net;
 
 use crate::config::PortSpec;
@@ -31,14 +33,28 @@ pub fn ingress_from_network(net: &Network) -> Result<Ingress, FactsError> {
         .ipam
         .as_ref()
         .and_then(|i| i.config.as_ref())
-        .and_then(|c| c.iter().find_map(|c| c.subnet.clone().filter(|s| s.contains('.'))))
+        .and_then(|c| {
+            c.iter()
+                .find_map(|c| c.subnet.clone().filter(|s| s.contains('.')))
+        })
         .ok_or(FactsError::NoSubnet)?;
-    let subnet: Ipv4Net = subnet_text.parse().map_err(|_| FactsError::BadSubnet(subnet_text.clone()))?;
-    let sbox = net.containers.as_ref().and_then(|c| c.get(SBOX_KEY)).ok_or(FactsError::NoSbox)?;
+    let subnet: Ipv4Net = subnet_text
+        .parse()
+        .map_err(|_| FactsError::BadSubnet(subnet_text.clone()))?;
+    let sbox = net
+        .containers
+        .as_ref()
+        .and_then(|c| c.get(SBOX_KEY))
+        .ok_or(FactsError::NoSbox)?;
     let addr = sbox.ipv4_address.clone().unwrap_or_default();
     let ip_text = addr.split('/').next().unwrap_or_default();
-    let node_ip: Ipv4Addr = ip_text.parse().map_err(|_| FactsError::BadSboxAddress(addr.clone()))?;
-    Ok(Ingress { subnet: subnet.trunc(), node_ip })
+    let node_ip: Ipv4Addr = ip_text
+        .parse()
+        .map_err(|_| FactsError::BadSboxAddress(addr.clone()))?;
+    Ok(Ingress {
+        subnet: subnet.trunc(),
+        node_ip,
+    })
 }
 
 /// Published ingress-mode ports of the named services: (tcp, udp).
@@ -46,18 +62,39 @@ pub fn published_ports(services: &[Service], names: &[String]) -> (Vec<PortSpec>
     let mut tcp = Vec::new();
     let mut udp = Vec::new();
     for s in services {
-        let name = s.spec.as_ref().and_then(|sp| sp.name.as_deref()).unwrap_or_default();
+        let name = s
+            .spec
+            .as_ref()
+            .and_then(|sp| sp.name.as_deref())
+            .unwrap_or_default();
         if !names.iter().any(|n| n == name) {
             continue;
         }
-        for p in s.endpoint.as_ref().and_then(|e| e.ports.as_ref()).into_iter().flatten() {
-            if matches!(p.publish_mode, Some(EndpointPortConfigPublishModeEnum::HOST)) {
+        for p in s
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.ports.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if matches!(
+                p.publish_mode,
+                Some(EndpointPortConfigPublishModeEnum::HOST)
+            ) {
                 continue;
             }
-            let Some(port) = p.published_port.and_then(|v| u16::try_from(v).ok()).filter(|v| *v > 0) else { continue };
+            let Some(port) = p
+                .published_port
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0)
+            else {
+                continue;
+            };
             let list = match p.protocol {
                 Some(EndpointPortConfigProtocolEnum::UDP) => &mut udp,
-                Some(EndpointPortConfigProtocolEnum::TCP) | None | Some(EndpointPortConfigProtocolEnum::EMPTY) => &mut tcp,
+                Some(EndpointPortConfigProtocolEnum::TCP)
+                | None
+                | Some(EndpointPortConfigProtocolEnum::EMPTY) => &mut tcp,
                 Some(EndpointPortConfigProtocolEnum::SCTP) => continue,
             };
             if !list.contains(&PortSpec::Single(port)) {
@@ -104,6 +141,9 @@ mod tests {
         let (tcp, udp) = published_ports(&services, &["web".to_string()]);
         assert_eq!(tcp, vec![PortSpec::Single(8080)]);
         assert_eq!(udp, vec![PortSpec::Single(5353)]);
-        assert_eq!(published_ports(&services, &["nope".to_string()]), (vec![], vec![]));
+        assert_eq!(
+            published_ports(&services, &["nope".to_string()]),
+            (vec![], vec![])
+        );
     }
 }

@@ -8,7 +8,9 @@ pub mod swarm_view;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bollard::query_parameters::{EventsOptions, InspectNetworkOptions, ListContainersOptions, ListServicesOptions};
+use bollard::query_parameters::{
+    EventsOptions, InspectNetworkOptions, ListContainersOptions, ListServicesOptions,
+};
 use bollard::Docker;
 use futures::{Stream, StreamExt};
 
@@ -47,8 +49,12 @@ pub struct DockerClient {
 /// What dird reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    ContainerStart { id: String },
-    ContainerGone { id: String },
+    ContainerStart {
+        id: String,
+    },
+    ContainerGone {
+        id: String,
+    },
     /// A service was created, updated or removed (its published ports may have changed).
     ServiceChanged,
     /// A network was created or removed (the ingress may have been rebuilt).
@@ -62,14 +68,21 @@ pub fn valid_container_id(id: &str) -> bool {
 }
 
 fn filters(pairs: &[(&str, &[&str])]) -> Option<HashMap<String, Vec<String>>> {
-    Some(pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect())
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+    )
 }
 
 impl DockerClient {
     /// Connects through `DOCKER_HOST` or the local socket, negotiating the API version (Docker
     /// 20.10 speaks 1.41).
     pub async fn connect() -> Result<DockerClient, DockerError> {
-        let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
+        let docker = Docker::connect_with_local_defaults()?
+            .negotiate_version()
+            .await?;
         Ok(DockerClient { docker })
     }
 
@@ -78,15 +91,20 @@ impl DockerClient {
     }
 
     pub async fn ingress(&self) -> Result<IngressState, DockerError> {
-        let opts = InspectNetworkOptions { verbose: false, scope: None };
+        let opts = InspectNetworkOptions {
+            verbose: false,
+            scope: None,
+        };
         match self.docker.inspect_network("ingress", Some(opts)).await {
             Ok(net) => Ok(match facts::ingress_from_network(&net) {
                 Ok(i) => IngressState::Ready(i),
                 Err(e) => IngressState::NotReady(e.to_string()),
             }),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                Ok(IngressState::NotReady("no ingress network: this node is not in a swarm".into()))
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(IngressState::NotReady(
+                "no ingress network: this node is not in a swarm".into(),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -94,7 +112,11 @@ impl DockerClient {
     /// Every node's ingress endpoint, as the swarm lists them (for `--ingress-gateway-ips auto`).
     pub async fn swarm_view(&self) -> Result<Vec<crate::ids::auto::SwarmNode>, DockerError> {
         let v = self.docker.client_version();
-        let body = raw::get((v.major_version, v.minor_version), "/networks/ingress?verbose=true").await?;
+        let body = raw::get(
+            (v.major_version, v.minor_version),
+            "/networks/ingress?verbose=true",
+        )
+        .await?;
         Ok(swarm_view::parse(&body)?)
     }
 
@@ -120,13 +142,32 @@ impl DockerClient {
         if !valid_container_id(id) {
             return Ok(None);
         }
-        let c = match self.docker.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>).await {
+        let c = match self
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
             Ok(c) => c,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let service = c.config.as_ref().and_then(|cfg| cfg.labels.as_ref()).and_then(|l| l.get(SERVICE_LABEL)).cloned();
-        let pid = c.state.as_ref().filter(|s| s.running == Some(true)).and_then(|s| s.pid).filter(|p| *p > 0);
+        let service = c
+            .config
+            .as_ref()
+            .and_then(|cfg| cfg.labels.as_ref())
+            .and_then(|l| l.get(SERVICE_LABEL))
+            .cloned();
+        let pid = c
+            .state
+            .as_ref()
+            .filter(|s| s.running == Some(true))
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0);
         Ok(match (service, pid) {
             (Some(service), Some(pid)) => Some(TaskRef {
                 id: id.chars().take(12).collect(),
@@ -139,10 +180,15 @@ impl DockerClient {
 
     /// Published ingress ports of the named services: (tcp, udp); `None` on a worker node,
     /// where the Swarm API cannot list services.
-    pub async fn published_ports(&self, names: &[String]) -> Result<Option<(Vec<PortSpec>, Vec<PortSpec>)>, DockerError> {
+    pub async fn published_ports(
+        &self,
+        names: &[String],
+    ) -> Result<Option<(Vec<PortSpec>, Vec<PortSpec>)>, DockerError> {
         match self.docker.list_services(None::<ListServicesOptions>).await {
             Ok(services) => Ok(Some(facts::published_ports(&services, names))),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 503, .. }) => Ok(None),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 503, ..
+            }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

@@ -27,14 +27,23 @@ pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
         Value::Array(a) => a.first().cloned().unwrap_or(Value::Null),
         other => other.clone(),
     };
-    let tasks = net.pointer("/Services//Tasks").and_then(Value::as_array).ok_or(ViewError::NoEndpoints)?;
+    let tasks = net
+        .pointer("/Services//Tasks")
+        .and_then(Value::as_array)
+        .ok_or(ViewError::NoEndpoints)?;
     let mut out: Vec<SwarmNode> = tasks
         .iter()
         .filter(|t| t.get("Name").and_then(Value::as_str) == Some("ingress-endpoint"))
         .filter_map(|t| {
             let ingress_ip = t.get("EndpointIP")?.as_str()?.parse::<Ipv4Addr>().ok()?;
-            let host_ip = t.pointer("/Info/Host IP").and_then(Value::as_str).and_then(|h| h.parse().ok());
-            Some(SwarmNode { ingress_ip, host_ip })
+            let host_ip = t
+                .pointer("/Info/Host IP")
+                .and_then(Value::as_str)
+                .and_then(|h| h.parse().ok());
+            Some(SwarmNode {
+                ingress_ip,
+                host_ip,
+            })
         })
         .collect();
     out.sort();
@@ -51,13 +60,27 @@ pub fn diff(old: &[SwarmNode], new: &[SwarmNode]) -> (Vec<SwarmNode>, Vec<SwarmN
 
 /// The table `dird lbs` and the usage screen print: every node of the view (and any
 /// configured load balancer the view lacks), its ID and whether it is a load balancer.
-pub fn render_table(nodes: &[SwarmNode], lbs: &LbSet, unmatched_hosts: &[Ipv4Net], this_node: Option<Ipv4Addr>) -> String {
-    let mut ips: Vec<Ipv4Addr> = nodes.iter().map(|n| n.ingress_ip).chain(lbs.members.iter().map(|m| m.ip)).collect();
+pub fn render_table(
+    nodes: &[SwarmNode],
+    lbs: &LbSet,
+    unmatched_hosts: &[Ipv4Net],
+    this_node: Option<Ipv4Addr>,
+) -> String {
+    let mut ips: Vec<Ipv4Addr> = nodes
+        .iter()
+        .map(|n| n.ingress_ip)
+        .chain(lbs.members.iter().map(|m| m.ip))
+        .collect();
     ips.sort();
     ips.dedup();
     let mut out = String::from("UNDERLAY IP       INGRESS IP        ID    LOAD BALANCER\n");
     for ip in ips {
-        let host = nodes.iter().find(|n| n.ingress_ip == ip).and_then(|n| n.host_ip).map(|h| h.to_string()).unwrap_or_else(|| "-".into());
+        let host = nodes
+            .iter()
+            .find(|n| n.ingress_ip == ip)
+            .and_then(|n| n.host_ip)
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "-".into());
         let id = lbs.id_of(ip);
         let id_text = id.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
         let lb = match (id, nodes.iter().any(|n| n.ingress_ip == ip)) {
@@ -65,7 +88,11 @@ pub fn render_table(nodes: &[SwarmNode], lbs: &LbSet, unmatched_hosts: &[Ipv4Net
             (Some(_), false) => "yes (not in the swarm's view)",
             (None, _) => "no",
         };
-        let this = if Some(ip) == this_node { "  <== this node" } else { "" };
+        let this = if Some(ip) == this_node {
+            "  <== this node"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "{host:<17} {ip:<17} {id_text:<5} {lb}{this}");
     }
     for c in unmatched_hosts {
@@ -95,8 +122,19 @@ mod tests {
     #[test]
     fn table_from_the_captured_view() {
         let view = parse(B).unwrap();
-        let set = assign_auto(&view, "10.0.0.0/24".parse().unwrap(), &["192.0.2.1/32".parse().unwrap()], IdEncoding::Tos).unwrap();
-        insta::assert_snapshot!(render_table(&view, &set.lbs, &set.unmatched_hosts, Some(Ipv4Addr::new(10, 0, 0, 3))));
+        let set = assign_auto(
+            &view,
+            "10.0.0.0/24".parse().unwrap(),
+            &["192.0.2.1/32".parse().unwrap()],
+            IdEncoding::Tos,
+        )
+        .unwrap();
+        insta::assert_snapshot!(render_table(
+            &view,
+            &set.lbs,
+            &set.unmatched_hosts,
+            Some(Ipv4Addr::new(10, 0, 0, 3))
+        ));
     }
 
     #[test]
@@ -110,7 +148,10 @@ mod tests {
 
     #[test]
     fn a_non_swarm_view_is_an_error() {
-        assert_eq!(parse("[{\"Name\":\"ingress\"}]"), Err(ViewError::NoEndpoints));
+        assert_eq!(
+            parse("[{\"Name\":\"ingress\"}]"),
+            Err(ViewError::NoEndpoints)
+        );
         assert!(matches!(parse("nope"), Err(ViewError::Json(_))));
     }
 }

@@ -34,17 +34,38 @@ pub fn offset_id(ip: Ipv4Addr, subnet: Ipv4Net) -> u32 {
     u32::from(ip).wrapping_sub(u32::from(subnet.network()))
 }
 
-pub fn assign_auto(view: &[SwarmNode], subnet: Ipv4Net, hosts: &[Ipv4Net], encoding: IdEncoding) -> Result<AutoSet, ConfigError> {
+pub fn assign_auto(
+    view: &[SwarmNode],
+    subnet: Ipv4Net,
+    hosts: &[Ipv4Net],
+    encoding: IdEncoding,
+) -> Result<AutoSet, ConfigError> {
     let mut nodes: Vec<SwarmNode> = view.to_vec();
     nodes.sort();
     nodes.dedup_by_key(|n| n.ingress_ip);
-    let is_lb = |n: &SwarmNode| hosts.is_empty() || n.host_ip.is_some_and(|h| hosts.iter().any(|c| c.contains(&h)));
-    let (lb_nodes, not_lbs): (Vec<SwarmNode>, Vec<SwarmNode>) = nodes.iter().partition(|n| is_lb(n));
-    let unmatched_hosts = hosts.iter().filter(|c| !nodes.iter().any(|n| n.host_ip.is_some_and(|h| c.contains(&h)))).copied().collect();
+    let is_lb = |n: &SwarmNode| {
+        hosts.is_empty()
+            || n.host_ip
+                .is_some_and(|h| hosts.iter().any(|c| c.contains(&h)))
+    };
+    let (lb_nodes, not_lbs): (Vec<SwarmNode>, Vec<SwarmNode>) =
+        nodes.iter().partition(|n| is_lb(n));
+    let unmatched_hosts = hosts
+        .iter()
+        .filter(|c| {
+            !nodes
+                .iter()
+                .any(|n| n.host_ip.is_some_and(|h| c.contains(&h)))
+        })
+        .copied()
+        .collect();
     let mut members: Vec<LoadBalancer> = Vec::new();
     for (i, n) in lb_nodes.iter().enumerate() {
         if !subnet.contains(&n.ingress_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet { ip: n.ingress_ip, subnet: subnet.to_string() });
+            return Err(ConfigError::GatewayOutsideSubnet {
+                ip: n.ingress_ip,
+                subnet: subnet.to_string(),
+            });
         }
         let raw = offset_id(n.ingress_ip, subnet);
         let id = LbId::new(raw, encoding).ok_or(ConfigError::IdOutOfRange {
@@ -55,11 +76,28 @@ pub fn assign_auto(view: &[SwarmNode], subnet: Ipv4Net, hosts: &[Ipv4Net], encod
             hint: "; narrow the load balancers with --load-balancer-hosts or list them explicitly",
         })?;
         if let Some(first) = members.iter().find(|m| m.id == id) {
-            return Err(ConfigError::SameId { first: first.ip, second: n.ingress_ip, id: raw });
+            return Err(ConfigError::SameId {
+                first: first.ip,
+                second: n.ingress_ip,
+                id: raw,
+            });
         }
-        members.push(LoadBalancer { ip: n.ingress_ip, position: i + 1, id });
+        members.push(LoadBalancer {
+            ip: n.ingress_ip,
+            position: i + 1,
+            id,
+        });
     }
-    Ok(AutoSet { lbs: LbSet { members, indexed: false, forced_indexed: false, encoding }, not_lbs, unmatched_hosts })
+    Ok(AutoSet {
+        lbs: LbSet {
+            members,
+            indexed: false,
+            forced_indexed: false,
+            encoding,
+        },
+        not_lbs,
+        unmatched_hosts,
+    })
 }
 
 #[cfg(test)]
@@ -67,21 +105,33 @@ mod tests {
     use super::*;
 
     fn node(ingress: &str, host: &str) -> SwarmNode {
-        SwarmNode { ingress_ip: ingress.parse().unwrap(), host_ip: Some(host.parse().unwrap()) }
+        SwarmNode {
+            ingress_ip: ingress.parse().unwrap(),
+            host_ip: Some(host.parse().unwrap()),
+        }
     }
 
     #[test]
     fn every_node_is_a_load_balancer_with_its_offset_as_id() {
         let view = [node("10.0.0.3", "192.0.2.2"), node("10.0.0.2", "192.0.2.1")];
         let set = assign_auto(&view, "10.0.0.0/24".parse().unwrap(), &[], IdEncoding::Tos).unwrap();
-        let ids: Vec<(String, u8)> = set.lbs.members.iter().map(|m| (m.ip.to_string(), m.id.get())).collect();
+        let ids: Vec<(String, u8)> = set
+            .lbs
+            .members
+            .iter()
+            .map(|m| (m.ip.to_string(), m.id.get()))
+            .collect();
         assert_eq!(ids, vec![("10.0.0.2".into(), 2), ("10.0.0.3".into(), 3)]);
     }
 
     #[test]
     fn a_leaving_node_never_renumbers_the_others() {
         let subnet = "10.0.0.0/16".parse().unwrap();
-        let all = [node("10.0.0.2", "192.0.2.1"), node("10.0.0.3", "192.0.2.2"), node("10.0.0.4", "192.0.2.3")];
+        let all = [
+            node("10.0.0.2", "192.0.2.1"),
+            node("10.0.0.3", "192.0.2.2"),
+            node("10.0.0.4", "192.0.2.3"),
+        ];
         let before = assign_auto(&all, subnet, &[], IdEncoding::Tos).unwrap();
         let after = assign_auto(&[all[0], all[2]], subnet, &[], IdEncoding::Tos).unwrap();
         for m in &after.lbs.members {
@@ -92,8 +142,17 @@ mod tests {
     #[test]
     fn hosts_narrow_the_set_and_unmatched_filters_are_reported() {
         let view = [node("10.0.0.2", "192.0.2.1"), node("10.0.0.3", "192.0.2.2")];
-        let hosts = ["192.0.2.1/32".parse().unwrap(), "198.51.100.0/24".parse().unwrap()];
-        let set = assign_auto(&view, "10.0.0.0/24".parse().unwrap(), &hosts, IdEncoding::Tos).unwrap();
+        let hosts = [
+            "192.0.2.1/32".parse().unwrap(),
+            "198.51.100.0/24".parse().unwrap(),
+        ];
+        let set = assign_auto(
+            &view,
+            "10.0.0.0/24".parse().unwrap(),
+            &hosts,
+            IdEncoding::Tos,
+        )
+        .unwrap();
         assert_eq!(set.lbs.members.len(), 1);
         assert_eq!(set.not_lbs, vec![view[1]]);
         assert_eq!(set.unmatched_hosts, vec![hosts[1]]);
@@ -102,8 +161,12 @@ mod tests {
     #[test]
     fn offsets_beyond_the_encoding_are_refused_naming_the_node() {
         let view = [node("10.0.1.2", "192.0.2.1")];
-        let e = assign_auto(&view, "10.0.0.0/16".parse().unwrap(), &[], IdEncoding::Tos).unwrap_err();
-        assert!(e.to_string().contains("10.0.1.2") && e.to_string().contains("258"), "{e}");
+        let e =
+            assign_auto(&view, "10.0.0.0/16".parse().unwrap(), &[], IdEncoding::Tos).unwrap_err();
+        assert!(
+            e.to_string().contains("10.0.1.2") && e.to_string().contains("258"),
+            "{e}"
+        );
         let view = [node("10.0.0.70", "192.0.2.1")];
         assert!(assign_auto(&view, "10.0.0.0/24".parse().unwrap(), &[], IdEncoding::Dscp).is_err());
     }

@@ -76,7 +76,10 @@ pub struct LbId(u8);
 
 impl LbId {
     pub fn new(id: u32, encoding: IdEncoding) -> Option<LbId> {
-        u8::try_from(id).ok().filter(|&v| v >= 1 && v <= encoding.max_id()).map(LbId)
+        u8::try_from(id)
+            .ok()
+            .filter(|&v| v >= 1 && v <= encoding.max_id())
+            .map(LbId)
     }
 
     pub fn get(self) -> u8 {
@@ -153,16 +156,30 @@ impl LbSet {
             let octet = ip.octets()[3];
             if !indexed {
                 if let Some(first) = members.iter().find(|m| m.ip.octets()[3] == octet) {
-                    return Err(ConfigError::SameLastOctet { first: first.ip, second: ip, octet });
+                    return Err(ConfigError::SameLastOctet {
+                        first: first.ip,
+                        second: ip,
+                        octet,
+                    });
                 }
             }
             if !subnet.contains(&ip) {
-                return Err(ConfigError::GatewayOutsideSubnet { ip, subnet: subnet.to_string() });
+                return Err(ConfigError::GatewayOutsideSubnet {
+                    ip,
+                    subnet: subnet.to_string(),
+                });
             }
             if subnet.prefix_len() <= 30 && (ip == subnet.network() || ip == subnet.broadcast()) {
-                return Err(ConfigError::GatewayNotHost { ip, subnet: subnet.to_string() });
+                return Err(ConfigError::GatewayNotHost {
+                    ip,
+                    subnet: subnet.to_string(),
+                });
             }
-            let raw = if indexed { (i + 1) as u32 } else { u32::from(octet) };
+            let raw = if indexed {
+                (i + 1) as u32
+            } else {
+                u32::from(octet)
+            };
             let id = LbId::new(raw, encoding).ok_or(ConfigError::IdOutOfRange {
                 ip,
                 id: raw,
@@ -170,9 +187,18 @@ impl LbSet {
                 max,
                 hint: if indexed { "" } else { "; use --indexed-ids" },
             })?;
-            members.push(LoadBalancer { ip, position: i + 1, id });
+            members.push(LoadBalancer {
+                ip,
+                position: i + 1,
+                id,
+            });
         }
-        Ok(LbSet { members, indexed, forced_indexed, encoding })
+        Ok(LbSet {
+            members,
+            indexed,
+            forced_indexed,
+            encoding,
+        })
     }
 
     /// This node's ID, if its ingress IP is one of the load balancers.

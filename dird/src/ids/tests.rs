@@ -8,7 +8,13 @@ fn ip(s: &str) -> Ipv4Addr {
 fn gws(items: &[&str]) -> Vec<Gateway> {
     items
         .iter()
-        .map(|s| if *s == "null" { Gateway::Null } else { Gateway::Ip(ip(s)) })
+        .map(|s| {
+            if *s == "null" {
+                Gateway::Null
+            } else {
+                Gateway::Ip(ip(s))
+            }
+        })
         .collect()
 }
 
@@ -18,7 +24,13 @@ fn net(s: &str) -> Ipv4Net {
 
 #[test]
 fn last_octet_by_default() {
-    let set = LbSet::assign(&gws(&["10.0.0.2", "null", "10.0.0.17"]), net("10.0.0.0/24"), false, IdEncoding::Tos).unwrap();
+    let set = LbSet::assign(
+        &gws(&["10.0.0.2", "null", "10.0.0.17"]),
+        net("10.0.0.0/24"),
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap();
     let ids: Vec<u8> = set.members.iter().map(|m| m.id.get()).collect();
     assert_eq!(ids, vec![2, 17]);
     assert_eq!(set.members[1].position, 3);
@@ -29,14 +41,26 @@ fn last_octet_by_default() {
 
 #[test]
 fn indexed_counts_null_positions() {
-    let set = LbSet::assign(&gws(&["10.0.0.9", "null", "10.0.0.4"]), net("10.0.0.0/24"), true, IdEncoding::Tos).unwrap();
+    let set = LbSet::assign(
+        &gws(&["10.0.0.9", "null", "10.0.0.4"]),
+        net("10.0.0.0/24"),
+        true,
+        IdEncoding::Tos,
+    )
+    .unwrap();
     let ids: Vec<u8> = set.members.iter().map(|m| m.id.get()).collect();
     assert_eq!(ids, vec![1, 3]);
 }
 
 #[test]
 fn larger_than_24_forces_indexed() {
-    let set = LbSet::assign(&gws(&["10.0.1.5", "10.0.2.5"]), net("10.0.0.0/16"), false, IdEncoding::Tos).unwrap();
+    let set = LbSet::assign(
+        &gws(&["10.0.1.5", "10.0.2.5"]),
+        net("10.0.0.0/16"),
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap();
     assert!(set.indexed && set.forced_indexed);
     let ids: Vec<u8> = set.members.iter().map(|m| m.id.get()).collect();
     assert_eq!(ids, vec![1, 2]);
@@ -44,9 +68,19 @@ fn larger_than_24_forces_indexed() {
 
 #[test]
 fn reserved_tables_are_never_used() {
-    let set = LbSet::assign(&gws(&["10.0.0.253", "10.0.0.254"]), net("10.0.0.0/24"), false, IdEncoding::Tos).unwrap();
+    let set = LbSet::assign(
+        &gws(&["10.0.0.253", "10.0.0.254"]),
+        net("10.0.0.0/24"),
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap();
     for m in &set.members {
-        assert!(![0, 253, 254, 255].contains(&m.id.table()), "{}", m.id.table());
+        assert!(
+            ![0, 253, 254, 255].contains(&m.id.table()),
+            "{}",
+            m.id.table()
+        );
     }
     assert_eq!(set.members[1].id.table(), 7254);
 }
@@ -55,15 +89,27 @@ fn reserved_tables_are_never_used() {
 fn bad_sets_are_named() {
     let n = net("10.0.0.0/24");
     let e = LbSet::assign(&gws(&["10.0.0.2", "10.0.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
-    assert_eq!(e.to_string(), "duplicate load-balancer IP 10.0.0.2 in --ingress-gateway-ips");
+    assert_eq!(
+        e.to_string(),
+        "duplicate load-balancer IP 10.0.0.2 in --ingress-gateway-ips"
+    );
     let e = LbSet::assign(&gws(&["10.1.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
-    assert_eq!(e.to_string(), "load-balancer IP 10.1.0.2 is outside the ingress subnet 10.0.0.0/24");
+    assert_eq!(
+        e.to_string(),
+        "load-balancer IP 10.1.0.2 is outside the ingress subnet 10.0.0.0/24"
+    );
     let e = LbSet::assign(&gws(&["10.0.0.5", "10.0.1.5"]), n, false, IdEncoding::Tos).unwrap_err();
-    assert!(e.to_string().contains("10.0.0.5 and 10.0.1.5") && e.to_string().contains("--indexed-ids"), "{e}");
+    assert!(
+        e.to_string().contains("10.0.0.5 and 10.0.1.5") && e.to_string().contains("--indexed-ids"),
+        "{e}"
+    );
     let e = LbSet::assign(&gws(&["10.0.0.255"]), n, false, IdEncoding::Tos).unwrap_err();
     assert!(e.to_string().contains("10.0.0.255"), "{e}");
     let e = LbSet::assign(&gws(&["10.0.0.100"]), n, false, IdEncoding::Dscp).unwrap_err();
-    assert!(e.to_string().contains("10.0.0.100") && e.to_string().contains("1-63"), "{e}");
+    assert!(
+        e.to_string().contains("10.0.0.100") && e.to_string().contains("1-63"),
+        "{e}"
+    );
     let many: Vec<Gateway> = (0..64).map(|_| Gateway::Null).collect();
     let e = LbSet::assign(&many, n, true, IdEncoding::Dscp).unwrap_err();
     assert_eq!(e.to_string(), "64 load-balancer positions in --ingress-gateway-ips, but --id-encoding dscp holds at most 63");

@@ -11,7 +11,10 @@ use nix::sched::{setns, CloneFlags};
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
     #[error("cannot open network namespace {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot enter network namespace {path}: {source}")]
     Enter { path: PathBuf, source: nix::Error },
     #[error("the thread working in network namespace {path} panicked")]
@@ -25,12 +28,22 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    let file = File::open(path).map_err(|source| NetnsError::Open { path: path.to_owned(), source })?;
+    let file = File::open(path).map_err(|source| NetnsError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|source| NetnsError::Enter { path: path.to_owned(), source })?;
+            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|source| NetnsError::Enter {
+                path: path.to_owned(),
+                source,
+            })?;
             Ok(f())
         });
-        worker.join().unwrap_or_else(|_| Err(NetnsError::Panicked { path: path.to_owned() }))
+        worker.join().unwrap_or_else(|_| {
+            Err(NetnsError::Panicked {
+                path: path.to_owned(),
+            })
+        })
     })
 }

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
 use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
-use crate::plan::{lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress, RoutingPlan, Sysctl, TaskIngress};
+use crate::plan::{
+    lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress,
+    RoutingPlan, Sysctl, TaskIngress,
+};
 
 /// A service task container: its id (for logs), its service, and its network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,20 +31,31 @@ pub enum NodeError {
 /// What happened to the sbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SboxOutcome {
-    LoadBalancer { id: LbId, outcome: Outcome },
+    LoadBalancer {
+        id: LbId,
+        outcome: Outcome,
+    },
     /// This node is not in the list: dird's sbox rules (if any) were removed.
-    NotLoadBalancer { outcome: Outcome },
+    NotLoadBalancer {
+        outcome: Outcome,
+    },
 }
 
 /// The rules as this node applies them: the original daemon's default load-balancer list
 /// (.2 to .9 of this node's /24) when none were given, and — when `--services` has no port
 /// flags — the published ports of those services as the port filter (`published`: tcp, udp).
 /// The flag is false when that filter is empty: then nothing may skip masquerading.
-pub fn effective_rules(rules: &RuleConfig, node_ip: std::net::Ipv4Addr, published: Option<(Vec<PortSpec>, Vec<PortSpec>)>) -> (RuleConfig, bool) {
+pub fn effective_rules(
+    rules: &RuleConfig,
+    node_ip: std::net::Ipv4Addr,
+    published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
+) -> (RuleConfig, bool) {
     let mut rules = rules.clone();
     if rules.gateways.is_empty() && !rules.auto_gateways {
         let [a, b, c, _] = node_ip.octets();
-        rules.gateways = (2..=9).map(|d| Gateway::Ip(std::net::Ipv4Addr::new(a, b, c, d))).collect();
+        rules.gateways = (2..=9)
+            .map(|d| Gateway::Ip(std::net::Ipv4Addr::new(a, b, c, d)))
+            .collect();
     }
     let mut lb_enabled = true;
     if needs_published_ports(&rules) {
@@ -73,19 +87,44 @@ pub struct Node {
 
 impl Node {
     /// Load balancers from the configured list.
-    pub fn new(rules: RuleConfig, ingress: Ingress, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Result<Node, ConfigError> {
-        let lbs = LbSet::assign(&rules.gateways, ingress.subnet, rules.indexed_ids, rules.id_encoding)?;
+    pub fn new(
+        rules: RuleConfig,
+        ingress: Ingress,
+        sysctl_files: Vec<Sysctl>,
+        tools: IptablesTools,
+    ) -> Result<Node, ConfigError> {
+        let lbs = LbSet::assign(
+            &rules.gateways,
+            ingress.subnet,
+            rules.indexed_ids,
+            rules.id_encoding,
+        )?;
         Ok(Node::with_lbs(rules, ingress, lbs, sysctl_files, tools))
     }
 
     /// Load balancers already assigned (`--ingress-gateway-ips auto`).
-    pub fn with_lbs(rules: RuleConfig, ingress: Ingress, lbs: LbSet, sysctl_files: Vec<Sysctl>, tools: IptablesTools) -> Node {
-        Node { rules, ingress, lbs, sysctl_files, tools, lb_enabled: true }
+    pub fn with_lbs(
+        rules: RuleConfig,
+        ingress: Ingress,
+        lbs: LbSet,
+        sysctl_files: Vec<Sysctl>,
+        tools: IptablesTools,
+    ) -> Node {
+        Node {
+            rules,
+            ingress,
+            lbs,
+            sysctl_files,
+            tools,
+            lb_enabled: true,
+        }
     }
 
     /// This node's load-balancer ID, if it is one.
     pub fn lb_id(&self) -> Option<LbId> {
-        self.lbs.id_of(self.ingress.node_ip).filter(|_| self.lb_enabled)
+        self.lbs
+            .id_of(self.ingress.node_ip)
+            .filter(|_| self.lb_enabled)
     }
 
     /// Whether a task of `service` gets rules (`--services` filter).
@@ -99,12 +138,20 @@ impl Node {
         match self.lb_id() {
             Some(id) => {
                 let lb = lb_plan(&self.rules, &self.ingress, id, &self.sysctl_files);
-                let plan = NsPlan { iptables: lb.iptables, routing: None, sysctls: lb.sysctls };
+                let plan = NsPlan {
+                    iptables: lb.iptables,
+                    routing: None,
+                    sysctls: lb.sysctls,
+                };
                 let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
                 Ok(SboxOutcome::LoadBalancer { id, outcome })
             }
             None => {
-                let plan = NsPlan { iptables: lb_uninstall_plan(), routing: None, sysctls: Vec::new() };
+                let plan = NsPlan {
+                    iptables: lb_uninstall_plan(),
+                    routing: None,
+                    sysctls: Vec::new(),
+                };
                 let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
                 Ok(SboxOutcome::NotLoadBalancer { outcome })
             }
@@ -119,9 +166,17 @@ impl Node {
             &target,
             self.ingress.subnet,
             |iface, addr, installed| {
-                let ti = TaskIngress { iface: iface.to_owned(), addr, udp_ports: udp_redirect_ports(installed) };
+                let ti = TaskIngress {
+                    iface: iface.to_owned(),
+                    addr,
+                    udp_ports: udp_redirect_ports(installed),
+                };
                 let p = task_plan(&self.lbs, &self.ingress, &ti);
-                NsPlan { iptables: p.iptables, routing: Some(p.routing), sysctls: p.sysctls }
+                NsPlan {
+                    iptables: p.iptables,
+                    routing: Some(p.routing),
+                    sysctls: p.sysctls,
+                }
             },
             &self.tools,
         )
@@ -131,11 +186,16 @@ impl Node {
 impl Node {
     /// Configures many tasks on `workers` threads (each task still enters its namespace on a
     /// thread of its own); results in the order of `tasks`.
-    pub fn sync_tasks(&self, tasks: &[TaskRef], workers: usize) -> Vec<Result<TaskOutcome, ApplyError>> {
+    pub fn sync_tasks(
+        &self,
+        tasks: &[TaskRef],
+        workers: usize,
+    ) -> Vec<Result<TaskOutcome, ApplyError>> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Mutex;
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<TaskOutcome, ApplyError>>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+        let results: Mutex<Vec<Option<Result<TaskOutcome, ApplyError>>>> =
+            Mutex::new((0..tasks.len()).map(|_| None).collect());
         std::thread::scope(|s| {
             for _ in 0..workers.clamp(1, tasks.len().max(1)) {
                 s.spawn(|| loop {
@@ -159,23 +219,46 @@ impl Node {
 
 /// Worker threads for start-up and resyncs: one per core.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 pub fn task_target(task: &TaskRef) -> String {
-    format!("container {} (service {}, netns {})", task.id, task.service, task.netns.display())
+    format!(
+        "container {} (service {}, netns {})",
+        task.id,
+        task.service,
+        task.netns.display()
+    )
 }
 
 /// Removes dird's (and the original daemon's) rules from an sbox.
-pub fn uninstall_sbox(sbox: &std::path::Path, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
-    let plan = NsPlan { iptables: lb_uninstall_plan(), routing: None, sysctls: Vec::new() };
-    apply::apply_ns(sbox, &format!("ingress_sbox {}", sbox.display()), &plan, tools)
+pub fn uninstall_sbox(
+    sbox: &std::path::Path,
+    tools: &IptablesTools,
+) -> Result<Outcome, ApplyError> {
+    let plan = NsPlan {
+        iptables: lb_uninstall_plan(),
+        routing: None,
+        sysctls: Vec::new(),
+    };
+    apply::apply_ns(
+        sbox,
+        &format!("ingress_sbox {}", sbox.display()),
+        &plan,
+        tools,
+    )
 }
 
 /// Removes dird's (and the original daemon's) rules, policy rules and tables from a task.
 pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
     let (iptables, routing) = task_uninstall_plan();
-    let plan = NsPlan { iptables, routing: Some(RoutingPlan { ..routing }), sysctls: Vec::new() };
+    let plan = NsPlan {
+        iptables,
+        routing: Some(RoutingPlan { ..routing }),
+        sysctls: Vec::new(),
+    };
     apply::apply_ns(&task.netns, &task_target(task), &plan, tools)
 }
 
@@ -187,20 +270,45 @@ mod tests {
     fn default_gateways_are_the_originals() {
         let (r, on) = effective_rules(&RuleConfig::default(), "10.0.0.7".parse().unwrap(), None);
         let ips: Vec<String> = r.gateways.iter().map(ToString::to_string).collect();
-        assert_eq!(ips, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9"]);
+        assert_eq!(
+            ips,
+            [
+                "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8",
+                "10.0.0.9"
+            ]
+        );
         assert!(on);
     }
 
     #[test]
     fn services_without_ports_use_their_published_ports() {
-        let rules = RuleConfig { services: vec!["web".into()], gateways: vec![Gateway::Null], ..Default::default() };
-        let (r, on) = effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![PortSpec::Single(8080)], vec![])));
+        let rules = RuleConfig {
+            services: vec!["web".into()],
+            gateways: vec![Gateway::Null],
+            ..Default::default()
+        };
+        let (r, on) = effective_rules(
+            &rules,
+            "10.0.0.2".parse().unwrap(),
+            Some((vec![PortSpec::Single(8080)], vec![])),
+        );
         assert_eq!(r.tcp_ports, vec![PortSpec::Single(8080)]);
         assert!(on);
         let (_, on) = effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![], vec![])));
         assert!(!on, "no published ports: nothing skips masquerading");
-        let explicit = RuleConfig { udp_ports: vec![PortSpec::Single(53)], ..rules };
-        let (r, on) = effective_rules(&explicit, "10.0.0.2".parse().unwrap(), Some((vec![PortSpec::Single(8080)], vec![])));
-        assert_eq!((r.tcp_ports, r.udp_ports, on), (vec![], vec![PortSpec::Single(53)], true), "explicit ports win");
+        let explicit = RuleConfig {
+            udp_ports: vec![PortSpec::Single(53)],
+            ..rules
+        };
+        let (r, on) = effective_rules(
+            &explicit,
+            "10.0.0.2".parse().unwrap(),
+            Some((vec![PortSpec::Single(8080)], vec![])),
+        );
+        assert_eq!(
+            (r.tcp_ports, r.udp_ports, on),
+            (vec![], vec![PortSpec::Single(53)], true),
+            "explicit ports win"
+        );
     }
 }

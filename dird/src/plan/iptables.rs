@@ -102,7 +102,9 @@ impl IptablesPlan {
     }
 
     pub fn chain(&self, table: Table, builtin: &str) -> Option<&OwnChain> {
-        self.chains.iter().find(|c| c.table == table && c.builtin == builtin)
+        self.chains
+            .iter()
+            .find(|c| c.table == table && c.builtin == builtin)
     }
 
     /// Total number of rules, jumps included.

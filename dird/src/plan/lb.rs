@@ -38,8 +38,16 @@ pub fn lb_plan(cfg: &RuleConfig, ingress: &Ingress, id: LbId, files: &[Sysctl]) 
     let rules = |f: &dyn Fn(&str) -> String| filters.iter().map(|p| f(p)).collect::<Vec<_>>();
     let stamp = stamp_target(id, cfg.id_encoding);
     let chains = vec![
-        OwnChain { table: Table::Raw, builtin: "PREROUTING", rules: rules(&|p| join(&[p, "-j CT --notrack"])) },
-        OwnChain { table: Table::Mangle, builtin: "POSTROUTING", rules: rules(&|p| join(&[&subnet, p, &stamp])) },
+        OwnChain {
+            table: Table::Raw,
+            builtin: "PREROUTING",
+            rules: rules(&|p| join(&[p, "-j CT --notrack"])),
+        },
+        OwnChain {
+            table: Table::Mangle,
+            builtin: "POSTROUTING",
+            rules: rules(&|p| join(&[&subnet, p, &stamp])),
+        },
         OwnChain {
             table: Table::Nat,
             builtin: "POSTROUTING",
@@ -54,7 +62,11 @@ pub fn lb_plan(cfg: &RuleConfig, ingress: &Ingress, id: LbId, files: &[Sysctl]) 
         }
         sysctls.extend(files.iter().cloned());
     }
-    LbPlan { id, iptables: IptablesPlan::new(chains, legacy::sbox_rules()), sysctls }
+    LbPlan {
+        id,
+        iptables: IptablesPlan::new(chains, legacy::sbox_rules()),
+        sysctls,
+    }
 }
 
 /// What `--uninstall` wants in `ingress_sbox`: none of dird's chains, none of the original's rules.

@@ -46,34 +46,60 @@ pub fn parse_tos_connmark(spec: &str) -> Option<u8> {
 /// In `ingress_sbox`: the original's `nat`, `mangle` and `raw` rules (its own uninstall patterns).
 pub fn sbox_rules() -> Vec<LegacyRule> {
     vec![
-        LegacyRule { table: Table::Raw, chain: "PREROUTING", pattern: LegacyMatch::Contains("-j CT --notrack") },
-        LegacyRule { table: Table::Mangle, chain: "POSTROUTING", pattern: LegacyMatch::Contains("-j TOS --set-tos") },
-        LegacyRule { table: Table::Nat, chain: "POSTROUTING", pattern: LegacyMatch::Contains("-m ipvs --ipvs -j ACCEPT") },
+        LegacyRule {
+            table: Table::Raw,
+            chain: "PREROUTING",
+            pattern: LegacyMatch::Contains("-j CT --notrack"),
+        },
+        LegacyRule {
+            table: Table::Mangle,
+            chain: "POSTROUTING",
+            pattern: LegacyMatch::Contains("-j TOS --set-tos"),
+        },
+        LegacyRule {
+            table: Table::Nat,
+            chain: "POSTROUTING",
+            pattern: LegacyMatch::Contains("-m ipvs --ipvs -j ACCEPT"),
+        },
     ]
 }
 
 /// In a task container, only where [`LEGACY_MARKER`] is present.
 pub fn task_rules() -> Vec<LegacyRule> {
     vec![
-        LegacyRule { table: Table::Mangle, chain: "OUTPUT", pattern: LegacyMatch::Exact(LEGACY_MARKER) },
         LegacyRule {
             table: Table::Mangle,
             chain: "OUTPUT",
-            pattern: LegacyMatch::Exact("-p udp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff"),
+            pattern: LegacyMatch::Exact(LEGACY_MARKER),
         },
         LegacyRule {
             table: Table::Mangle,
             chain: "OUTPUT",
-            pattern: LegacyMatch::Exact("-p tcp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff"),
+            pattern: LegacyMatch::Exact(
+                "-p udp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+            ),
         },
-        LegacyRule { table: Table::Mangle, chain: "PREROUTING", pattern: LegacyMatch::TosToConnmark },
+        LegacyRule {
+            table: Table::Mangle,
+            chain: "OUTPUT",
+            pattern: LegacyMatch::Exact(
+                "-p tcp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+            ),
+        },
+        LegacyRule {
+            table: Table::Mangle,
+            chain: "PREROUTING",
+            pattern: LegacyMatch::TosToConnmark,
+        },
     ]
 }
 
 /// Whether a list of legacy patterns applies to a namespace: task patterns only when the
 /// original's marker rule is there, so that similar rules of other software are left alone.
 pub fn applies(rules: &[LegacyRule], mangle_output: Option<&Vec<String>>) -> bool {
-    let needs_marker = rules.iter().any(|r| r.pattern == LegacyMatch::Exact(LEGACY_MARKER));
+    let needs_marker = rules
+        .iter()
+        .any(|r| r.pattern == LegacyMatch::Exact(LEGACY_MARKER));
     !needs_marker || mangle_output.is_some_and(|rs| rs.iter().any(|r| r == LEGACY_MARKER))
 }
 
@@ -83,8 +109,17 @@ mod tests {
 
     #[test]
     fn tos_connmark_pattern() {
-        assert_eq!(parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x5/0xffffffff"), Some(5));
-        assert_eq!(parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x6/0xffffffff"), None);
-        assert_eq!(parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x50000/0xff0000"), None);
+        assert_eq!(
+            parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x5/0xffffffff"),
+            Some(5)
+        );
+        assert_eq!(
+            parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x6/0xffffffff"),
+            None
+        );
+        assert_eq!(
+            parse_tos_connmark("-m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x50000/0xff0000"),
+            None
+        );
     }
 }

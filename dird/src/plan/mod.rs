@@ -4,9 +4,9 @@
 //! and `ip` commands, and parsed back from `iptables-save`, all without root.
 
 pub mod iptables;
+pub mod lb;
 pub mod legacy;
 mod ports;
-pub mod lb;
 pub mod render;
 pub mod routing;
 pub mod state;

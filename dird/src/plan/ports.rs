@@ -16,7 +16,10 @@ pub fn port_filters(cfg: &RuleConfig) -> Vec<String> {
     for (proto, ports) in [("tcp", &cfg.tcp_ports), ("udp", &cfg.udp_ports)] {
         for chunk in chunks(ports) {
             let list: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-            out.push(format!("-p {proto} -m multiport --dports {}", list.join(",")));
+            out.push(format!(
+                "-p {proto} -m multiport --dports {}",
+                list.join(",")
+            ));
         }
     }
     out
@@ -41,5 +44,10 @@ pub fn chunks(ports: &[PortSpec]) -> Vec<Vec<PortSpec>> {
 
 /// `a b` joined with one space, leaving out empty parts.
 pub fn join(parts: &[&str]) -> String {
-    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

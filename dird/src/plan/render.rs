@@ -38,16 +38,27 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
     let mut decls = Vec::new();
     let mut lines = Vec::new();
     let empty = Default::default();
-    let chains = installed.tables.get(&table).map(|t| &t.chains).unwrap_or(&empty);
+    let chains = installed
+        .tables
+        .get(&table)
+        .map(|t| &t.chains)
+        .unwrap_or(&empty);
 
     // 1. dird chains that the plan no longer wants: unhook, flush, delete.
     for name in installed.own_chain_names(table) {
-        if desired.chains.iter().any(|c| c.table == table && c.name() == name) {
+        if desired
+            .chains
+            .iter()
+            .any(|c| c.table == table && c.name() == name)
+        {
             continue;
         }
         let target = format!("-j {name}");
         for (chain, rules) in chains {
-            for r in rules.iter().filter(|r| r.ends_with(&target) || r.contains(&format!("{target} "))) {
+            for r in rules
+                .iter()
+                .filter(|r| r.ends_with(&target) || r.contains(&format!("{target} ")))
+            {
                 lines.push(format!("-D {chain} {r}"));
             }
         }
@@ -68,7 +79,12 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
         }
         let spec = jump_spec(&name);
         let builtin_rules = chains.get(c.builtin).map(Vec::as_slice).unwrap_or(&[]);
-        let at: Vec<usize> = builtin_rules.iter().enumerate().filter(|(_, r)| **r == spec).map(|(i, _)| i).collect();
+        let at: Vec<usize> = builtin_rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r == spec)
+            .map(|(i, _)| i)
+            .collect();
         let in_place = at.len() == 1 && (!c.jump_first() || at[0] == 0);
         if !in_place {
             lines.extend(at.iter().map(|_| format!("-D {} {spec}", c.builtin)));
@@ -84,7 +100,12 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
     let mangle_output = installed.rules(Table::Mangle, "OUTPUT");
     if legacy::applies(&desired.legacy, mangle_output) {
         for lr in desired.legacy.iter().filter(|l| l.table == table) {
-            for r in chains.get(lr.chain).into_iter().flatten().filter(|r| lr.matches(r)) {
+            for r in chains
+                .get(lr.chain)
+                .into_iter()
+                .flatten()
+                .filter(|r| lr.matches(r))
+            {
                 lines.push(format!("-D {} {r}", lr.chain));
             }
         }

@@ -84,7 +84,10 @@ fn is_dird_udp_rule(r: &UdpSourceRule) -> bool {
 /// A rule the original daemon added: `from <subnet> fwmark N lookup N prio 32700`, N in 1..=252
 /// (it also used 253-255, the kernel's own tables; those rules are removed, their tables kept).
 pub fn is_legacy_rule(r: &PolicyRule) -> bool {
-    r.priority == RULE_PRIORITY && r.mask == u32::MAX && r.fwmark == r.table && (1..=255).contains(&r.table)
+    r.priority == RULE_PRIORITY
+        && r.mask == u32::MAX
+        && r.fwmark == r.table
+        && (1..=255).contains(&r.table)
 }
 
 fn is_dird_rule(r: &PolicyRule) -> bool {
@@ -96,9 +99,19 @@ fn is_dird_rule(r: &PolicyRule) -> bool {
 pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
     let ours_or_legacy = |r: &PolicyRule| is_dird_rule(r) || is_legacy_rule(r);
     let route_ours = |r: &Route| is_dird_table(r.table) || (1..=252).contains(&r.table);
-    let legacy_tables: Vec<u32> = installed.rules.iter().filter(|r| is_legacy_rule(r)).map(|r| r.table).collect();
+    let legacy_tables: Vec<u32> = installed
+        .rules
+        .iter()
+        .filter(|r| is_legacy_rule(r))
+        .map(|r| r.table)
+        .collect();
     RoutingChanges {
-        del_rules: installed.rules.iter().filter(|r| ours_or_legacy(r) && !desired.rules.contains(r)).copied().collect(),
+        del_rules: installed
+            .rules
+            .iter()
+            .filter(|r| ours_or_legacy(r) && !desired.rules.contains(r))
+            .copied()
+            .collect(),
         del_routes: installed
             .routes
             .iter()
@@ -109,15 +122,30 @@ pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
             })
             .cloned()
             .collect(),
-        add_routes: desired.routes.iter().filter(|r| !installed.routes.contains(r)).cloned().collect(),
-        add_rules: desired.rules.iter().filter(|r| !installed.rules.contains(r)).copied().collect(),
+        add_routes: desired
+            .routes
+            .iter()
+            .filter(|r| !installed.routes.contains(r))
+            .cloned()
+            .collect(),
+        add_rules: desired
+            .rules
+            .iter()
+            .filter(|r| !installed.rules.contains(r))
+            .copied()
+            .collect(),
         del_udp_rules: installed
             .udp_rules
             .iter()
             .filter(|r| is_dird_udp_rule(r) && !desired.udp_rules.contains(r))
             .copied()
             .collect(),
-        add_udp_rules: desired.udp_rules.iter().filter(|r| !installed.udp_rules.contains(r)).copied().collect(),
+        add_udp_rules: desired
+            .udp_rules
+            .iter()
+            .filter(|r| !installed.udp_rules.contains(r))
+            .copied()
+            .collect(),
     }
 }
 
@@ -133,7 +161,11 @@ impl std::fmt::Display for PolicyRule {
 
 impl std::fmt::Display for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ip route add default via {} dev {}", self.gateway, self.dev)?;
+        write!(
+            f,
+            "ip route add default via {} dev {}",
+            self.gateway, self.dev
+        )?;
         if let Some(src) = self.src {
             write!(f, " src {src}")?;
         }
@@ -143,7 +175,11 @@ impl std::fmt::Display for Route {
 
 impl std::fmt::Display for UdpSourceRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ip rule add iif lo ipproto udp sport {} lookup {}", self.sport, self.table)?;
+        write!(
+            f,
+            "ip rule add iif lo ipproto udp sport {} lookup {}",
+            self.sport, self.table
+        )?;
         if let Some(n) = self.suppress_prefixlength {
             write!(f, " suppress_prefixlength {n}")?;
         }

@@ -56,7 +56,11 @@ pub fn comparable_save(save: &str) -> String {
         let done = line == "COMMIT";
         table.push(line);
         if done {
-            let only_defaults = table.iter().all(|l| l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT")));
+            let only_defaults = table.iter().all(|l| {
+                l.starts_with('*')
+                    || l == "COMMIT"
+                    || (l.starts_with(':') && l.ends_with(" ACCEPT"))
+            });
             if !only_defaults {
                 out.push_str(&table.join("\n"));
                 out.push('\n');
@@ -85,14 +89,21 @@ impl IptablesState {
     pub fn apply(&mut self, text: &str) -> Result<(), ParseError> {
         let mut table: Option<Table> = None;
         for (i, raw) in text.lines().enumerate() {
-            let err = |message| ParseError { line: i + 1, message, text: raw.to_owned() };
+            let err = |message| ParseError {
+                line: i + 1,
+                message,
+                text: raw.to_owned(),
+            };
             let mut line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             if line.starts_with('[') {
                 // `iptables-save -c`: "[packets:bytes] -A ..."
-                line = line.split_once(']').map(|(_, rest)| rest.trim_start()).ok_or_else(|| err("bad counters"))?;
+                line = line
+                    .split_once(']')
+                    .map(|(_, rest)| rest.trim_start())
+                    .ok_or_else(|| err("bad counters"))?;
             }
             if let Some(name) = line.strip_prefix('*') {
                 let t = Table::from_name(name.trim()).ok_or_else(|| err("unknown table"))?;
@@ -110,7 +121,10 @@ impl IptablesState {
             let t = table.ok_or_else(|| err("rule outside a table"))?;
             let chains = &mut self.tables.entry(t).or_default().chains;
             if let Some(decl) = line.strip_prefix(':') {
-                let name = decl.split_whitespace().next().ok_or_else(|| err("empty chain declaration"))?;
+                let name = decl
+                    .split_whitespace()
+                    .next()
+                    .ok_or_else(|| err("empty chain declaration"))?;
                 let rules = chains.entry(name.to_owned()).or_default();
                 if !t.is_builtin(name) {
                     rules.clear();
@@ -125,12 +139,20 @@ impl IptablesState {
             }
             let spec = normalize_spec(spec);
             match cmd {
-                "-A" | "--append" => chains.get_mut(chain).ok_or_else(|| err("no such chain"))?.push(spec),
+                "-A" | "--append" => chains
+                    .get_mut(chain)
+                    .ok_or_else(|| err("no such chain"))?
+                    .push(spec),
                 "-I" | "--insert" => {
                     let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
                     let (pos, spec) = match spec.split_once(' ') {
-                        Some((n, s)) if n.bytes().all(|b| b.is_ascii_digit()) => (n.parse::<usize>().map_err(|_| err("bad position"))?, s.to_owned()),
-                        _ if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) => return Err(err("insert without rule")),
+                        Some((n, s)) if n.bytes().all(|b| b.is_ascii_digit()) => (
+                            n.parse::<usize>().map_err(|_| err("bad position"))?,
+                            s.to_owned(),
+                        ),
+                        _ if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) => {
+                            return Err(err("insert without rule"))
+                        }
                         _ => (1, spec),
                     };
                     if pos == 0 || pos > rules.len() + 1 {
@@ -140,10 +162,16 @@ impl IptablesState {
                 }
                 "-D" | "--delete" => {
                     let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
-                    let at = rules.iter().position(|r| *r == spec).ok_or_else(|| err("no such rule"))?;
+                    let at = rules
+                        .iter()
+                        .position(|r| *r == spec)
+                        .ok_or_else(|| err("no such rule"))?;
                     rules.remove(at);
                 }
-                "-F" | "--flush" => chains.get_mut(chain).ok_or_else(|| err("no such chain"))?.clear(),
+                "-F" | "--flush" => chains
+                    .get_mut(chain)
+                    .ok_or_else(|| err("no such chain"))?
+                    .clear(),
                 "-N" | "--new-chain" => {
                     if chains.contains_key(chain) {
                         return Err(err("chain exists"));
@@ -160,7 +188,11 @@ impl IptablesState {
                         Some(_) => {}
                     }
                     let target = format!("-j {chain}");
-                    if chains.values().flatten().any(|r| r.ends_with(&target) || r.contains(&format!("{target} "))) {
+                    if chains
+                        .values()
+                        .flatten()
+                        .any(|r| r.ends_with(&target) || r.contains(&format!("{target} ")))
+                    {
                         return Err(err("chain still referenced"));
                     }
                     chains.remove(chain);
@@ -169,7 +201,11 @@ impl IptablesState {
             }
         }
         if table.is_some() {
-            return Err(ParseError { line: text.lines().count(), message: "missing COMMIT", text: String::new() });
+            return Err(ParseError {
+                line: text.lines().count(),
+                message: "missing COMMIT",
+                text: String::new(),
+            });
         }
         Ok(())
     }
@@ -184,7 +220,11 @@ impl IptablesState {
         for (table, ts) in &self.tables {
             for builtin in table.builtins() {
                 if let Some(rules) = ts.chains.get(&own_chain_name(builtin)) {
-                    chains.push(OwnChain { table: *table, builtin, rules: rules.clone() });
+                    chains.push(OwnChain {
+                        table: *table,
+                        builtin,
+                        rules: rules.clone(),
+                    });
                 }
             }
         }
@@ -195,7 +235,13 @@ impl IptablesState {
     pub fn own_chain_names(&self, table: Table) -> Vec<String> {
         self.tables
             .get(&table)
-            .map(|t| t.chains.keys().filter(|c| c.starts_with(CHAIN_PREFIX) && !table.is_builtin(c)).cloned().collect())
+            .map(|t| {
+                t.chains
+                    .keys()
+                    .filter(|c| c.starts_with(CHAIN_PREFIX) && !table.is_builtin(c))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -204,7 +250,8 @@ impl IptablesState {
     pub fn canonical(&self) -> IptablesState {
         let mut out = self.clone();
         for (table, ts) in out.tables.iter_mut() {
-            ts.chains.retain(|name, rules| !(table.is_builtin(name) && rules.is_empty()));
+            ts.chains
+                .retain(|name, rules| !(table.is_builtin(name) && rules.is_empty()));
         }
         out.tables.retain(|_, ts| !ts.chains.is_empty());
         out

@@ -20,10 +20,14 @@ impl Sysctl {
                 && c != "."
                 && c != ".."
                 && c.len() <= 64
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.@:+-".contains(&b))
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.@:+-".contains(&b))
         };
         let ok_value = !value.is_empty() && !value.contains(['\n', '\r', '\0']);
-        if components.is_empty() || !components.iter().all(|c| ok_component(c.as_ref())) || !ok_value {
+        if components.is_empty()
+            || !components.iter().all(|c| ok_component(c.as_ref()))
+            || !ok_value
+        {
             return None;
         }
         Some(Sysctl {
@@ -35,7 +39,11 @@ impl Sysctl {
 
     /// The dotted key as `sysctl` prints it (`/` inside a component, as sysctl(8) does).
     pub fn key(&self) -> String {
-        self.components.iter().map(|c| c.replace('.', "/")).collect::<Vec<_>>().join(".")
+        self.components
+            .iter()
+            .map(|c| c.replace('.', "/"))
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The file below `/proc/sys` (relative path).

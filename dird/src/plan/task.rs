@@ -3,7 +3,9 @@
 //! back through that load balancer (one table each), with loose reverse-path filtering.
 
 use super::iptables::{IptablesPlan, OwnChain, Table};
-use super::routing::{PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY};
+use super::routing::{
+    PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY,
+};
 use super::{legacy, Ingress, Sysctl};
 use std::net::Ipv4Addr;
 
@@ -54,17 +56,28 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     for bit in 0..id_bits {
         let tos = 1u32 << (bit + enc.tos_shift());
         let mark = 1u32 << (bit + MARK_SHIFT);
-        pre.push(format!("-m tos --tos {tos:#04x}/{tos:#04x} -j CONNMARK --set-xmark {mark:#x}/{mark:#x}"));
+        pre.push(format!(
+            "-m tos --tos {tos:#04x}/{tos:#04x} -j CONNMARK --set-xmark {mark:#x}/{mark:#x}"
+        ));
     }
-    let restore = format!("-j CONNMARK --restore-mark --nfmask {MARK_MASK:#x} --ctmask {MARK_MASK:#x}");
+    let restore =
+        format!("-j CONNMARK --restore-mark --nfmask {MARK_MASK:#x} --ctmask {MARK_MASK:#x}");
     // The first packet carries the mark too: with tcp_fwmark_accept the accepted socket takes
     // it, so replies are routed through the right table from the start and the per-packet
     // restore in OUTPUT changes nothing (no re-route per reply packet).
     pre.push(restore.clone());
     let out = vec![format!("-p tcp {restore}"), format!("-p udp {restore}")];
     let chains = vec![
-        OwnChain { table: Table::Mangle, builtin: "PREROUTING", rules: pre },
-        OwnChain { table: Table::Mangle, builtin: "OUTPUT", rules: out },
+        OwnChain {
+            table: Table::Mangle,
+            builtin: "PREROUTING",
+            rules: pre,
+        },
+        OwnChain {
+            table: Table::Mangle,
+            builtin: "OUTPUT",
+            rules: out,
+        },
     ];
     let mut routing = RoutingPlan::default();
     for m in &lbs.members {
@@ -75,29 +88,56 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
             mask: MARK_MASK,
             table: m.id.table(),
         });
-        routing.routes.push(Route { table: m.id.table(), gateway: m.ip, dev: iface.to_owned(), src: None });
+        routing.routes.push(Route {
+            table: m.id.table(),
+            gateway: m.ip,
+            dev: iface.to_owned(),
+            src: None,
+        });
     }
     if let Some(first) = lbs.members.first() {
         let mut ports = task.udp_ports.clone();
         ports.sort_unstable();
         ports.dedup();
         for sport in ports {
-            routing.udp_rules.push(UdpSourceRule { priority: UDP_MAIN_PRIORITY, sport, table: 254, suppress_prefixlength: Some(0) });
-            routing.udp_rules.push(UdpSourceRule { priority: UDP_SOURCE_PRIORITY, sport, table: TABLE_BASE, suppress_prefixlength: None });
+            routing.udp_rules.push(UdpSourceRule {
+                priority: UDP_MAIN_PRIORITY,
+                sport,
+                table: 254,
+                suppress_prefixlength: Some(0),
+            });
+            routing.udp_rules.push(UdpSourceRule {
+                priority: UDP_SOURCE_PRIORITY,
+                sport,
+                table: TABLE_BASE,
+                suppress_prefixlength: None,
+            });
         }
         if !routing.udp_rules.is_empty() {
-            routing.routes.push(Route { table: TABLE_BASE, gateway: first.ip, dev: iface.to_owned(), src: Some(task.addr) });
+            routing.routes.push(Route {
+                table: TABLE_BASE,
+                gateway: first.ip,
+                dev: iface.to_owned(),
+                src: Some(task.addr),
+            });
         }
     }
     routing.rules.sort();
     routing.routes.sort();
     routing.udp_rules.sort();
-    let mut sysctls: Vec<Sysctl> = [["net", "ipv4", "conf", "all", "rp_filter"], ["net", "ipv4", "conf", iface, "rp_filter"]]
-        .iter()
-        .filter_map(|c| Sysctl::new(c, "2"))
-        .collect();
+    let mut sysctls: Vec<Sysctl> = [
+        ["net", "ipv4", "conf", "all", "rp_filter"],
+        ["net", "ipv4", "conf", iface, "rp_filter"],
+    ]
+    .iter()
+    .filter_map(|c| Sysctl::new(c, "2"))
+    .collect();
     sysctls.extend(Sysctl::new(&["net", "ipv4", "tcp_fwmark_accept"], "1"));
-    TaskPlan { iptables: IptablesPlan::new(chains, legacy::task_rules()), routing, sysctls }
+    TaskPlan {
+        iptables: IptablesPlan::new(chains, legacy::task_rules()),
+        routing,
+        sysctls,
+    }
 }
 
 /// The UDP ports a task's servers listen on, from Docker's own rules in the task:
@@ -111,7 +151,11 @@ pub fn udp_redirect_ports(state: &super::IptablesState) -> Vec<u16> {
         .filter(|r| r.contains("-p udp "))
         .filter_map(|r| r.split_once("-j REDIRECT --to-ports ").map(|(_, p)| p))
         .filter_map(|p| p.split_whitespace().next())
-        .filter_map(|p| p.split(['-', ':']).next().and_then(|n| n.parse::<u16>().ok()))
+        .filter_map(|p| {
+            p.split(['-', ':'])
+                .next()
+                .and_then(|n| n.parse::<u16>().ok())
+        })
         .filter(|p| *p > 0)
         .collect();
     ports.sort_unstable();
@@ -121,5 +165,8 @@ pub fn udp_redirect_ports(state: &super::IptablesState) -> Vec<u16> {
 
 /// What uninstalling wants in a task: no dird chains, rules or tables, and none of the original's.
 pub fn task_uninstall_plan() -> (IptablesPlan, RoutingPlan) {
-    (IptablesPlan::new(Vec::new(), legacy::task_rules()), RoutingPlan::default())
+    (
+        IptablesPlan::new(Vec::new(), legacy::task_rules()),
+        RoutingPlan::default(),
+    )
 }

@@ -17,18 +17,38 @@ fn ip(s: &str) -> Ipv4Addr {
 }
 
 fn gws(items: &[&str]) -> Vec<Gateway> {
-    items.iter().map(|s| if *s == "null" { Gateway::Null } else { Gateway::Ip(ip(s)) }).collect()
+    items
+        .iter()
+        .map(|s| {
+            if *s == "null" {
+                Gateway::Null
+            } else {
+                Gateway::Ip(ip(s))
+            }
+        })
+        .collect()
 }
 
 fn base() -> RuleConfig {
-    RuleConfig { gateways: gws(&["10.0.0.2", "10.0.0.3"]), performance: true, ..Default::default() }
+    RuleConfig {
+        gateways: gws(&["10.0.0.2", "10.0.0.3"]),
+        performance: true,
+        ..Default::default()
+    }
 }
 
 fn input(rules: RuleConfig, subnet: &str, node: &str) -> PlanInput {
     PlanInput {
         rules,
-        ingress: Ingress { subnet: subnet.parse().unwrap(), node_ip: ip(node) },
-        task: TaskIngress { iface: "eth0".into(), addr: ip("10.0.0.100"), udp_ports: Vec::new() },
+        ingress: Ingress {
+            subnet: subnet.parse().unwrap(),
+            node_ip: ip(node),
+        },
+        task: TaskIngress {
+            iface: "eth0".into(),
+            addr: ip("10.0.0.100"),
+            udp_ports: Vec::new(),
+        },
         sysctl_files: Vec::new(),
         uninstall: false,
     }
@@ -46,13 +66,19 @@ fn snapshot_default_install() {
 
 #[test]
 fn snapshot_tcp_ports() {
-    let rules = RuleConfig { tcp_ports: vec![PortSpec::Single(80), PortSpec::Single(443)], ..base() };
+    let rules = RuleConfig {
+        tcp_ports: vec![PortSpec::Single(80), PortSpec::Single(443)],
+        ..base()
+    };
     snap("tcp_ports", &input(rules, "10.0.0.0/24", "10.0.0.2"));
 }
 
 #[test]
 fn snapshot_udp_ports() {
-    let rules = RuleConfig { udp_ports: vec![PortSpec::Single(5353)], ..base() };
+    let rules = RuleConfig {
+        udp_ports: vec![PortSpec::Single(5353)],
+        ..base()
+    };
     let mut i = input(rules, "10.0.0.0/24", "10.0.0.2");
     i.task.udp_ports = vec![53];
     snap("udp_ports", &i);
@@ -65,48 +91,74 @@ fn snapshot_tcp_and_udp_ports() {
         udp_ports: vec![PortSpec::Single(5353)],
         ..base()
     };
-    snap("tcp_and_udp_ports", &input(rules, "10.0.0.0/24", "10.0.0.2"));
+    snap(
+        "tcp_and_udp_ports",
+        &input(rules, "10.0.0.0/24", "10.0.0.2"),
+    );
 }
 
 #[test]
 fn snapshot_services() {
-    let rules = RuleConfig { services: vec!["web".into(), "api".into()], ..base() };
+    let rules = RuleConfig {
+        services: vec!["web".into(), "api".into()],
+        ..base()
+    };
     snap("services", &input(rules, "10.0.0.0/24", "10.0.0.3"));
 }
 
 #[test]
 fn snapshot_indexed_ids() {
-    let rules = RuleConfig { indexed_ids: true, gateways: gws(&["10.0.0.9", "10.0.0.4"]), ..base() };
+    let rules = RuleConfig {
+        indexed_ids: true,
+        gateways: gws(&["10.0.0.9", "10.0.0.4"]),
+        ..base()
+    };
     snap("indexed_ids", &input(rules, "10.0.0.0/24", "10.0.0.4"));
 }
 
 #[test]
 fn snapshot_subnet_16() {
-    let rules = RuleConfig { gateways: gws(&["10.0.1.5", "10.0.2.5"]), ..base() };
+    let rules = RuleConfig {
+        gateways: gws(&["10.0.1.5", "10.0.2.5"]),
+        ..base()
+    };
     snap("subnet_16", &input(rules, "10.0.0.0/16", "10.0.2.5"));
 }
 
 #[test]
 fn snapshot_null_entries() {
-    let rules = RuleConfig { indexed_ids: true, gateways: gws(&["null", "10.0.0.3", "null", "10.0.0.5"]), ..base() };
+    let rules = RuleConfig {
+        indexed_ids: true,
+        gateways: gws(&["null", "10.0.0.3", "null", "10.0.0.5"]),
+        ..base()
+    };
     snap("null_entries", &input(rules, "10.0.0.0/24", "10.0.0.5"));
 }
 
 #[test]
 fn snapshot_no_performance() {
-    let rules = RuleConfig { performance: false, ..base() };
+    let rules = RuleConfig {
+        performance: false,
+        ..base()
+    };
     snap("no_performance", &input(rules, "10.0.0.0/24", "10.0.0.2"));
 }
 
 #[test]
 fn snapshot_dscp() {
-    let rules = RuleConfig { id_encoding: IdEncoding::Dscp, ..base() };
+    let rules = RuleConfig {
+        id_encoding: IdEncoding::Dscp,
+        ..base()
+    };
     snap("dscp", &input(rules, "10.0.0.0/24", "10.0.0.3"));
 }
 
 #[test]
 fn snapshot_lb_at_254() {
-    let rules = RuleConfig { gateways: gws(&["10.0.0.253", "10.0.0.254"]), ..base() };
+    let rules = RuleConfig {
+        gateways: gws(&["10.0.0.253", "10.0.0.254"]),
+        ..base()
+    };
     snap("lb_at_254", &input(rules, "10.0.0.0/24", "10.0.0.254"));
 }
 
@@ -114,13 +166,22 @@ fn snapshot_lb_at_254() {
 fn snapshot_more_than_15_ports() {
     let mut tcp: Vec<PortSpec> = (8001..=8020).map(PortSpec::Single).collect();
     tcp.push(PortSpec::Range(9000, 9100));
-    let rules = RuleConfig { tcp_ports: tcp, ..base() };
-    snap("more_than_15_ports", &input(rules, "10.0.0.0/24", "10.0.0.2"));
+    let rules = RuleConfig {
+        tcp_ports: tcp,
+        ..base()
+    };
+    snap(
+        "more_than_15_ports",
+        &input(rules, "10.0.0.0/24", "10.0.0.2"),
+    );
 }
 
 #[test]
 fn snapshot_not_a_load_balancer() {
-    snap("not_a_load_balancer", &input(base(), "10.0.0.0/24", "10.0.0.7"));
+    snap(
+        "not_a_load_balancer",
+        &input(base(), "10.0.0.0/24", "10.0.0.7"),
+    );
 }
 
 #[test]
@@ -145,12 +206,18 @@ fn snapshot_uninstall() {
 fn no_multiport_rule_exceeds_15_slots() {
     let mut tcp: Vec<PortSpec> = (1..=40).map(PortSpec::Single).collect();
     tcp.extend((100..110).map(|p| PortSpec::Range(p * 10, p * 10 + 5)));
-    let cfg = RuleConfig { tcp_ports: tcp.clone(), ..base() };
+    let cfg = RuleConfig {
+        tcp_ports: tcp.clone(),
+        ..base()
+    };
     let filters = port_filters(&cfg);
     let mut seen = Vec::new();
     for f in &filters {
         let list = f.rsplit(' ').next().unwrap();
-        let slots: usize = list.split(',').map(|p| if p.contains(':') { 2 } else { 1 }).sum();
+        let slots: usize = list
+            .split(',')
+            .map(|p| if p.contains(':') { 2 } else { 1 })
+            .sum();
         assert!(slots <= MULTIPORT_MAX_SLOTS, "{f}");
         seen.extend(list.split(',').map(str::to_owned));
     }
@@ -192,8 +259,17 @@ fn similar_rules_without_the_marker_are_left_alone() {
 
 #[test]
 fn a_misplaced_nat_jump_is_moved_to_the_front() {
-    let lbs = LbSet::assign(&gws(&["10.0.0.2"]), "10.0.0.0/24".parse().unwrap(), false, IdEncoding::Tos).unwrap();
-    let ing = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: ip("10.0.0.2") };
+    let lbs = LbSet::assign(
+        &gws(&["10.0.0.2"]),
+        "10.0.0.0/24".parse().unwrap(),
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap();
+    let ing = Ingress {
+        subnet: "10.0.0.0/24".parse().unwrap(),
+        node_ip: ip("10.0.0.2"),
+    };
     let plan = lb_plan(&base(), &ing, lbs.members[0].id, &[]);
     let mut sbox = IptablesState::parse(SBOX_DOCKER).unwrap();
     for b in render_sync(&plan.iptables, &sbox) {
@@ -208,15 +284,31 @@ fn a_misplaced_nat_jump_is_moved_to_the_front() {
     }
     let nat = sbox.rules(Table::Nat, "POSTROUTING").unwrap();
     assert_eq!(nat[0], "-m comment --comment dird -j DIRD-POSTROUTING");
-    assert_eq!(nat.iter().filter(|r| r.contains("DIRD-POSTROUTING")).count(), 1);
+    assert_eq!(
+        nat.iter()
+            .filter(|r| r.contains("DIRD-POSTROUTING"))
+            .count(),
+        1
+    );
     assert!(render_sync(&plan.iptables, &sbox).is_empty());
 }
 
 #[test]
 fn parse_reads_counters_and_rejects_garbage() {
-    let s = IptablesState::parse("*nat\n:POSTROUTING ACCEPT [3:180]\n[3:180] -A POSTROUTING -j ACCEPT\nCOMMIT\n").unwrap();
-    assert_eq!(s.rules(Table::Nat, "POSTROUTING").unwrap(), &vec!["-j ACCEPT".to_string()]);
-    for bad in ["-A X -j ACCEPT\n", "*bogus\nCOMMIT\n", "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", "*nat\n:POSTROUTING ACCEPT [0:0]\n"] {
+    let s = IptablesState::parse(
+        "*nat\n:POSTROUTING ACCEPT [3:180]\n[3:180] -A POSTROUTING -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.rules(Table::Nat, "POSTROUTING").unwrap(),
+        &vec!["-j ACCEPT".to_string()]
+    );
+    for bad in [
+        "-A X -j ACCEPT\n",
+        "*bogus\nCOMMIT\n",
+        "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n",
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n",
+    ] {
         assert!(IptablesState::parse(bad).is_err(), "{bad}");
     }
 }
@@ -244,10 +336,17 @@ fn rule_config() -> impl Strategy<Value = (RuleConfig, Vec<u8>, bool)> {
                 out
             };
             let cfg = RuleConfig {
-                gateways: octets.iter().map(|o| Gateway::Ip(Ipv4Addr::new(10, 0, 0, *o))).collect(),
+                gateways: octets
+                    .iter()
+                    .map(|o| Gateway::Ip(Ipv4Addr::new(10, 0, 0, *o)))
+                    .collect(),
                 tcp_ports: dedup(tcp),
                 udp_ports: dedup(udp),
-                id_encoding: if dscp { IdEncoding::Dscp } else { IdEncoding::Tos },
+                id_encoding: if dscp {
+                    IdEncoding::Dscp
+                } else {
+                    IdEncoding::Tos
+                },
                 indexed_ids: indexed || dscp,
                 performance: perf,
                 ..Default::default()
@@ -257,10 +356,17 @@ fn rule_config() -> impl Strategy<Value = (RuleConfig, Vec<u8>, bool)> {
 }
 
 fn plans(cfg: &RuleConfig, octets: &[u8]) -> (LbPlan, TaskPlan) {
-    let ing = Ingress { subnet: "10.0.0.0/24".parse().unwrap(), node_ip: Ipv4Addr::new(10, 0, 0, octets[0]) };
+    let ing = Ingress {
+        subnet: "10.0.0.0/24".parse().unwrap(),
+        node_ip: Ipv4Addr::new(10, 0, 0, octets[0]),
+    };
     let lbs = LbSet::assign(&cfg.gateways, ing.subnet, cfg.indexed_ids, cfg.id_encoding).unwrap();
     let id = lbs.id_of(ing.node_ip).unwrap();
-    let task = TaskIngress { iface: "eth0".into(), addr: Ipv4Addr::new(10, 0, 0, 200), udp_ports: vec![53, 5353] };
+    let task = TaskIngress {
+        iface: "eth0".into(),
+        addr: Ipv4Addr::new(10, 0, 0, 200),
+        udp_ports: vec![53, 5353],
+    };
     (lb_plan(cfg, &ing, id, &[]), task_plan(&lbs, &ing, &task))
 }
 
@@ -333,6 +439,10 @@ proptest! {
 #[test]
 fn udp_server_ports_come_from_dockers_redirect_rules() {
     let task = IptablesState::parse(TASK_DOCKER).unwrap();
-    assert_eq!(udp_redirect_ports(&task), vec![53], "5353/udp is remapped to 53 in the reference task");
+    assert_eq!(
+        udp_redirect_ports(&task),
+        vec![53],
+        "5353/udp is remapped to 53 in the reference task"
+    );
     assert!(udp_redirect_ports(&IptablesState::default()).is_empty());
 }

@@ -39,7 +39,12 @@ pub struct Launch {
 
 impl Launch {
     pub fn new(argv: Vec<String>, legacy_env: Option<String>) -> Launch {
-        Launch { argv, legacy_env, sbox: PathBuf::from(SBOX_NETNS), sysctl_dir: PathBuf::from("/etc/sysctl.d") }
+        Launch {
+            argv,
+            legacy_env,
+            sbox: PathBuf::from(SBOX_NETNS),
+            sysctl_dir: PathBuf::from("/etc/sysctl.d"),
+        }
     }
 }
 
@@ -112,7 +117,10 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
         let client = match connected {
             Ok(c) => c,
             Err(e) => {
-                warn!("Docker Engine not reachable ({e}); retrying in {}s", backoff.as_secs());
+                warn!(
+                    "Docker Engine not reachable ({e}); retrying in {}s",
+                    backoff.as_secs()
+                );
                 continue 'connect;
             }
         };
@@ -121,7 +129,9 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
         let ingress: Ingress = loop {
             match client.ingress().await {
                 Ok(IngressState::Ready(i)) => break i,
-                Ok(IngressState::NotReady(why)) => info!("waiting for the swarm ingress: {why}; checking again in 5s"),
+                Ok(IngressState::NotReady(why)) => {
+                    info!("waiting for the swarm ingress: {why}; checking again in 5s")
+                }
                 Err(e) => {
                     warn!("lost the Docker Engine while waiting for the ingress: {e}");
                     continue 'connect;
@@ -133,7 +143,10 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                 Wake::Elapsed => {}
             }
         };
-        info!("ingress subnet {}, this node's ingress IP {}", ingress.subnet, ingress.node_ip);
+        info!(
+            "ingress subnet {}, this node's ingress IP {}",
+            ingress.subnet, ingress.node_ip
+        );
 
         let mut node = match build_node(&client, &launch, &cfg, ingress).await {
             Ok(n) => n,
@@ -153,7 +166,11 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
         backoff = Duration::from_secs(1);
 
         let mut events = Box::pin(client.events());
-        let mut audit = tokio::time::interval(if cfg.resync_interval.is_zero() { Duration::from_secs(86400 * 365) } else { cfg.resync_interval });
+        let mut audit = tokio::time::interval(if cfg.resync_interval.is_zero() {
+            Duration::from_secs(86400 * 365)
+        } else {
+            cfg.resync_interval
+        });
         audit.reset();
         let mut sbox_watch = tokio::time::interval(Duration::from_secs(2));
         let mut sbox_id = sbox_identity(&launch.sbox);

@@ -24,15 +24,30 @@ pub enum BuildError {
 
 /// The node's configuration for this ingress: load balancers (the original's default list when
 /// none were given), ports (from the services when `--services` has no ports), sysctl files.
-pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, ingress: Ingress) -> Result<Node, BuildError> {
+pub async fn build_node(
+    client: &DockerClient,
+    launch: &Launch,
+    cfg: &Config,
+    ingress: Ingress,
+) -> Result<Node, BuildError> {
     if cfg.rules.gateways.is_empty() && !cfg.rules.auto_gateways {
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
     let published = if node::needs_published_ports(&cfg.rules) {
         match client.published_ports(&cfg.rules.services).await? {
             Some((tcp, udp)) => {
-                let list = |v: &[crate::config::PortSpec]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-                info!("--services without ports: using the published ports of {}: tcp [{}] udp [{}]", cfg.rules.services.join(","), list(&tcp), list(&udp));
+                let list = |v: &[crate::config::PortSpec]| {
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                info!(
+                    "--services without ports: using the published ports of {}: tcp [{}] udp [{}]",
+                    cfg.rules.services.join(","),
+                    list(&tcp),
+                    list(&udp)
+                );
                 Some((tcp, udp))
             }
             None => {
@@ -53,11 +68,19 @@ pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, in
     } else {
         Vec::new()
     };
-    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    let tools = IptablesTools {
+        wait: cfg.iptables_wait,
+        ..IptablesTools::default()
+    };
     let mut node = if cfg.rules.auto_gateways {
-        let view = client.swarm_view().await.map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
+        let view = client
+            .swarm_view()
+            .await
+            .map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
         if view.is_empty() {
-            return Err(BuildError::Waiting("the swarm lists no ingress endpoint yet".into()));
+            return Err(BuildError::Waiting(
+                "the swarm lists no ingress endpoint yet".into(),
+            ));
         }
         let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
         for c in &set.unmatched_hosts {
@@ -69,10 +92,17 @@ pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, in
     };
     node.lb_enabled = lb_enabled;
     if node.lbs.forced_indexed {
-        info!("ingress subnet {} is larger than /24: using indexed IDs", node.ingress.subnet);
+        info!(
+            "ingress subnet {} is larger than /24: using indexed IDs",
+            node.ingress.subnet
+        );
     }
     for m in &node.lbs.members {
-        let this = if m.ip == node.ingress.node_ip { " <== this node" } else { "" };
+        let this = if m.ip == node.ingress.node_ip {
+            " <== this node"
+        } else {
+            ""
+        };
         info!("load balancer {} has ID {}{this}", m.ip, m.id);
     }
     Ok(node)
@@ -80,16 +110,32 @@ pub async fn build_node(client: &DockerClient, launch: &Launch, cfg: &Config, in
 
 fn log_sbox(result: &Result<SboxOutcome, ApplyError>) {
     match result {
-        Ok(SboxOutcome::LoadBalancer { id, outcome }) if outcome.changed() => info!(netns = "ingress_sbox", "load-balancer rules installed (ID {id}): {}", describe(outcome)),
-        Ok(SboxOutcome::LoadBalancer { .. }) => tracing::debug!(netns = "ingress_sbox", "load-balancer rules already in place"),
-        Ok(SboxOutcome::NotLoadBalancer { outcome }) if outcome.changed() => info!(netns = "ingress_sbox", "not a load balancer: removed old load-balancer rules"),
-        Ok(SboxOutcome::NotLoadBalancer { .. }) => tracing::debug!(netns = "ingress_sbox", "not a load balancer: nothing to install"),
+        Ok(SboxOutcome::LoadBalancer { id, outcome }) if outcome.changed() => info!(
+            netns = "ingress_sbox",
+            "load-balancer rules installed (ID {id}): {}",
+            describe(outcome)
+        ),
+        Ok(SboxOutcome::LoadBalancer { .. }) => tracing::debug!(
+            netns = "ingress_sbox",
+            "load-balancer rules already in place"
+        ),
+        Ok(SboxOutcome::NotLoadBalancer { outcome }) if outcome.changed() => info!(
+            netns = "ingress_sbox",
+            "not a load balancer: removed old load-balancer rules"
+        ),
+        Ok(SboxOutcome::NotLoadBalancer { .. }) => tracing::debug!(
+            netns = "ingress_sbox",
+            "not a load balancer: nothing to install"
+        ),
         Err(e) => error!("{e}"),
     }
 }
 
 fn describe(o: &Outcome) -> String {
-    format!("{} iptables batch(es), {} routing change(s), {} sysctl(s)", o.iptables_batches, o.routing_changes, o.sysctls_written)
+    format!(
+        "{} iptables batch(es), {} routing change(s), {} sysctl(s)",
+        o.iptables_batches, o.routing_changes, o.sysctls_written
+    )
 }
 
 fn log_task(t: &TaskRef, result: &Result<TaskOutcome, ApplyError>) {
@@ -98,8 +144,12 @@ fn log_task(t: &TaskRef, result: &Result<TaskOutcome, ApplyError>) {
         Ok(TaskOutcome::Applied { interface, outcome }) if outcome.changed() => {
             info!(container = %id, service = %service, netns = %netns, "configured (ingress interface {interface}): {}", describe(outcome))
         }
-        Ok(TaskOutcome::Applied { .. }) => tracing::debug!(container = %id, service = %service, "already configured"),
-        Ok(TaskOutcome::NoIngressInterface) => info!(container = %id, service = %service, "no interface in the ingress subnet; skipped"),
+        Ok(TaskOutcome::Applied { .. }) => {
+            tracing::debug!(container = %id, service = %service, "already configured")
+        }
+        Ok(TaskOutcome::NoIngressInterface) => {
+            info!(container = %id, service = %service, "no interface in the ingress subnet; skipped")
+        }
         Err(e) => error!("{e}"),
     }
 }
@@ -115,12 +165,21 @@ async fn sync_task(node: &Node, task: TaskRef) {
 }
 
 /// The sbox and every running service task. `Err` only when Docker could not be asked.
-pub async fn full_sync(client: &DockerClient, launch: &Launch, node: &Node) -> Result<(), DockerError> {
-    let tasks = client.service_tasks().await.inspect_err(|e| warn!("cannot list containers: {e}"))?;
+pub async fn full_sync(
+    client: &DockerClient,
+    launch: &Launch,
+    node: &Node,
+) -> Result<(), DockerError> {
+    let tasks = client
+        .service_tasks()
+        .await
+        .inspect_err(|e| warn!("cannot list containers: {e}"))?;
     let n = node.clone();
     let sbox = launch.sbox.clone();
     let result = if sbox.exists() {
-        tokio::task::spawn_blocking(move || n.sync_sbox(&sbox)).await.ok()
+        tokio::task::spawn_blocking(move || n.sync_sbox(&sbox))
+            .await
+            .ok()
     } else {
         info!("no ingress_sbox at {} yet", launch.sbox.display());
         None
@@ -141,7 +200,10 @@ pub async fn full_sync(client: &DockerClient, launch: &Launch, node: &Node) -> R
     let n = node.clone();
     let list = wanted.clone();
     match tokio::task::spawn_blocking(move || n.sync_tasks(&list, node::default_workers())).await {
-        Ok(results) => wanted.iter().zip(results.iter()).for_each(|(t, r)| log_task(t, r)),
+        Ok(results) => wanted
+            .iter()
+            .zip(results.iter())
+            .for_each(|(t, r)| log_task(t, r)),
         Err(e) => error!("workers failed: {e}"),
     }
     Ok(())
@@ -151,7 +213,9 @@ pub async fn full_sync(client: &DockerClient, launch: &Launch, node: &Node) -> R
 pub async fn start_event(client: &DockerClient, node: &Node, id: &str) {
     match client.task(id).await {
         Ok(Some(t)) if node.wants_service(&t.service) => sync_task(node, t).await,
-        Ok(Some(t)) => info!(container = %t.id, service = %t.service, "service not in --services; skipped"),
+        Ok(Some(t)) => {
+            info!(container = %t.id, service = %t.service, "service not in --services; skipped")
+        }
         Ok(None) => {}
         Err(e) => warn!(container = %id, "cannot inspect: {e}"),
     }
@@ -159,12 +223,19 @@ pub async fn start_event(client: &DockerClient, node: &Node, id: &str) {
 
 /// `--uninstall`: the sbox, then every running service task (when Docker is reachable).
 pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyError> {
-    let tools = IptablesTools { wait: cfg.iptables_wait, ..IptablesTools::default() };
+    let tools = IptablesTools {
+        wait: cfg.iptables_wait,
+        ..IptablesTools::default()
+    };
     if launch.sbox.exists() {
         let (sbox, t) = (launch.sbox.clone(), tools.clone());
         let r = tokio::task::spawn_blocking(move || node::uninstall_sbox(&sbox, &t)).await;
         match r {
-            Ok(Ok(o)) => info!(netns = "ingress_sbox", "load-balancer rules removed ({})", describe(&o)),
+            Ok(Ok(o)) => info!(
+                netns = "ingress_sbox",
+                "load-balancer rules removed ({})",
+                describe(&o)
+            ),
             Ok(Err(e)) => return Err(e),
             Err(e) => error!("worker failed: {e}"),
         }
@@ -185,7 +256,9 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyErr
         let tt = t.clone();
         let tl = tools.clone();
         match tokio::task::spawn_blocking(move || node::uninstall_task(&tt, &tl)).await {
-            Ok(Ok(o)) if o.changed() => info!(container = %t.id, service = %t.service, "task rules removed"),
+            Ok(Ok(o)) if o.changed() => {
+                info!(container = %t.id, service = %t.service, "task rules removed")
+            }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => error!("{e}"),
             Err(e) => error!("worker failed: {e}"),
@@ -197,10 +270,25 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyErr
 /// With `auto`: whether the swarm's view now gives another set of load balancers.
 pub async fn view_changed(client: &DockerClient, node: &Node) -> bool {
     match client.swarm_view().await {
-        Ok(view) => match assign_auto(&view, node.ingress.subnet, &node.rules.lb_hosts, node.rules.id_encoding) {
+        Ok(view) => match assign_auto(
+            &view,
+            node.ingress.subnet,
+            &node.rules.lb_hosts,
+            node.rules.id_encoding,
+        ) {
             Ok(set) if set.lbs != node.lbs => {
-                let ips = |l: &crate::ids::LbSet| l.members.iter().map(|m| m.ip.to_string()).collect::<Vec<_>>().join(",");
-                info!("swarm load balancers changed: [{}] -> [{}]", ips(&node.lbs), ips(&set.lbs));
+                let ips = |l: &crate::ids::LbSet| {
+                    l.members
+                        .iter()
+                        .map(|m| m.ip.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                info!(
+                    "swarm load balancers changed: [{}] -> [{}]",
+                    ips(&node.lbs),
+                    ips(&set.lbs)
+                );
                 true
             }
             Ok(_) => false,

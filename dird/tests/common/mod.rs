@@ -10,13 +10,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub fn require_root() {
-    assert!(nix::unistd::geteuid().is_root(), "these tests create network namespaces and need root");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests create network namespaces and need root"
+    );
 }
 
 #[track_caller]
 pub fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -28,7 +38,12 @@ pub struct Netns {
 impl Netns {
     pub fn new(tag: &str) -> Netns {
         require_root();
-        let name = format!("dirdt-{}-{}-{}", tag, std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "dirdt-{}-{}-{}",
+            tag,
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         run(&["ip", "netns", "add", &name]);
         run(&["ip", "-n", &name, "link", "set", "lo", "up"]);
         Netns { name }
@@ -55,7 +70,16 @@ impl Netns {
     pub fn task(tag: &str, ingress: &str, addr: &str) -> Netns {
         let ns = Netns::new(tag);
         // veth pairs with both ends inside the namespace (this kernel has no dummy module).
-        ns.ip(&["link", "add", ingress, "type", "veth", "peer", "name", &format!("{ingress}p")]);
+        ns.ip(&[
+            "link",
+            "add",
+            ingress,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{ingress}p"),
+        ]);
         ns.ip(&["link", "set", &format!("{ingress}p"), "up"]);
         ns.ip(&["addr", "add", addr, "dev", ingress]);
         ns.ip(&["link", "set", ingress, "up"]);
@@ -86,6 +110,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }

@@ -45,14 +45,18 @@ fn get(dst: SocketAddrV4, path: &str, buf: &mut Vec<u8>) -> std::io::Result<Vec<
     match http::parse_response(buf) {
         Some((200, body)) => Ok(body.to_vec()),
         Some((code, _)) => Err(std::io::Error::other(format!("HTTP {code}"))),
-        None => Err(std::io::Error::other(format!("not HTTP: {:?}", String::from_utf8_lossy(&buf[..buf.len().min(80)])))),
+        None => Err(std::io::Error::other(format!(
+            "not HTTP: {:?}",
+            String::from_utf8_lossy(&buf[..buf.len().min(80)])
+        ))),
     }
 }
 
 /// One request from inside `ns`; the answer's body as text.
 pub fn one(ns: &Path, dst: SocketAddrV4) -> Result<String, Error> {
     crate::netns::run_in(ns, move || {
-        let body = get(dst, "/", &mut Vec::new()).map_err(|e| Error::Bench(format!("GET http://{dst}/: {e}")))?;
+        let body = get(dst, "/", &mut Vec::new())
+            .map_err(|e| Error::Bench(format!("GET http://{dst}/: {e}")))?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     })
 }
@@ -77,16 +81,26 @@ fn worker(dst: SocketAddrV4, deadline: Instant) -> ConnStats {
 }
 
 /// `threads` clients in `ns` each loop over short requests to `dst` for `duration`.
-pub fn conns(ns: &Path, dst: SocketAddrV4, threads: usize, duration: Duration) -> Result<ConnStats, Error> {
+pub fn conns(
+    ns: &Path,
+    dst: SocketAddrV4,
+    threads: usize,
+    duration: Duration,
+) -> Result<ConnStats, Error> {
     crate::netns::run_in(ns, move || {
         let start = Instant::now();
         let deadline = start + duration;
         // Threads spawned here inherit this thread's network namespace.
         let parts: Vec<ConnStats> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..threads).map(|_| s.spawn(move || worker(dst, deadline))).collect();
+            let hs: Vec<_> = (0..threads)
+                .map(|_| s.spawn(move || worker(dst, deadline)))
+                .collect();
             hs.into_iter().filter_map(|h| h.join().ok()).collect()
         });
-        let mut all = ConnStats { elapsed: start.elapsed(), ..ConnStats::default() };
+        let mut all = ConnStats {
+            elapsed: start.elapsed(),
+            ..ConnStats::default()
+        };
         for p in parts {
             all.completed += p.completed;
             all.errors += p.errors;
@@ -105,7 +119,10 @@ pub fn bulk(ns: &Path, dst: SocketAddrV4, bytes: u64) -> Result<f64, Error> {
         let fail = |e: std::io::Error| Error::Bench(format!("bulk from {dst}: {e}"));
         let t0 = Instant::now();
         let mut s = connect(dst).map_err(fail)?;
-        s.write_all(http::get_request(&dst.to_string(), &format!("/bulk?bytes={bytes}")).as_bytes()).map_err(fail)?;
+        s.write_all(
+            http::get_request(&dst.to_string(), &format!("/bulk?bytes={bytes}")).as_bytes(),
+        )
+        .map_err(fail)?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut total = 0u64;
         loop {
@@ -117,7 +134,9 @@ pub fn bulk(ns: &Path, dst: SocketAddrV4, bytes: u64) -> Result<f64, Error> {
         }
         let secs = t0.elapsed().as_secs_f64();
         if total < bytes {
-            return Err(Error::Bench(format!("bulk from {dst}: {total} bytes, expected at least {bytes}")));
+            return Err(Error::Bench(format!(
+                "bulk from {dst}: {total} bytes, expected at least {bytes}"
+            )));
         }
         Ok(bytes as f64 / secs.max(1e-9))
     })

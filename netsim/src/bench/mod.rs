@@ -41,14 +41,33 @@ struct Shape {
 
 fn shape(sc: &Scenario) -> Result<Shape, Error> {
     let bad = |why: &str| Error::Bench(format!("{}: {why}", sc.file.display()));
-    let lb = sc.nodes.iter().position(|n| n.load_balancer).ok_or_else(|| bad("no node has load_balancer = true"))?;
+    let lb = sc
+        .nodes
+        .iter()
+        .position(|n| n.load_balancer)
+        .ok_or_else(|| bad("no node has load_balancer = true"))?;
     let svc = sc.services.first().ok_or_else(|| bad("no [[service]]"))?;
-    let port = svc.publish.iter().find(|p| p.proto == Proto::Tcp).map(|p| p.published).ok_or_else(|| bad("the service publishes no TCP port"))?;
+    let port = svc
+        .publish
+        .iter()
+        .find(|p| p.proto == Proto::Tcp)
+        .map(|p| p.published)
+        .ok_or_else(|| bad("the service publishes no TCP port"))?;
     if sc.tasks.iter().any(|t| t.node == lb) || sc.tasks.is_empty() {
-        return Err(bad("the bench wants the service's tasks on other nodes than the load balancer"));
+        return Err(bad(
+            "the bench wants the service's tasks on other nodes than the load balancer",
+        ));
     }
-    let client_ip = sc.clients.first().map(|c| c.ip).ok_or_else(|| bad("no [[client]]"))?;
-    Ok(Shape { lb, port, client_ip })
+    let client_ip = sc
+        .clients
+        .first()
+        .map(|c| c.ip)
+        .ok_or_else(|| bad("no [[client]]"))?;
+    Ok(Shape {
+        lb,
+        port,
+        client_ip,
+    })
 }
 
 /// `count` load balancers: fake addresses of the ingress subnet (from the top, skipping every
@@ -58,10 +77,21 @@ pub fn lb_list(sc: &Scenario, real: Ipv4Addr, count: usize) -> Result<Vec<Ipv4Ad
     used.extend(sc.nodes.iter().map(|n| n.ingress_ip));
     used.extend(sc.services.iter().map(|s| s.vip));
     used.extend(sc.tasks.iter().map(|t| t.ingress_ip));
-    let (net, top) = (u32::from(sc.subnet.network()), u32::from(sc.subnet.broadcast()));
-    let mut list: Vec<Ipv4Addr> = (net + 1..top).rev().map(Ipv4Addr::from).filter(|ip| !used.contains(ip)).take(count.saturating_sub(1)).collect();
+    let (net, top) = (
+        u32::from(sc.subnet.network()),
+        u32::from(sc.subnet.broadcast()),
+    );
+    let mut list: Vec<Ipv4Addr> = (net + 1..top)
+        .rev()
+        .map(Ipv4Addr::from)
+        .filter(|ip| !used.contains(ip))
+        .take(count.saturating_sub(1))
+        .collect();
     if list.len() + 1 < count {
-        return Err(Error::Bench(format!("{} holds no {count} load balancers (use a /16 ingress subnet)", sc.subnet)));
+        return Err(Error::Bench(format!(
+            "{} holds no {count} load balancers (use a /16 ingress subnet)",
+            sc.subnet
+        )));
     }
     list.push(real);
     Ok(list)
@@ -83,16 +113,26 @@ fn check(ok: bool, what: &str, body: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Bench(format!("{what}: unexpected answer {:?}", body.trim())))
+        Err(Error::Bench(format!(
+            "{what}: unexpected answer {:?}",
+            body.trim()
+        )))
     }
 }
 
 fn machine_header(machine: &str) -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split_once(':')).map_or("?", |(_, m)| m.trim());
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("?", |(_, m)| m.trim());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("machine: {machine}; {cpus} vCPUs ({model}); kernel {}", kernel.trim())
+    format!(
+        "machine: {machine}; {cpus} vCPUs ({model}); kernel {}",
+        kernel.trim()
+    )
 }
 
 /// Run the bench, writing progress and the table to `out`; returns the rows (masquerade, dird,
@@ -125,31 +165,73 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
         let ips: Vec<String> = list.iter().map(Ipv4Addr::to_string).collect();
         let args = vec!["--ingress-gateway-ips".to_string(), ips.join(",")];
         for n in 0..sc.nodes.len() {
-            dird_hook::configure_node(&node_facts(&t, n), &args).map_err(|e| Error::Dird(e.to_string()))?;
+            dird_hook::configure_node(&node_facts(&t, n), &args)
+                .map_err(|e| Error::Dird(e.to_string()))?;
         }
         topos.push((count, t));
     }
 
     let body = load::one(&plain.clients[0], published)?;
-    check(parse_answer(&body).is_some_and(|a| a.peer == lb.ingress_ip), "masquerade path must show the LB's ingress IP", &body)?;
+    check(
+        parse_answer(&body).is_some_and(|a| a.peer == lb.ingress_ip),
+        "masquerade path must show the LB's ingress IP",
+        &body,
+    )?;
     let body = load::one(&plain.clients[0], proxy)?;
-    check(body.contains(&format!(" xff={}", sh.client_ip)), "nginx path must forward the client in X-Forwarded-For", &body)?;
+    check(
+        body.contains(&format!(" xff={}", sh.client_ip)),
+        "nginx path must forward the client in X-Forwarded-For",
+        &body,
+    )?;
     for (count, t) in &topos {
         let body = load::one(&t.clients[0], published)?;
-        check(parse_answer(&body).is_some_and(|a| a.peer == sh.client_ip), &format!("dird path ({count} LBs) must show the client"), &body)?;
+        check(
+            parse_answer(&body).is_some_and(|a| a.peer == sh.client_ip),
+            &format!("dird path ({count} LBs) must show the client"),
+            &body,
+        )?;
     }
 
-    let row = |name: String| Row { name, ..Row::default() };
+    let row = |name: String| Row {
+        name,
+        ..Row::default()
+    };
     let mut paths = vec![
-        PathUnderTest { row: row("1 swarm default (masquerade)".into()), client: plain.clients[0].clone(), dst: published, bulk: true },
-        PathUnderTest { row: row("2 dird (1 LB)".into()), client: topos[0].1.clients[0].clone(), dst: published, bulk: true },
-        PathUnderTest { row: row("3 nginx on LB (X-Forwarded-For)".into()), client: plain.clients[0].clone(), dst: proxy, bulk: true },
+        PathUnderTest {
+            row: row("1 swarm default (masquerade)".into()),
+            client: plain.clients[0].clone(),
+            dst: published,
+            bulk: true,
+        },
+        PathUnderTest {
+            row: row("2 dird (1 LB)".into()),
+            client: topos[0].1.clients[0].clone(),
+            dst: published,
+            bulk: true,
+        },
+        PathUnderTest {
+            row: row("3 nginx on LB (X-Forwarded-For)".into()),
+            client: plain.clients[0].clone(),
+            dst: proxy,
+            bulk: true,
+        },
     ];
     for (count, t) in topos.iter().skip(1) {
-        paths.push(PathUnderTest { row: row(format!("  dird, {count} LBs (LB's rule last)")), client: t.clients[0].clone(), dst: published, bulk: false });
+        paths.push(PathUnderTest {
+            row: row(format!("  dird, {count} LBs (LB's rule last)")),
+            client: t.clients[0].clone(),
+            dst: published,
+            bulk: false,
+        });
     }
 
-    w(out, format!("warm-up: 1 s per path; then {} rounds, paths interleaved (order rotated each round)", opts.rounds));
+    w(
+        out,
+        format!(
+            "warm-up: 1 s per path; then {} rounds, paths interleaved (order rotated each round)",
+            opts.rounds
+        ),
+    );
     for p in &paths {
         load::conns(&p.client, p.dst, opts.threads, Duration::from_secs(1))?;
     }
@@ -174,8 +256,20 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
                 p.row.bulk.push(load::bulk(&p.client, p.dst, bytes)?);
             }
         }
-        let line: Vec<String> = paths.iter().map(|p| format!("{:.0}", p.row.conns.last().copied().unwrap_or(f64::NAN))).collect();
-        w(out, format!("round {}/{} ({:.0?}): conns/s {}", r + 1, opts.rounds, started.elapsed(), line.join(" / ")));
+        let line: Vec<String> = paths
+            .iter()
+            .map(|p| format!("{:.0}", p.row.conns.last().copied().unwrap_or(f64::NAN)))
+            .collect();
+        w(
+            out,
+            format!(
+                "round {}/{} ({:.0?}): conns/s {}",
+                r + 1,
+                opts.rounds,
+                started.elapsed(),
+                line.join(" / ")
+            ),
+        );
     }
 
     w(out, String::new());
@@ -190,7 +284,15 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
     let scale = (rows.len() > 3).then(|| (&rows[1], &rows[rows.len() - 1]));
     w(out, table::targets(&rows[0], &rows[1], &rows[2], scale));
     for r in rows.iter().filter(|r| r.errors > 0) {
-        w(out, format!("errors on {}: {} (first: {})", r.name.trim(), r.errors, r.first_error.as_deref().unwrap_or("?")));
+        w(
+            out,
+            format!(
+                "errors on {}: {} (first: {})",
+                r.name.trim(),
+                r.errors,
+                r.first_error.as_deref().unwrap_or("?")
+            ),
+        );
     }
     Ok((rows, machine))
 }

@@ -41,23 +41,28 @@ impl Nginx {
         let dir = std::env::temp_dir().join(format!("netsim-nginx-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config(&dir, listen, upstream)).map_err(|e| fail(format!("{}: {e}", conf.display())))?;
+        std::fs::write(&conf, config(&dir, listen, upstream))
+            .map_err(|e| fail(format!("{}: {e}", conf.display())))?;
         let out = std::fs::File::create(dir.join("stderr.log")).map_err(|e| fail(e.to_string()))?;
         let (d, c) = (dir.clone(), conf.clone());
         let child = crate::netns::run_in(ns, move || {
             // The child is forked from this thread, so it lives in `ns`.
-            Command::new(if Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" })
-                .arg("-p")
-                .arg(&d)
-                .arg("-e")
-                .arg(d.join("error.log"))
-                .arg("-c")
-                .arg(&c)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(out)
-                .spawn()
-                .map_err(|e| fail(format!("spawn: {e} (apt-get install nginx)")))
+            Command::new(if Path::new("/usr/sbin/nginx").exists() {
+                "/usr/sbin/nginx"
+            } else {
+                "nginx"
+            })
+            .arg("-p")
+            .arg(&d)
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .arg("-c")
+            .arg(&c)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .map_err(|e| fail(format!("spawn: {e} (apt-get install nginx)")))
         })?;
         let mut n = Nginx { child, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -67,7 +72,10 @@ impl Nginx {
                 return Err(fail(format!("exited at start ({st}): {}", log.trim())));
             }
             let up = crate::netns::run_in(ns, move || {
-                Ok(TcpStream::connect_timeout(&SocketAddr::V4(listen), Duration::from_millis(500)).is_ok())
+                Ok(
+                    TcpStream::connect_timeout(&SocketAddr::V4(listen), Duration::from_millis(500))
+                        .is_ok(),
+                )
             })?;
             if up {
                 return Ok(n);
@@ -82,7 +90,10 @@ impl Nginx {
     /// Fast shutdown (SIGTERM to the master, which stops its workers); SIGKILL after 5 s.
     pub fn stop(&mut self) {
         if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
@@ -111,7 +122,11 @@ mod tests {
 
     #[test]
     fn config_adds_forwarded_for_and_keeps_files_private() {
-        let c = config(Path::new("/tmp/x"), "198.18.0.10:9080".parse().unwrap(), "198.18.0.10:8080".parse().unwrap());
+        let c = config(
+            Path::new("/tmp/x"),
+            "198.18.0.10:9080".parse().unwrap(),
+            "198.18.0.10:8080".parse().unwrap(),
+        );
         assert!(c.contains("listen 198.18.0.10:9080;"));
         assert!(c.contains("proxy_pass http://198.18.0.10:8080;"));
         assert!(c.contains("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"));

@@ -81,7 +81,15 @@ pub fn render(rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "{:<34} {:>9} {:>15} {:>8} {:>8} {:>8} {:>10} {:>10} {:>6}",
-        "path", "conns/s", "(min-max)", "p50 ms", "p99 ms", "MB/s", "x masq c/s", "x masq MB/s", "errors"
+        "path",
+        "conns/s",
+        "(min-max)",
+        "p50 ms",
+        "p99 ms",
+        "MB/s",
+        "x masq c/s",
+        "x masq MB/s",
+        "errors"
     );
     for r in rows {
         let lo = r.conns.iter().copied().fold(f64::INFINITY, f64::min);
@@ -113,15 +121,35 @@ pub fn target(what: &str, value: f64, goal: f64) -> String {
 pub fn targets(masq: &Row, dird: &Row, nginx: &Row, scale: Option<(&Row, &Row)>) -> String {
     let mut s = String::from("targets (median over rounds of the per-round ratio):\n");
     for line in [
-        target("dird / masquerade, conns/s", paired(&dird.conns, &masq.conns), 0.95),
-        target("dird / masquerade, MB/s", paired(&dird.bulk, &masq.bulk), 0.95),
-        target("dird / nginx, conns/s", paired(&dird.conns, &nginx.conns), 2.0),
+        target(
+            "dird / masquerade, conns/s",
+            paired(&dird.conns, &masq.conns),
+            0.95,
+        ),
+        target(
+            "dird / masquerade, MB/s",
+            paired(&dird.bulk, &masq.bulk),
+            0.95,
+        ),
+        target(
+            "dird / nginx, conns/s",
+            paired(&dird.conns, &nginx.conns),
+            2.0,
+        ),
         target("dird / nginx, MB/s", paired(&dird.bulk, &nginx.bulk), 2.0),
     ] {
         let _ = writeln!(s, "{line}");
     }
     if let Some((one, most)) = scale {
-        let _ = writeln!(s, "{}", target(&format!("{} / {}, conns/s", most.name.trim(), one.name.trim()), paired(&most.conns, &one.conns), 0.9));
+        let _ = writeln!(
+            s,
+            "{}",
+            target(
+                &format!("{} / {}, conns/s", most.name.trim(), one.name.trim()),
+                paired(&most.conns, &one.conns),
+                0.9
+            )
+        );
     }
     s
 }
@@ -134,7 +162,11 @@ pub fn markdown(rows: &[Row], machine: &str) -> String {
     };
     let _ = writeln!(s, "| data | netsim bench machine | {machine} | | |");
     for r in rows {
-        let bulk = if r.bulk.is_empty() { String::new() } else { format!(", {} MB/s", num(r.mbps(), 1)) };
+        let bulk = if r.bulk.is_empty() {
+            String::new()
+        } else {
+            format!(", {} MB/s", num(r.mbps(), 1))
+        };
         let _ = writeln!(
             s,
             "| data | {} | {} conns/s, p50 {} ms, p99 {} ms{bulk} | | |",
@@ -146,14 +178,38 @@ pub fn markdown(rows: &[Row], machine: &str) -> String {
     }
     let mut goal = |what: String, value: f64, target: f64| {
         let met = if value >= target { "yes" } else { "**no**" };
-        let _ = writeln!(s, "| data | {what} | {}x | >= {target}x | {met} |", num(value, 3));
+        let _ = writeln!(
+            s,
+            "| data | {what} | {}x | >= {target}x | {met} |",
+            num(value, 3)
+        );
     };
-    goal("dird / masquerade, conns/s".into(), paired(&dird.conns, &masq.conns), 0.95);
-    goal("dird / masquerade, MB/s".into(), paired(&dird.bulk, &masq.bulk), 0.95);
-    goal("dird / nginx, conns/s".into(), paired(&dird.conns, &nginx.conns), 2.0);
-    goal("dird / nginx, MB/s".into(), paired(&dird.bulk, &nginx.bulk), 2.0);
+    goal(
+        "dird / masquerade, conns/s".into(),
+        paired(&dird.conns, &masq.conns),
+        0.95,
+    );
+    goal(
+        "dird / masquerade, MB/s".into(),
+        paired(&dird.bulk, &masq.bulk),
+        0.95,
+    );
+    goal(
+        "dird / nginx, conns/s".into(),
+        paired(&dird.conns, &nginx.conns),
+        2.0,
+    );
+    goal(
+        "dird / nginx, MB/s".into(),
+        paired(&dird.bulk, &nginx.bulk),
+        2.0,
+    );
     if let Some(most) = rows.get(3..).and_then(|r| r.last()) {
-        goal(format!("{} / dird (1 LB), conns/s", most.name.trim()), paired(&most.conns, &dird.conns), 0.9);
+        goal(
+            format!("{} / dird (1 LB), conns/s", most.name.trim()),
+            paired(&most.conns, &dird.conns),
+            0.9,
+        );
     }
     s
 }
@@ -174,11 +230,27 @@ mod tests {
 
     #[test]
     fn table_has_ratios_against_the_first_row() {
-        let masq = Row { name: "masq".into(), conns: vec![100.0], bulk: vec![2e8], ..Row::default() };
-        let dird = Row { name: "dird".into(), conns: vec![95.0], bulk: vec![2e8], ..Row::default() };
+        let masq = Row {
+            name: "masq".into(),
+            conns: vec![100.0],
+            bulk: vec![2e8],
+            ..Row::default()
+        };
+        let dird = Row {
+            name: "dird".into(),
+            conns: vec![95.0],
+            bulk: vec![2e8],
+            ..Row::default()
+        };
         let t = render(&[masq.clone(), dird.clone()]);
-        assert!(t.lines().nth(2).is_some_and(|l| l.contains("0.950") && l.contains("1.000")), "{t}");
-        assert!(targets(&masq, &dird, &masq, None).contains("dird / nginx, conns/s: 0.950 (target >= 2) MISSED"));
+        assert!(
+            t.lines()
+                .nth(2)
+                .is_some_and(|l| l.contains("0.950") && l.contains("1.000")),
+            "{t}"
+        );
+        assert!(targets(&masq, &dird, &masq, None)
+            .contains("dird / nginx, conns/s: 0.950 (target >= 2) MISSED"));
         assert_eq!(paired(&[2.0, 9.0, 3.0], &[1.0, 10.0, 1.0]), 2.0);
     }
 }

@@ -387,7 +387,11 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
             leave.push(node_idx(format!("step[{i}].leave[{j}]"), n)?);
         }
         if (!join.is_empty() || !leave.is_empty()) && sc.dird.is_none() {
-            return Err(ctx.err(format!("step[{i}].join"), format!("{:?} {:?}", st.join, st.leave), "needs a [dird] section"));
+            return Err(ctx.err(
+                format!("step[{i}].join"),
+                format!("{:?} {:?}", st.join, st.leave),
+                "needs a [dird] section",
+            ));
         }
         sc.steps.push(Step {
             description: st.description.clone(),
@@ -444,17 +448,31 @@ fn validate_expect(
 ) -> Result<Expect, ScenarioError> {
     let (client, from_task) = match (&e.client, &e.from_task) {
         (Some(c), None) => {
-            let i = sc.clients.iter().position(|x| &x.name == c).ok_or_else(|| {
-                ctx.err(format!("{key}.client"), c, "no [[client]] has this name")
-            })?;
+            let i = sc
+                .clients
+                .iter()
+                .position(|x| &x.name == c)
+                .ok_or_else(|| {
+                    ctx.err(format!("{key}.client"), c, "no [[client]] has this name")
+                })?;
             (i, None)
         }
         (None, Some(t)) => {
-            let i = (0..sc.tasks.len()).find(|&i| &sc.task_name(i) == t).ok_or_else(|| {
-                ctx.err(format!("{key}.from_task"), t, "no task has this name (service.slot)")
-            })?;
+            let i = (0..sc.tasks.len())
+                .find(|&i| &sc.task_name(i) == t)
+                .ok_or_else(|| {
+                    ctx.err(
+                        format!("{key}.from_task"),
+                        t,
+                        "no task has this name (service.slot)",
+                    )
+                })?;
             if sc.tasks[i].step.is_some() {
-                return Err(ctx.err(format!("{key}.from_task"), t, "a task sending requests must run from the start"));
+                return Err(ctx.err(
+                    format!("{key}.from_task"),
+                    t,
+                    "a task sending requests must run from the start",
+                ));
             }
             (0, Some(i))
         }

@@ -180,7 +180,9 @@ impl Topology {
         // through the host's conntrack, which un-DNATs the sandbox's replies to a task that
         // asked its own node's published port (a proxy inside the swarm).
         if let Err(e) = netns::sysctls(&host, &[("net/bridge/bridge-nf-call-iptables", "1")]) {
-            tracing::warn!("br_netfilter unavailable ({e}); hairpin through the ingress will not work");
+            tracing::warn!(
+                "br_netfilter unavailable ({e}); hairpin through the ingress will not work"
+            );
         }
         iptables_restore(&host, &rules::host_rules(&self.sc))?;
 
