@@ -41,7 +41,7 @@ bench:
 
 # ---- real Docker swarm in the throwaway VM (tests/docker/; see tests/docker/README.md) -------
 # Environment: DIRD_BIN (default: builds and uses target/debug/dird), DIRD_ARGS (extra dird
-# flags), DIRD_PHASES=a (plumbing only: what a task sees before dird), DIRD_2NODE_AUTO=1.
+# flags), DIRD_PHASES=a (plumbing only: what a task sees before dird), DIRD_2NODE_AUTO=0 (skip auto).
 
 # Both real-swarm end-to-end tests (one node, then two nodes); the exit status is the verdict.
 test-docker:

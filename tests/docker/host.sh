@@ -10,7 +10,6 @@ REPO_ROOT=$(cd "$DOCKER_TESTS_DIR/../.." && pwd)
 new_results() {
     local base=${DIRD_DOCKER_OUT:-$REPO_ROOT/target/docker-tests} dir
     mkdir -p "$base"
-    rm -f "$base/$1"-*/dird # binary copies of earlier runs (about 100 MB each)
     dir=$(mktemp -d "$base/$1-$(date +%Y%m%d-%H%M%S)-XXXX")
     chmod 755 "$dir"
     ln -sfn "$(basename "$dir")" "$base/$1-latest"
@@ -42,14 +41,28 @@ check_host_tools() {
 # qemu, and passes a TERM on to that group). Killed on any exit, Ctrl-C included.
 VM_PIDS=()
 kill_vms() {
-    local p
+    local p t
     for p in "${VM_PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null && log "stopping VM (timeout pid $p)"
     done
-    for p in "${VM_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    for p in "${VM_PIDS[@]}"; do
+        # `timeout` leads its own process group (pgid = its pid): make sure all of it is gone.
+        for ((t = 0; t < 20; t++)); do
+            kill -0 -- "-$p" 2>/dev/null || break
+            sleep 1
+        done
+        kill -KILL -- "-$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     VM_PIDS=()
 }
-trap kill_vms EXIT
+# Files removed on exit (the per-run copy of the dird binary, about 100 MB in debug builds).
+CLEAN_FILES=()
+on_exit() {
+    kill_vms
+    rm -f "${CLEAN_FILES[@]}"
+}
+trap on_exit EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
 # start_vm NAME RESULTS TIMEOUT [VNG OPTIONS...] -- COMMAND [ARGS...]
@@ -69,7 +82,8 @@ run_vm() {
     return "$rc"
 }
 
-# boot_vm NAME RESULTS TIMEOUT [VNG OPTIONS...] -- COMMAND [ARGS...]: one VM in the foreground.
+# boot_vm NAME RESULTS TIMEOUT [VNG OPTIONS...] -- COMMAND [ARGS...]: becomes (exec) the
+# `timeout` that runs the VM; call it in a subshell (start_vm does).
 boot_vm() {
     local name=$1 results=$2 limit=$3 kernel
     shift 3
@@ -79,7 +93,7 @@ boot_vm() {
     shift
     kernel=$(vm_kernel)
     log "booting VM $name (console: $results/console-$name.log, limit $limit s)"
-    timeout --kill-after=20 "$limit" \
+    exec timeout --kill-after=20 "$limit" \
         vng --disable-kvm --run "$kernel" --user root --name "$name" \
         --memory "${VM_MEMORY:-3G}" --cpus "${VM_CPUS:-2}" --rwdir "$results" \
         "${opts[@]}" -- "$@" </dev/null >"$results/console-$name.log" 2>&1
