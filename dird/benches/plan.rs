@@ -1,39 +1,25 @@
 //! Plan computation alone (no I/O): a task's plan and an sbox's plan, and rendering them as
 //! `iptables-restore` input. Part of `just bench`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dird::config::{Gateway, PortSpec, RuleConfig};
+use dird::config::{PortSpec, RuleConfig};
 use dird::ids::LbSet;
 use dird::plan::{lb_plan, render_sync, task_plan, Ingress, IptablesState, TaskIngress};
 
 fn config(lbs: usize) -> (RuleConfig, Ingress) {
-    let gateways = (0..lbs)
-        .map(|i| {
-            Gateway::Ip(Ipv4Addr::new(
-                10,
-                0,
-                1 + (i / 200) as u8,
-                1 + (i % 200) as u8,
-            ))
-        })
-        .collect();
+    let (rules, ingress) = common::bench_rules(lbs);
     let rules = RuleConfig {
-        gateways,
         tcp_ports: (8000..8020).map(PortSpec::Single).collect(),
         udp_ports: vec![PortSpec::Single(53)],
-        performance: true,
-        ..Default::default()
+        ..rules
     };
-    (
-        rules,
-        Ingress {
-            subnet: "10.0.0.0/16".parse().unwrap(),
-            node_ip: Ipv4Addr::new(10, 0, 1, 1),
-        },
-    )
+    (rules, Ingress { node_ip: Ipv4Addr::new(10, 0, 1, 1), ..ingress })
 }
 
 fn bench(c: &mut Criterion) {

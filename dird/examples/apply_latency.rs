@@ -2,79 +2,16 @@
 //! daemon's one-process-per-rule method, for 1, 16, 64 and 255 load balancers. Part of
 //! `just bench`; prints a table.
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use dird::apply::IptablesTools;
-use dird::config::{Gateway, RuleConfig};
-use dird::node::{Node, TaskRef};
-use dird::plan::Ingress;
-
-fn run(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("spawn");
-    assert!(st.success(), "{args:?}");
-}
-
-struct Ns(String);
-
-impl Ns {
-    fn new(i: usize) -> Ns {
-        let name = format!("dirdbench-{}-{i}", std::process::id());
-        run(&["ip", "netns", "add", &name]);
-        run(&[
-            "ip", "-n", &name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-        ]);
-        run(&[
-            "ip",
-            "-n",
-            &name,
-            "addr",
-            "add",
-            "10.0.0.250/16",
-            "dev",
-            "eth0",
-        ]);
-        run(&["ip", "-n", &name, "link", "set", "eth0", "up"]);
-        run(&["ip", "-n", &name, "link", "set", "eth0p", "up"]);
-        Ns(name)
-    }
-    fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.0)
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn node(lbs: usize) -> Node {
-    // A /16 ingress (indexed IDs) so that 255 load balancers fit.
-    let gateways = (0..lbs).map(|i| Gateway::Ip(lb_ip(i))).collect();
-    let rules = RuleConfig {
-        gateways,
-        performance: true,
-        ..Default::default()
-    };
-    let ingress = Ingress {
-        subnet: "10.0.0.0/16".parse().unwrap(),
-        node_ip: Ipv4Addr::new(10, 0, 0, 250),
-    };
-    Node::new(rules, ingress, Vec::new(), IptablesTools::default()).expect("valid")
-}
-
-fn lb_ip(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8)
-}
+use common::{bench_node, lb_ip, run, Netns};
+use dird::node::TaskRef;
 
 /// The original daemon's way: one nsenter + iptables/ip/sysctl process per rule.
-fn per_process(ns: &Ns, lbs: usize) {
+fn per_process(ns: &Netns, lbs: usize) {
     let net = format!("--net={}", ns.path().display());
     let ipt = |args: &[&str]| {
         let mut v = vec!["nsenter", &net, "iptables"];
@@ -188,10 +125,10 @@ fn main() {
         .unwrap_or(30);
     eprintln!("per-task apply latency: fresh task namespace, {runs} runs each (original method: fewer runs)");
     for lbs in [1usize, 16, 64, 255] {
-        let n = node(lbs);
+        let n = bench_node(lbs);
         let mut ours = Vec::new();
         for i in 0..runs {
-            let ns = Ns::new(i);
+            let ns = Netns::task("bench", "eth0", "10.0.0.250/16");
             let t = TaskRef {
                 id: format!("bench{i}"),
                 service: "web".into(),
@@ -202,8 +139,8 @@ fn main() {
             ours.push(start.elapsed());
         }
         let mut theirs = Vec::new();
-        for i in 0..(runs / 6).max(3) {
-            let ns = Ns::new(i);
+        for _ in 0..(runs / 6).max(3) {
+            let ns = Netns::task("bench", "eth0", "10.0.0.250/16");
             let start = Instant::now();
             per_process(&ns, lbs);
             theirs.push(start.elapsed());

@@ -3,33 +3,14 @@
 //! Docker's listing of the containers is not included (no Docker here); what is measured is
 //! dird's side: entering each namespace, reading it, applying the difference.
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
-use dird::apply::{IptablesTools, TaskOutcome};
-use dird::config::{Gateway, RuleConfig};
-use dird::node::{default_workers, Node, TaskRef};
-use dird::plan::Ingress;
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-fn make_ns(name: &str) -> bool {
-    ip(&["netns", "add", name])
-        && ip(&[
-            "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-        ])
-        && ip(&["-n", name, "addr", "add", "10.0.0.200/16", "dev", "eth0"])
-        && ip(&["-n", name, "link", "set", "eth0", "up"])
-        && ip(&["-n", name, "link", "set", "eth0p", "up"])
-}
+use common::{bench_node, Netns};
+use dird::apply::TaskOutcome;
+use dird::node::{default_workers, TaskRef};
 
 /// `Slab:` of /proc/meminfo, in KiB.
 fn slab_kib() -> Option<u64> {
@@ -55,45 +36,21 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let names: Vec<String> = (0..count)
-        .map(|i| format!("dirdstart-{}-{i}", std::process::id()))
-        .collect();
     eprintln!("creating {count} task namespaces (not timed) …");
-    std::thread::scope(|s| {
-        for chunk in names.chunks(count.div_ceil(2).max(1)) {
-            s.spawn(move || chunk.iter().all(|n| make_ns(n)));
-        }
+    let namespaces: Vec<Netns> = std::thread::scope(|s| {
+        let half = count.div_ceil(2);
+        let workers: Vec<_> = [half, count - half]
+            .into_iter()
+            .map(|n| s.spawn(move || (0..n).map(|_| Netns::task("start", "eth0", "10.0.0.200/16")).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
     });
-    let tasks: Vec<TaskRef> = names
+    let tasks: Vec<TaskRef> = namespaces
         .iter()
         .enumerate()
-        .map(|(i, n)| TaskRef {
-            id: format!("task{i}"),
-            service: "web".into(),
-            netns: PathBuf::from("/run/netns").join(n),
-        })
+        .map(|(i, ns)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: ns.path() })
         .collect();
-    // A /16 ingress (indexed IDs) so that up to 255 load balancers fit.
-    let gateways = (0..lbs)
-        .map(|i| {
-            Gateway::Ip(Ipv4Addr::new(
-                10,
-                0,
-                1 + (i / 200) as u8,
-                1 + (i % 200) as u8,
-            ))
-        })
-        .collect();
-    let rules = RuleConfig {
-        gateways,
-        performance: true,
-        ..Default::default()
-    };
-    let ingress = Ingress {
-        subnet: "10.0.0.0/16".parse().unwrap(),
-        node_ip: Ipv4Addr::new(10, 0, 0, 250),
-    };
-    let node = Node::new(rules, ingress, Vec::new(), IptablesTools::default()).expect("valid");
+    let node = bench_node(lbs);
     let workers = default_workers();
     let slab_before = slab_kib();
     let start = Instant::now();
@@ -116,9 +73,7 @@ fn main() {
             (b.saturating_sub(a)) as f64 / count as f64
         );
     }
-    for n in &names {
-        let _ = Command::new("ip").args(["netns", "del", n]).status();
-    }
+    drop(namespaces);
     if ok != count {
         eprintln!(
             "some tasks failed: {:?}",

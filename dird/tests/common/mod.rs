@@ -115,3 +115,28 @@ impl Drop for Netns {
             .status();
     }
 }
+
+/// Load balancer `i` of the benchmarks' /16 ingress (indexed IDs, so up to 255 fit).
+pub fn lb_ip(i: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(10, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8)
+}
+
+/// The benchmarks' configuration: `lbs` load balancers on a 10.0.0.0/16 ingress, this node
+/// at 10.0.0.250 (not a load balancer).
+pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress) {
+    let rules = dird::config::RuleConfig {
+        gateways: (0..lbs).map(|i| dird::config::Gateway::Ip(lb_ip(i))).collect(),
+        performance: true,
+        ..Default::default()
+    };
+    let ingress = dird::plan::Ingress {
+        subnet: "10.0.0.0/16".parse().expect("valid subnet"),
+        node_ip: std::net::Ipv4Addr::new(10, 0, 0, 250),
+    };
+    (rules, ingress)
+}
+
+pub fn bench_node(lbs: usize) -> dird::node::Node {
+    let (rules, ingress) = bench_rules(lbs);
+    dird::node::Node::new(rules, ingress, Vec::new(), dird::apply::IptablesTools::default()).expect("valid configuration")
+}
