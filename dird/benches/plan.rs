@@ -19,7 +19,13 @@ fn config(lbs: usize) -> (RuleConfig, Ingress) {
         udp_ports: vec![PortSpec::Single(53)],
         ..rules
     };
-    (rules, Ingress { node_ip: Ipv4Addr::new(10, 0, 1, 1), ..ingress })
+    (
+        rules,
+        Ingress {
+            node_ip: Ipv4Addr::new(10, 0, 1, 1),
+            ..ingress
+        },
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -7,101 +7,19 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bench_node, lb_ip, run, Netns};
+use common::{bench_node, lb_ip, original_task_commands, run, Netns};
 use dird::node::TaskRef;
 
 /// The original daemon's way: one nsenter + iptables/ip/sysctl process per rule.
 fn per_process(ns: &Netns, lbs: usize) {
     let net = format!("--net={}", ns.path().display());
-    let ipt = |args: &[&str]| {
-        let mut v = vec!["nsenter", &net, "iptables"];
-        v.extend_from_slice(args);
+    let lb_list: Vec<(u32, std::net::Ipv4Addr, u32)> = (0..lbs)
+        .map(|i| (1 + i as u32, lb_ip(i), 1000 + i as u32))
+        .collect();
+    for argv in original_task_commands("10.0.0.0/16", "eth0", &lb_list) {
+        let mut v = vec!["nsenter", net.as_str()];
+        v.extend(argv.iter().map(String::as_str));
         run(&v);
-    };
-    ipt(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-m",
-        "comment",
-        "--comment",
-        "docker-ingress-routing-daemon",
-    ]);
-    ipt(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "-j",
-        "CONNMARK",
-        "--restore-mark",
-    ]);
-    ipt(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "-j",
-        "CONNMARK",
-        "--restore-mark",
-    ]);
-    run(&[
-        "nsenter",
-        &net,
-        "sysctl",
-        "-q",
-        "net.ipv4.conf.all.rp_filter=2",
-        "net.ipv4.conf.eth0.rp_filter=2",
-    ]);
-    for i in 0..lbs {
-        let id = (1 + i).to_string();
-        let ip = lb_ip(i).to_string();
-        ipt(&[
-            "-t",
-            "mangle",
-            "-A",
-            "PREROUTING",
-            "-m",
-            "tos",
-            "--tos",
-            &format!("{id}/0xff"),
-            "-j",
-            "CONNMARK",
-            "--set-xmark",
-            &format!("{id}/0xffffffff"),
-        ]);
-        run(&[
-            "nsenter",
-            &net,
-            "ip",
-            "rule",
-            "add",
-            "from",
-            "10.0.0.0/16",
-            "fwmark",
-            &id,
-            "lookup",
-            &(1000 + i).to_string(),
-            "prio",
-            "32700",
-        ]);
-        run(&[
-            "nsenter",
-            &net,
-            "ip",
-            "route",
-            "add",
-            "table",
-            &(1000 + i).to_string(),
-            "default",
-            "via",
-            &ip,
-        ]);
     }
 }
 

@@ -41,14 +41,27 @@ fn main() {
         let half = count.div_ceil(2);
         let workers: Vec<_> = [half, count - half]
             .into_iter()
-            .map(|n| s.spawn(move || (0..n).map(|_| Netns::task("start", "eth0", "10.0.0.200/16")).collect::<Vec<_>>()))
+            .map(|n| {
+                s.spawn(move || {
+                    (0..n)
+                        .map(|_| Netns::task("start", "eth0", "10.0.0.200/16"))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
     });
     let tasks: Vec<TaskRef> = namespaces
         .iter()
         .enumerate()
-        .map(|(i, ns)| TaskRef { id: format!("task{i}"), service: "web".into(), netns: ns.path() })
+        .map(|(i, ns)| TaskRef {
+            id: format!("task{i}"),
+            service: "web".into(),
+            netns: ns.path(),
+        })
         .collect();
     let node = bench_node(lbs);
     let workers = default_workers();

@@ -317,70 +317,13 @@ fn uninstall_removes_the_original_daemons_task_rules() {
     let ns = Netns::task("legacy", "eth0", "10.0.0.5/24");
     let before = ns.snapshot();
     // Exactly what docker-ingress-routing-daemon v4.3.0 runs in a container.
-    ns.exec(&[
-        "iptables",
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-m",
-        "comment",
-        "--comment",
-        "docker-ingress-routing-daemon",
-    ]);
-    ns.exec(&[
-        "iptables",
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "-j",
-        "CONNMARK",
-        "--restore-mark",
-    ]);
-    ns.exec(&[
-        "iptables",
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "-j",
-        "CONNMARK",
-        "--restore-mark",
-    ]);
-    for (id, ip) in [("2", "10.0.0.2"), ("3", "10.0.0.3")] {
-        ns.exec(&[
-            "iptables",
-            "-t",
-            "mangle",
-            "-A",
-            "PREROUTING",
-            "-m",
-            "tos",
-            "--tos",
-            &format!("{id}/0xff"),
-            "-j",
-            "CONNMARK",
-            "--set-xmark",
-            &format!("{id}/0xffffffff"),
-        ]);
-        ns.ip(&[
-            "rule",
-            "add",
-            "from",
-            "10.0.0.0/24",
-            "fwmark",
-            id,
-            "lookup",
-            id,
-            "prio",
-            "32700",
-        ]);
-        ns.ip(&["route", "add", "table", id, "default", "via", ip]);
+    let lbs = [
+        (2, Ipv4Addr::new(10, 0, 0, 2), 2),
+        (3, Ipv4Addr::new(10, 0, 0, 3), 3),
+    ];
+    for argv in common::original_task_commands("10.0.0.0/24", "eth0", &lbs) {
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        ns.exec(&args);
     }
     assert_ne!(ns.snapshot(), before);
     uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();

@@ -125,7 +125,9 @@ pub fn lb_ip(i: usize) -> std::net::Ipv4Addr {
 /// at 10.0.0.250 (not a load balancer).
 pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress) {
     let rules = dird::config::RuleConfig {
-        gateways: (0..lbs).map(|i| dird::config::Gateway::Ip(lb_ip(i))).collect(),
+        gateways: (0..lbs)
+            .map(|i| dird::config::Gateway::Ip(lb_ip(i)))
+            .collect(),
         performance: true,
         ..Default::default()
     };
@@ -138,5 +140,90 @@ pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress
 
 pub fn bench_node(lbs: usize) -> dird::node::Node {
     let (rules, ingress) = bench_rules(lbs);
-    dird::node::Node::new(rules, ingress, Vec::new(), dird::apply::IptablesTools::default()).expect("valid configuration")
+    dird::node::Node::new(
+        rules,
+        ingress,
+        Vec::new(),
+        dird::apply::IptablesTools::default(),
+    )
+    .expect("valid configuration")
+}
+
+/// What docker-ingress-routing-daemon v4.3.0 runs inside a container, one process each (without
+/// its `nsenter` prefix). `lbs`: (ID, load balancer's ingress IP, table). The original uses
+/// table = ID; the benchmark moves the tables off 253-255 so that 255 LBs stay runnable.
+pub fn original_task_commands(
+    subnet: &str,
+    iface: &str,
+    lbs: &[(u32, std::net::Ipv4Addr, u32)],
+) -> Vec<Vec<String>> {
+    let argv = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    let mut out = vec![
+        argv(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-m",
+            "comment",
+            "--comment",
+            "docker-ingress-routing-daemon",
+        ]),
+        argv(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "udp",
+            "-j",
+            "CONNMARK",
+            "--restore-mark",
+        ]),
+        argv(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "-j",
+            "CONNMARK",
+            "--restore-mark",
+        ]),
+        argv(&[
+            "sysctl",
+            "-q",
+            "net.ipv4.conf.all.rp_filter=2",
+            &format!("net.ipv4.conf.{iface}.rp_filter=2"),
+        ]),
+    ];
+    for (id, ip, table) in lbs {
+        let (id, ip, table) = (id.to_string(), ip.to_string(), table.to_string());
+        out.push(argv(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-m",
+            "tos",
+            "--tos",
+            &format!("{id}/0xff"),
+            "-j",
+            "CONNMARK",
+            "--set-xmark",
+            &format!("{id}/0xffffffff"),
+        ]));
+        out.push(argv(&[
+            "ip", "rule", "add", "from", subnet, "fwmark", &id, "lookup", &table, "prio", "32700",
+        ]));
+        out.push(argv(&[
+            "ip", "route", "add", "table", &table, "default", "via", &ip,
+        ]));
+    }
+    out
 }
