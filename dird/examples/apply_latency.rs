@@ -78,8 +78,9 @@ fn main() {
         } else {
             ("", "")
         };
+        let plural = if lbs == 1 { "" } else { "s" };
         println!(
-            "| control | per-task apply, {lbs} LBs: median / p99 (per-process method: median / p99, ratio) | {om:.2} / {op:.2} ms ({tm:.0} / {tp:.0} ms, {ratio:.0}×) | {target} | {met} |"
+            "| control | per-task apply, {lbs} LB{plural}: median / p99 (per-process method: median / p99, ratio) | {om:.2} / {op:.2} ms ({tm:.0} / {tp:.0} ms, {ratio:.0}×) | {target} | {met} |"
         );
     }
 }

@@ -47,10 +47,10 @@ enum Cmd {
     Bench {
         #[arg(long, default_value = "netsim/benches/dataplane.toml")]
         scenario: PathBuf,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 10)]
         rounds: usize,
         /// Seconds of short requests per path and round.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 3.0)]
         seconds: f64,
         /// Concurrent client threads.
         #[arg(long, default_value_t = 4)]
