@@ -24,9 +24,32 @@ fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `--help`/`--version` print as clap does; any other parse error (unknown flag, a value that
+/// is not a number) becomes one line naming it, exit status 2.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    bad_input(format!(
+        "{} (see dird --help)",
+        first.trim_start_matches("error: ")
+    ))
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
-    let cli = Cli::parse_from(&argv);
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
     dird::logging::init();
     match cli.command {
         Some(Command::Plan(args)) => plan(&args),

@@ -38,6 +38,23 @@ fn assert_bad(out: Output, needle: &str) {
 }
 
 #[test]
+fn unknown_flags_and_non_numbers_are_one_line() {
+    for (args, needle) in [
+        (&["--bogus"][..], "--bogus"),
+        (&["--install", "--resync-interval", "soon"][..], "soon"),
+        (
+            &["plan", "--node-ip", "10.0.0.2", "--frobnicate"][..],
+            "--frobnicate",
+        ),
+    ] {
+        let out = dird(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_bad(out, needle);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    }
+}
+
+#[test]
 fn bad_input_exits_2_and_names_the_value() {
     assert_bad(
         plan(&["--ingress-gateway-ips", "10.0.0.999"]),

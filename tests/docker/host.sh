@@ -30,7 +30,7 @@ check_host_tools() {
     local t
     for t in vng qemu-system-x86_64 /usr/bin/docker /usr/sbin/dockerd /usr/bin/containerd \
         /usr/sbin/runc /bin/busybox iptables ipvsadm; do
-        command -v "$t" >/dev/null 2>&1 || die "missing $t: run scripts/install-deps --docker"
+        command -v "$t" >/dev/null 2>&1 || die "missing $t: run scripts/install-deps"
     done
     if pgrep -x dockerd >/dev/null; then
         log "note: a dockerd runs on the host; the VMs do not use it"

@@ -24,7 +24,7 @@ wait_until() {
 vm_kernel() {
     local k
     k=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n1)
-    [[ -n "$k" ]] || die "no /boot/vmlinuz-*-amd64: run scripts/install-deps --docker"
+    [[ -n "$k" ]] || die "no /boot/vmlinuz-*-amd64: run scripts/install-deps"
     printf '%s\n' "$k"
 }
 

@@ -72,7 +72,11 @@ impl PlanInput {
 /// Renders the plan as text: `iptables-restore --noflush` input, `ip` commands and sysctls,
 /// under `#` headings so that each part can be cut out and used as is.
 pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
-    let cfg = &input.rules;
+    // The rules as the daemon would apply them: the default load-balancer list when none was
+    // given; `--services` without port flags needs Docker for the ports, so no sbox rules here.
+    let (effective, lb_enabled) =
+        crate::node::effective_rules(&input.rules, input.ingress.node_ip, None);
+    let cfg = &effective;
     let lbs = LbSet::assign(
         &cfg.gateways,
         input.ingress.subnet,
@@ -129,6 +133,14 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
     let empty = IptablesState::default();
     let _ = writeln!(out, "\n## ingress_sbox");
     match (lbs.id_of(ing.node_ip), input.uninstall) {
+        (Some(id), false) if !lb_enabled => {
+            let _ = writeln!(
+                out,
+                "# this node is load balancer ID {id}, but --services without --tcp-ports/--udp-ports: \
+                 the daemon reads those services' published ports from Docker and filters on them; \
+                 give the port flags to see the rules"
+            );
+        }
         (Some(id), false) => {
             let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
             let _ = writeln!(

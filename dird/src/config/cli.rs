@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// (extension) Print the exact rules dird would install, without root or Docker.
+    /// (extension) Print the exact rules the daemon would install for these flags, without root
+    /// or Docker.
     Plan(PlanArgs),
     /// (extension) Print every swarm node's underlay IP, ingress IP, ID, and whether it is a
     /// load balancer under the given flags (asks the local Docker Engine).

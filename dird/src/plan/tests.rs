@@ -107,6 +107,32 @@ fn snapshot_services() {
 }
 
 #[test]
+fn snapshot_services_with_ports() {
+    let rules = RuleConfig {
+        services: vec!["web".into()],
+        tcp_ports: vec![PortSpec::Single(80)],
+        ..base()
+    };
+    snap(
+        "services_with_ports",
+        &input(rules, "10.0.0.0/24", "10.0.0.3"),
+    );
+}
+
+#[test]
+fn snapshot_default_load_balancers() {
+    // No --ingress-gateway-ips: the original's .2 to .9 of the node's /24, as the daemon does.
+    let rules = RuleConfig {
+        gateways: Vec::new(),
+        ..base()
+    };
+    snap(
+        "default_load_balancers",
+        &input(rules, "10.0.0.0/24", "10.0.0.4"),
+    );
+}
+
+#[test]
 fn snapshot_indexed_ids() {
     let rules = RuleConfig {
         indexed_ids: true,
