@@ -31,13 +31,7 @@ fn config(lbs: usize) -> (RuleConfig, Ingress) {
 fn bench(c: &mut Criterion) {
     for lbs in [16usize, 255] {
         let (rules, ingress) = config(lbs);
-        let set = LbSet::assign(
-            &rules.gateways,
-            ingress.subnet,
-            rules.indexed_ids,
-            rules.id_encoding,
-        )
-        .unwrap();
+        let set = LbSet::for_rules(&rules, ingress.subnet).unwrap();
         let task = TaskIngress {
             iface: "eth0".into(),
             addr: Ipv4Addr::new(10, 0, 0, 9),

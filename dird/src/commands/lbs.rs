@@ -34,12 +34,7 @@ pub fn render(
         ));
     } else {
         let (rules, _) = effective_rules(rules, ingress.node_ip, None);
-        let lbs = LbSet::assign(
-            &rules.gateways,
-            ingress.subnet,
-            rules.indexed_ids,
-            rules.id_encoding,
-        )?;
+        let lbs = LbSet::for_rules(&rules, ingress.subnet)?;
         out.push_str("load balancers: --ingress-gateway-ips\n");
         out.push_str(&render_table(view, &lbs, &[], Some(ingress.node_ip)));
     }

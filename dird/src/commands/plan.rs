@@ -77,12 +77,7 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
     let (effective, lb_enabled) =
         crate::node::effective_rules(&input.rules, input.ingress.node_ip, None);
     let cfg = &effective;
-    let lbs = LbSet::assign(
-        &cfg.gateways,
-        input.ingress.subnet,
-        cfg.indexed_ids,
-        cfg.id_encoding,
-    )?;
+    let lbs = LbSet::for_rules(cfg, input.ingress.subnet)?;
     let mut out = String::new();
     let ing = &input.ingress;
     let _ = writeln!(

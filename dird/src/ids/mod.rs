@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use crate::config::{ConfigError, Gateway};
+use crate::config::{ConfigError, Gateway, RuleConfig};
 
 /// Routing tables used inside task containers are `TABLE_BASE + ID`: never 0, 253, 254, 255.
 pub const TABLE_BASE: u32 = 7000;
@@ -128,6 +128,16 @@ pub struct LbSet {
 }
 
 impl LbSet {
+    /// [`LbSet::assign`] with the list, `--indexed-ids` and `--id-encoding` of `rules`.
+    pub fn for_rules(rules: &RuleConfig, subnet: Ipv4Net) -> Result<LbSet, ConfigError> {
+        LbSet::assign(
+            &rules.gateways,
+            subnet,
+            rules.indexed_ids,
+            rules.id_encoding,
+        )
+    }
+
     /// Assigns IDs exactly as the original daemon: the last octet, or the 1-based list position
     /// with `indexed` (forced when the subnet is larger than /24). `null` entries keep their
     /// position and get no ID. Rejects anything that would make two LBs indistinguishable.

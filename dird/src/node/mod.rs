@@ -93,12 +93,7 @@ impl Node {
         sysctl_files: Vec<Sysctl>,
         tools: IptablesTools,
     ) -> Result<Node, ConfigError> {
-        let lbs = LbSet::assign(
-            &rules.gateways,
-            ingress.subnet,
-            rules.indexed_ids,
-            rules.id_encoding,
-        )?;
+        let lbs = LbSet::for_rules(&rules, ingress.subnet)?;
         Ok(Node::with_lbs(rules, ingress, lbs, sysctl_files, tools))
     }
 

@@ -386,7 +386,7 @@ fn plans(cfg: &RuleConfig, octets: &[u8]) -> (LbPlan, TaskPlan) {
         subnet: "10.0.0.0/24".parse().unwrap(),
         node_ip: Ipv4Addr::new(10, 0, 0, octets[0]),
     };
-    let lbs = LbSet::assign(&cfg.gateways, ing.subnet, cfg.indexed_ids, cfg.id_encoding).unwrap();
+    let lbs = LbSet::for_rules(cfg, ing.subnet).unwrap();
     let id = lbs.id_of(ing.node_ip).unwrap();
     let task = TaskIngress {
         iface: "eth0".into(),
