@@ -220,21 +220,30 @@ impl Ipvs {
         Ok(me)
     }
 
-    fn resolve(&mut self) -> Result<u16, Error> {
-        let mut msg = GenlMessage::from_payload(GenlCtrl {
-            cmd: GenlCtrlCmd::GetFamily,
-            nlas: vec![GenlCtrlAttrs::FamilyName("IPVS".to_string())],
-        });
-        msg.finalize();
+    /// Sends one request (`msg` already carries its family id) with the next sequence number.
+    fn send<F>(&mut self, msg: GenlMessage<F>, flags: u16, step: &str) -> Result<(), Error>
+    where
+        F: GenlFamily + Emitable + std::fmt::Debug,
+    {
         let mut nl = NetlinkMessage::from(msg);
-        nl.header.flags = NLM_F_REQUEST;
+        nl.header.flags = flags;
         nl.header.sequence_number = self.next_seq();
         nl.finalize();
         let mut buf = vec![0u8; nl.buffer_len()];
         nl.serialize(&mut buf);
         self.sock
             .send(&buf, 0)
-            .map_err(|e| ipvs_err(&self.ns, "resolve family", e))?;
+            .map_err(|e| ipvs_err(&self.ns, step, e))?;
+        Ok(())
+    }
+
+    fn resolve(&mut self) -> Result<u16, Error> {
+        let mut msg = GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName("IPVS".to_string())],
+        });
+        msg.finalize();
+        self.send(msg, NLM_F_REQUEST, "resolve family")?;
         let mut found = None;
         self.receive::<GenlCtrl>("resolve family IPVS (is the ip_vs module loaded?)", |m| {
             for a in m.payload.nlas {
@@ -307,15 +316,8 @@ impl Ipvs {
     ) -> Result<Vec<IpvsMsg>, Error> {
         let mut msg = GenlMessage::from_payload(IpvsMsg { cmd, attrs });
         msg.set_resolved_family_id(self.family);
-        let mut nl = NetlinkMessage::from(msg);
-        nl.header.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
-        nl.header.sequence_number = self.next_seq();
-        nl.finalize();
-        let mut buf = vec![0u8; nl.buffer_len()];
-        nl.serialize(&mut buf);
-        self.sock
-            .send(&buf, 0)
-            .map_err(|e| ipvs_err(&self.ns, step, e))?;
+        let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
+        self.send(msg, flags, step)?;
         let mut out = Vec::new();
         self.receive::<IpvsMsg>(step, |m| out.push(m.payload))?;
         Ok(out)
