@@ -281,8 +281,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
     ));
     let rows: Vec<Row> = paths.iter().map(|p| p.row.clone()).collect();
     w(out, table::render(&rows));
-    let scale = (rows.len() > 3).then(|| (&rows[1], &rows[rows.len() - 1]));
-    w(out, table::targets(&rows[0], &rows[1], &rows[2], scale));
+    w(out, table::targets(&rows));
     for r in rows.iter().filter(|r| r.errors > 0) {
         w(
             out,

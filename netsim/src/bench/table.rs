@@ -117,39 +117,61 @@ pub fn target(what: &str, value: f64, goal: f64) -> String {
     format!("  {what}: {} (target >= {goal}) {verdict}", num(value, 3))
 }
 
-/// The targets, from the masquerade, dird, nginx and dird-at-most-LBs rows.
-pub fn targets(masq: &Row, dird: &Row, nginx: &Row, scale: Option<(&Row, &Row)>) -> String {
-    let mut s = String::from("targets (median over rounds of the per-round ratio):\n");
-    for line in [
-        target(
-            "dird / masquerade, conns/s",
+/// One of the targets: a paired ratio and the least it may be.
+pub struct Goal {
+    pub what: String,
+    pub value: f64,
+    pub target: f64,
+}
+
+/// The targets from the rows in bench order: masquerade, dird (1 LB), nginx, then dird
+/// at more load balancers (the last of those against 1 LB). Empty with fewer than three rows.
+pub fn goals(rows: &[Row]) -> Vec<Goal> {
+    let (Some(masq), Some(dird), Some(nginx)) = (rows.first(), rows.get(1), rows.get(2)) else {
+        return Vec::new();
+    };
+    let goal = |what: String, value: f64, target: f64| Goal {
+        what,
+        value,
+        target,
+    };
+    let mut out = vec![
+        goal(
+            "dird / masquerade, conns/s".into(),
             paired(&dird.conns, &masq.conns),
             0.95,
         ),
-        target(
-            "dird / masquerade, MB/s",
+        goal(
+            "dird / masquerade, MB/s".into(),
             paired(&dird.bulk, &masq.bulk),
             0.95,
         ),
-        target(
-            "dird / nginx, conns/s",
+        goal(
+            "dird / nginx, conns/s".into(),
             paired(&dird.conns, &nginx.conns),
             2.0,
         ),
-        target("dird / nginx, MB/s", paired(&dird.bulk, &nginx.bulk), 2.0),
-    ] {
-        let _ = writeln!(s, "{line}");
+        goal(
+            "dird / nginx, MB/s".into(),
+            paired(&dird.bulk, &nginx.bulk),
+            2.0,
+        ),
+    ];
+    if let Some(most) = rows.get(3..).and_then(|r| r.last()) {
+        out.push(goal(
+            format!("{} / dird (1 LB), conns/s", most.name.trim()),
+            paired(&most.conns, &dird.conns),
+            0.9,
+        ));
     }
-    if let Some((one, most)) = scale {
-        let _ = writeln!(
-            s,
-            "{}",
-            target(
-                &format!("{} / {}, conns/s", most.name.trim(), one.name.trim()),
-                paired(&most.conns, &one.conns),
-                0.9
-            )
-        );
+    out
+}
+
+/// The targets as text lines: `what: value (target >= goal) met|MISSED`.
+pub fn targets(rows: &[Row]) -> String {
+    let mut s = String::from("targets (median over rounds of the per-round ratio):\n");
+    for g in goals(rows) {
+        let _ = writeln!(s, "{}", target(&g.what, g.value, g.target));
     }
     s
 }
@@ -157,9 +179,9 @@ pub fn targets(masq: &Row, dird: &Row, nginx: &Row, scale: Option<(&Row, &Row)>)
 /// The same figures as rows of the `just bench` table: `| data | what | figure | target | met |`.
 pub fn markdown(rows: &[Row], machine: &str) -> String {
     let mut s = String::new();
-    let (Some(masq), Some(dird), Some(nginx)) = (rows.first(), rows.get(1), rows.get(2)) else {
+    if rows.len() < 3 {
         return s;
-    };
+    }
     let _ = writeln!(s, "| data | netsim bench machine | {machine} | | |");
     for r in rows {
         let bulk = if r.bulk.is_empty() {
@@ -176,39 +198,14 @@ pub fn markdown(rows: &[Row], machine: &str) -> String {
             num(median(&r.p99), 2)
         );
     }
-    let mut goal = |what: String, value: f64, target: f64| {
-        let met = if value >= target { "yes" } else { "**no**" };
+    for g in goals(rows) {
+        let met = if g.value >= g.target { "yes" } else { "**no**" };
         let _ = writeln!(
             s,
-            "| data | {what} | {}x | >= {target}x | {met} |",
-            num(value, 3)
-        );
-    };
-    goal(
-        "dird / masquerade, conns/s".into(),
-        paired(&dird.conns, &masq.conns),
-        0.95,
-    );
-    goal(
-        "dird / masquerade, MB/s".into(),
-        paired(&dird.bulk, &masq.bulk),
-        0.95,
-    );
-    goal(
-        "dird / nginx, conns/s".into(),
-        paired(&dird.conns, &nginx.conns),
-        2.0,
-    );
-    goal(
-        "dird / nginx, MB/s".into(),
-        paired(&dird.bulk, &nginx.bulk),
-        2.0,
-    );
-    if let Some(most) = rows.get(3..).and_then(|r| r.last()) {
-        goal(
-            format!("{} / dird (1 LB), conns/s", most.name.trim()),
-            paired(&most.conns, &dird.conns),
-            0.9,
+            "| data | {} | {}x | >= {}x | {met} |",
+            g.what,
+            num(g.value, 3),
+            g.target
         );
     }
     s
@@ -249,8 +246,10 @@ mod tests {
                 .is_some_and(|l| l.contains("0.950") && l.contains("1.000")),
             "{t}"
         );
-        assert!(targets(&masq, &dird, &masq, None)
+        assert!(targets(&[masq.clone(), dird.clone(), masq.clone()])
             .contains("dird / nginx, conns/s: 0.950 (target >= 2) MISSED"));
+        assert!(markdown(&[masq.clone(), dird.clone(), masq.clone()], "m")
+            .contains("| data | dird / nginx, conns/s | 0.950x | >= 2x | **no** |"));
         assert_eq!(paired(&[2.0, 9.0, 3.0], &[1.0, 10.0, 1.0]), 2.0);
     }
 }
