@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 
+use dird::apply::backend::{detect as detect_backend, BackendError};
 use dird::commands::{self, usage::Detected};
 use dird::config::{self, Action, Cli, Command, LEGACY_GATEWAYS_ENV};
 use dird::docker::{DockerClient, IngressState};
@@ -176,6 +177,11 @@ async fn lbs(rules: config::RuleConfig) -> ExitCode {
         Ok((ingress, view)) => match commands::lbs::render(&rules, &ingress, &view) {
             Ok(text) => {
                 print!("{text}");
+                let sbox = std::path::PathBuf::from(dird::docker::SBOX_NETNS);
+                let backend = tokio::task::spawn_blocking(move || detect_backend(&sbox))
+                    .await
+                    .unwrap_or(Err(BackendError::Lost));
+                print!("{}", commands::lbs::backend_line(&backend));
                 ExitCode::SUCCESS
             }
             Err(e) => bad_input(e),

@@ -10,6 +10,70 @@ use dird::config::{Gateway, RuleConfig};
 use dird::node::{uninstall_task, Node, TaskRef};
 use dird::plan::{Ingress, IptablesPlan, OwnChain, PolicyRule, Route, RoutingPlan, Table};
 
+/// An `iptables-restore` stand-in: a batch for `nat` first lets "another writer" append a
+/// rule to `mangle PREROUTING`, then fails; every other batch goes to the real tool.
+const FAILING_NAT_RESTORE: &str = r#"#!/bin/sh
+input=$(cat)
+case "$input" in
+*'*nat'*)
+    iptables -t mangle -A PREROUTING -s 192.0.2.99/32 -m comment --comment foreign -j ACCEPT
+    echo "refused by the test" >&2
+    exit 1
+    ;;
+esac
+printf '%s\n' "$input" | iptables-restore "$@"
+"#;
+
+const FOREIGN_RULE: &str = "-A PREROUTING -s 192.0.2.99/32 -m comment --comment foreign -j ACCEPT";
+
+fn chain(table: Table, builtin: &'static str, rules: &[&str]) -> OwnChain {
+    OwnChain {
+        table,
+        builtin,
+        rules: rules.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn iptables_only(chains: Vec<OwnChain>) -> NsPlan {
+    NsPlan {
+        iptables: IptablesPlan::new(chains, Vec::new()),
+        routing: None,
+        sysctls: Vec::new(),
+    }
+}
+
+/// Docker's `nat PREROUTING` REDIRECT of a published UDP port to the task's server port.
+fn redirect_udp(ns: &Netns, published: u16, target: u16) {
+    let (published, target) = (published.to_string(), target.to_string());
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-d",
+        "10.0.0.5/32",
+        "-p",
+        "udp",
+        "-m",
+        "udp",
+        "--dport",
+        &published,
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        &target,
+    ]);
+}
+
+fn udp_rule_lines(ns: &Netns) -> Vec<String> {
+    ns.ip(&["rule"])
+        .lines()
+        .filter(|l| l.contains("ipproto udp"))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn node(gateways: &[&str]) -> Node {
     let rules = RuleConfig {
         gateways: gateways
@@ -93,25 +157,7 @@ fn task_install_is_idempotent_and_uninstall_is_exact() {
 fn udp_servers_get_source_rules_and_uninstall_removes_them() {
     let ns = Netns::task("udp", "eth0", "10.0.0.5/24");
     // Docker's port remap for a published 5353/udp → 53 (what tells dird the UDP server port).
-    ns.exec(&[
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "PREROUTING",
-        "-d",
-        "10.0.0.5/32",
-        "-p",
-        "udp",
-        "-m",
-        "udp",
-        "--dport",
-        "5353",
-        "-j",
-        "REDIRECT",
-        "--to-ports",
-        "53",
-    ]);
+    redirect_udp(&ns, 5353, 53);
     let before = ns.snapshot();
     let t = task_ref(&ns);
     node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap();
@@ -327,5 +373,215 @@ fn uninstall_removes_the_original_daemons_task_rules() {
     }
     assert_ne!(ns.snapshot(), before);
     uninstall_task(&task_ref(&ns), &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn a_rollback_keeps_what_another_writer_added_meanwhile() {
+    let ns = Netns::task("foreign", "eth0", "10.0.0.5/24");
+    let tools = IptablesTools::default();
+    let first = iptables_only(vec![
+        chain(Table::Raw, "PREROUTING", &["-p udp -j CT --notrack"]),
+        chain(
+            Table::Mangle,
+            "POSTROUTING",
+            &["-d 10.0.0.0/24 -j TOS --set-tos 0x02/0xff"],
+        ),
+    ]);
+    apply::apply_ns(&ns.path(), "ns", &first, &tools).unwrap();
+    let before = ns.snapshot();
+
+    // raw: chain removed; mangle: chain refilled and one more chain; nat: refused.
+    let second = iptables_only(vec![
+        chain(
+            Table::Mangle,
+            "POSTROUTING",
+            &["-d 10.0.0.0/24 -j TOS --set-tos 0x03/0xff"],
+        ),
+        chain(Table::Mangle, "OUTPUT", &["-p tcp -j ACCEPT"]),
+        chain(Table::Nat, "POSTROUTING", &["-j ACCEPT"]),
+    ]);
+    let wrapper = std::env::temp_dir().join(format!("dird-failing-restore-{}", std::process::id()));
+    std::fs::write(&wrapper, FAILING_NAT_RESTORE).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let failing = IptablesTools {
+        restore: wrapper.display().to_string(),
+        ..IptablesTools::default()
+    };
+    let err = apply::apply_ns(&ns.path(), "ns", &second, &failing).unwrap_err();
+    let _ = std::fs::remove_file(&wrapper);
+    assert_eq!(err.step, Step::WriteIptables(Table::Nat), "{err}");
+    assert!(err.rollback_failure.is_none(), "{err}");
+
+    let mangle = ns.exec(&["iptables-save", "-t", "mangle"]);
+    assert!(
+        mangle.contains(FOREIGN_RULE),
+        "the other writer's rule survives: {mangle}"
+    );
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "mangle",
+        "-D",
+        "PREROUTING",
+        "-s",
+        "192.0.2.99/32",
+        "-m",
+        "comment",
+        "--comment",
+        "foreign",
+        "-j",
+        "ACCEPT",
+    ]);
+    assert_eq!(ns.snapshot(), before, "dird's chains and jumps are back");
+}
+
+#[test]
+fn a_failing_sysctl_d_line_is_skipped_and_the_rest_applied() {
+    let ns = Netns::new("sysctld");
+    let dir = std::env::temp_dir().join(format!("dird-sysctl-d-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("conntrack.conf"),
+        "net.nf_conntrack_max = 262144\nnet.ipv4.no_such_dird_key = 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ipvs.conf"),
+        "net.ipv4.ip_local_port_range = 20000 60000\nnet.ipv4.tcp_keepalive_time = 600\n",
+    )
+    .unwrap();
+    let files = dird::config::sysctl_conf::read_sbox_files(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let plan = NsPlan {
+        sysctls: files,
+        ..NsPlan::default()
+    };
+    let tools = IptablesTools::default();
+    let outcome = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
+    assert_eq!(outcome.sysctls_written, 2, "{outcome:?}");
+    assert_eq!(ns.sysctl("net.ipv4.ip_local_port_range"), "20000\t60000");
+    assert_eq!(ns.sysctl("net.ipv4.tcp_keepalive_time"), "600");
+    let again = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
+    assert!(
+        !again.changed(),
+        "values already right are not written: {again:?}"
+    );
+}
+
+#[test]
+fn served_udp_port_ranges_get_one_pair_of_rules() {
+    let ns = Netns::task("udprange", "eth0", "10.0.0.5/24");
+    for port in 10000..=10002 {
+        redirect_udp(&ns, port, port);
+    }
+    redirect_udp(&ns, 5353, 53);
+    let before = ns.snapshot();
+    let t = task_ref(&ns);
+    node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap();
+    assert_eq!(
+        udp_rule_lines(&ns),
+        [
+            "32698:\tfrom all iif lo ipproto udp sport 53 lookup main suppress_prefixlength 0",
+            "32698:\tfrom all iif lo ipproto udp sport 10000-10002 lookup main suppress_prefixlength 0",
+            "32699:\tfrom all iif lo ipproto udp sport 53 lookup 7000",
+            "32699:\tfrom all iif lo ipproto udp sport 10000-10002 lookup 7000",
+        ]
+    );
+    let got = ns.ip(&[
+        "route",
+        "get",
+        "203.0.113.7",
+        "from",
+        "0.0.0.0",
+        "ipproto",
+        "udp",
+        "sport",
+        "10001",
+    ]);
+    assert!(got.contains("src 10.0.0.5"), "{got}");
+    let TaskOutcome::Applied { outcome, .. } =
+        node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap()
+    else {
+        panic!()
+    };
+    assert!(!outcome.changed(), "idempotent: {outcome:?}");
+    uninstall_task(&t, &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn one_port_rules_of_an_older_dird_are_replaced_and_uninstalled() {
+    let ns = Netns::task("udpold", "eth0", "10.0.0.5/24");
+    for port in 10000..=10001 {
+        redirect_udp(&ns, port, port);
+    }
+    let before = ns.snapshot();
+    let older = |ns: &Netns| {
+        for port in ["10000", "10001"] {
+            ns.ip(&[
+                "rule",
+                "add",
+                "iif",
+                "lo",
+                "ipproto",
+                "udp",
+                "sport",
+                port,
+                "lookup",
+                "main",
+                "suppress_prefixlength",
+                "0",
+                "priority",
+                "32698",
+            ]);
+            ns.ip(&[
+                "rule", "add", "iif", "lo", "ipproto", "udp", "sport", port, "lookup", "7000",
+                "priority", "32699",
+            ]);
+        }
+    };
+    older(&ns);
+    let t = task_ref(&ns);
+    node(&["10.0.0.2"]).sync_task(&t).unwrap();
+    assert_eq!(
+        udp_rule_lines(&ns),
+        [
+            "32698:\tfrom all iif lo ipproto udp sport 10000-10001 lookup main suppress_prefixlength 0",
+            "32699:\tfrom all iif lo ipproto udp sport 10000-10001 lookup 7000",
+        ]
+    );
+    older(&ns);
+    uninstall_task(&t, &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn a_table_dird_does_not_know_is_left_alone() {
+    let ns = Netns::task("security", "eth0", "10.0.0.5/24");
+    ns.exec(&[
+        "iptables",
+        "-t",
+        "security",
+        "-A",
+        "INPUT",
+        "-s",
+        "192.0.2.1/32",
+        "-j",
+        "ACCEPT",
+    ]);
+    let before = ns.snapshot();
+    let t = task_ref(&ns);
+    node(&["10.0.0.2"]).sync_task(&t).unwrap();
+    let security = ns.exec(&["iptables-save", "-t", "security"]);
+    assert!(
+        security.contains("-A INPUT -s 192.0.2.1/32 -j ACCEPT"),
+        "{security}"
+    );
+    uninstall_task(&t, &IptablesTools::default()).unwrap();
     assert_eq!(ns.snapshot(), before);
 }

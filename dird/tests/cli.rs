@@ -220,3 +220,16 @@ fn no_arguments_shows_usage_with_status_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ingress-gateway-ips"));
 }
+
+#[test]
+fn an_absurd_resync_interval_is_bad_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dird"))
+        .args(["--resync-interval", "9223372036854775808"])
+        .env_remove("INGRESS_NODE_GATEWAY_IPS")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("run dird");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_bad(out, "9223372036854775808");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+}

@@ -28,9 +28,10 @@ enum Cmd {
         /// Scenario files whose expectations must NOT all hold (a self-test of the probe).
         #[arg(long = "expect-fail", value_name = "FILE")]
         expect_fail: Vec<PathBuf>,
-        /// Also build the reference swarm and compare its live rules with this capture folder.
+        /// Also build the reference swarm and compare its live rules with this capture folder
+        /// (repeatable: one comparison per capture).
         #[arg(long, value_name = "DIR")]
-        reference: Option<PathBuf>,
+        reference: Vec<PathBuf>,
         files: Vec<PathBuf>,
     },
     /// Parse and validate scenario files only (no root needed).
@@ -143,7 +144,7 @@ fn host_problem() -> Option<String> {
 fn cmd_run(
     files: &[PathBuf],
     expect_fail: &[PathBuf],
-    reference_dir: Option<&PathBuf>,
+    reference_dirs: &[PathBuf],
 ) -> anyhow::Result<u8> {
     if let Some(why) = host_problem() {
         anyhow::bail!("cannot run scenarios directly: {why}; use `netsim vm -- run ...` (or `just scenario FILE`)");
@@ -208,7 +209,7 @@ fn cmd_run(
             }
         }
     }
-    if let Some(dir) = reference_dir {
+    for dir in reference_dirs {
         run_no += 1;
         match reference::check_live(dir, run_no, &mut out) {
             Ok(true) => passed += 1,
@@ -298,7 +299,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             expect_fail,
             reference,
             files,
-        } => cmd_run(&files, &expect_fail, reference.as_ref()),
+        } => cmd_run(&files, &expect_fail, &reference),
         Cmd::Check { files } => {
             let mut bad = 0;
             for f in &files {

@@ -1,5 +1,5 @@
-//! Comparing netsim's rule sets with the capture of a real Docker 20.10 swarm
-//! (`tests/reference/docker-20.10-swarm-1node`), after normalising addresses, fwmarks and the
+//! Comparing netsim's rule sets with captures of real Docker swarms
+//! (`tests/reference/docker-<engine>-swarm-1node`), after normalising addresses, fwmarks and the
 //! random ports of Docker's DNS resolver. Rules are compared per table and chain as sets
 //! (Docker inserts some at the top, so only their order differs).
 
@@ -12,29 +12,59 @@ use crate::Error;
 /// The scenario describing the captured swarm.
 pub const REFERENCE_SCENARIO: &str = include_str!("../tests/fixtures/reference-1node.toml");
 
-/// Address/mark roles in the capture (from its `01-docker.txt` and `03-sbox.txt`).
-pub fn reference_roles() -> Vec<(String, String)> {
-    [
-        ("10.0.0.2", "SBOX"),
-        ("10.0.0.3", "VIP:web"),
-        ("10.0.0.6", "VIP:api"),
-        ("10.0.0.4", "TASK:web.1"),
-        ("10.0.0.5", "TASK:web.2"),
-        ("10.0.0.7", "TASK:api.1"),
-        ("0x101", "MARK:web"),
-        ("0x100", "MARK:api"),
-    ]
-    .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect()
+/// A capture's address/mark roles, from its `roles.txt` (`ADDRESS-or-MARK ROLE` a line, e.g.
+/// `10.0.0.2 SBOX`, `10.0.0.3 VIP:web`, `10.0.0.4 TASK:web.1`, `0x101 MARK:web`), written by
+/// the capture script from `docker inspect` and the sbox's MARK rules.
+pub fn capture_roles(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let text = read(dir, "roles.txt")?;
+    let mut roles = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [from, role] => roles.push((from.to_string(), role.to_string())),
+            _ => {
+                return Err(Error::Reference(format!(
+                    "{}/roles.txt line {}: want `ADDRESS ROLE`, got {line:?}",
+                    dir.display(),
+                    n + 1
+                )))
+            }
+        }
+    }
+    Ok(roles)
 }
 
-/// The capture's task files and the netsim task each corresponds to.
-pub const REFERENCE_TASKS: [(&str, &str); 3] = [
-    ("05-task-1-web.txt", "web.1"),
-    ("05-task-3-web.txt", "web.2"),
-    ("05-task-2-api.txt", "api.1"),
-];
+/// The capture's task files (`05-task-*.txt`) with the netsim task each one is: the `TASK:`
+/// role whose address the file's interfaces hold.
+pub fn capture_tasks(
+    dir: &Path,
+    roles: &[(String, String)],
+) -> Result<Vec<(String, String)>, Error> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::Reference(format!("{}: {e}", dir.display())))?;
+    let mut files: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with("05-task-") && f.ends_with(".txt"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = read(dir, &file)?;
+        let task = roles.iter().find_map(|(addr, role)| {
+            let name = role.strip_prefix("TASK:")?;
+            text.contains(&format!("inet {addr}/"))
+                .then(|| name.to_string())
+        });
+        let task = task.ok_or_else(|| {
+            Error::Reference(format!("{file}: no address of a TASK role in roles.txt"))
+        })?;
+        out.push((file, task));
+    }
+    Ok(out)
+}
 
 /// The same roles for a netsim scenario (node 0's sandbox).
 pub fn scenario_roles(sc: &Scenario) -> Vec<(String, String)> {
@@ -180,13 +210,49 @@ pub fn reference_rule_sets(dir: &Path) -> Result<Vec<(String, String)>, Error> {
         section(&sbox, "sbox")
             .ok_or_else(|| Error::Reference("03-sbox.txt: no iptables-save".into()))?,
     ));
-    for (file, task) in REFERENCE_TASKS {
-        let text = read(dir, file)?;
+    let roles = capture_roles(dir)?;
+    for (file, task) in capture_tasks(dir, &roles)? {
+        let text = read(dir, &file)?;
         let s = section(&text, "task")
             .ok_or_else(|| Error::Reference(format!("{file}: no iptables-save")))?;
         v.push((task.to_string(), s));
     }
     Ok(v)
+}
+
+/// Every rule set of a capture, normalised with its own roles: the sbox's and each task's (by
+/// netsim task name), the host's and the overlay namespace's.
+fn all_rule_sets(dir: &Path) -> Result<Vec<(String, Normalised)>, Error> {
+    let roles = capture_roles(dir)?;
+    let mut sets = reference_rule_sets(dir)?;
+    for (what, file) in [("host", "02-host.txt"), ("overlay", "04-overlay.txt")] {
+        let text = read(dir, file)?;
+        let s = section(&text, what)
+            .ok_or_else(|| Error::Reference(format!("{file}: no iptables-save")))?;
+        sets.push((what.to_string(), s));
+    }
+    Ok(sets
+        .into_iter()
+        .map(|(what, text)| (what, normalise(&text, &roles)))
+        .collect())
+}
+
+/// The differences between two captures (e.g. two Docker engines), one line each, from `b`'s
+/// point of view: `extra` is in `b` only, `missing` in `a` only. Addresses, marks and DNS
+/// ports are normalised to their roles first, so only real rule differences remain.
+pub fn capture_differences(a: &Path, b: &Path) -> Result<Vec<String>, Error> {
+    let (sa, sb) = (all_rule_sets(a)?, all_rule_sets(b)?);
+    let mut out = Vec::new();
+    for (what, nb) in &sb {
+        match sa.iter().find(|(w, _)| w == what) {
+            Some((_, na)) => out.extend(diff(nb, na).into_iter().map(|l| format!("{what}: {l}"))),
+            None => out.push(format!("{what}: only in {}", b.display())),
+        }
+    }
+    for (what, _) in sa.iter().filter(|(w, _)| !sb.iter().any(|(x, _)| x == w)) {
+        out.push(format!("{what}: only in {}", a.display()));
+    }
+    Ok(out)
 }
 
 /// Compare rule sets netsim produced (`what` → iptables-save text) with the capture in `dir`.
@@ -196,7 +262,7 @@ pub fn compare_with(
     sc: &Scenario,
     ours: &[(String, String)],
 ) -> Result<Vec<String>, Error> {
-    let (rr, sr) = (reference_roles(), scenario_roles(sc));
+    let (rr, sr) = (capture_roles(dir)?, scenario_roles(sc));
     let mut out = Vec::new();
     for (what, reference) in reference_rule_sets(dir)? {
         let Some((_, mine)) = ours.iter().find(|(w, _)| *w == what) else {
@@ -235,7 +301,7 @@ pub fn check_live(dir: &Path, run: usize, out: &mut dyn std::io::Write) -> Resul
     if diffs.is_empty() {
         let _ = writeln!(
             out,
-            "PASS reference {}: live sbox and task rules match the Docker 20.10 capture",
+            "PASS reference {}: live sbox and task rules match the capture",
             dir.display()
         );
     }

@@ -206,6 +206,8 @@ fn serve_udp(sock: UdpSocket, task: String, stop: Arc<AtomicBool>) {
 }
 
 /// Start one server thread per (proto, port) inside `netns`; returns once all are listening.
+/// The pairs must be distinct (see [`crate::scenario::Service::listen_ports`]): a second
+/// bind of one port and protocol fails with `Address already in use`.
 pub fn start(
     netns: &Path,
     task: &str,

@@ -1,14 +1,21 @@
-//! netsim's rendered sbox and task rules against the Docker 20.10 capture (no root needed; the
+//! netsim's rendered sbox and task rules against the Docker 20.10 and 26.1 captures (no root needed; the
 //! same comparison runs on live `iptables-save` output with `netsim run --reference DIR`).
 
 use std::path::{Path, PathBuf};
 
-use netsim::reference::{compare_with, diff, normalise, reference_roles, REFERENCE_SCENARIO};
+use netsim::reference::{capture_roles, compare_with, diff, normalise, REFERENCE_SCENARIO};
 use netsim::scenario::parse_str;
 use netsim::topology::rules;
 
+/// The Docker 20.10 capture (the one the changed-rule tests edit against).
 fn capture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/docker-20.10-swarm-1node")
+    capture_of("20.10")
+}
+
+fn capture_of(engine: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(format!("docker-{engine}-swarm-1node"))
 }
 
 fn rendered() -> (netsim::scenario::Scenario, Vec<(String, String)>) {
@@ -24,10 +31,16 @@ fn rendered() -> (netsim::scenario::Scenario, Vec<(String, String)>) {
 }
 
 #[test]
-fn rendered_sbox_and_task_rules_match_the_capture() {
+fn rendered_sbox_and_task_rules_match_every_capture() {
     let (sc, ours) = rendered();
-    let d = compare_with(&capture(), &sc, &ours).expect("capture readable");
-    assert!(d.is_empty(), "differences:\n{}", d.join("\n"));
+    for engine in ["20.10", "26.1"] {
+        let d = compare_with(&capture_of(engine), &sc, &ours).expect("capture readable");
+        assert!(
+            d.is_empty(),
+            "Docker {engine}, differences:\n{}",
+            d.join("\n")
+        );
+    }
 }
 
 #[test]
@@ -59,7 +72,7 @@ fn host_rules_match_the_capture_apart_from_docker0() {
     let reference = netsim::reference::section(&text, "host").expect("host iptables-save");
     let d = diff(
         &normalise(&rules::host_rules(&sc), &[]),
-        &normalise(&reference, &reference_roles()),
+        &normalise(&reference, &capture_roles(&capture()).expect("roles.txt")),
     );
     // netsim has no default bridge (docker0): only its rules may be missing.
     let unexpected: Vec<&String> = d

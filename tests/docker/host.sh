@@ -26,17 +26,6 @@ write_env() {
     done
 }
 
-check_host_tools() {
-    local t
-    for t in vng qemu-system-x86_64 /usr/bin/docker /usr/sbin/dockerd /usr/bin/containerd \
-        /usr/sbin/runc /bin/busybox iptables ipvsadm; do
-        command -v "$t" >/dev/null 2>&1 || die "missing $t: run scripts/install-deps"
-    done
-    if pgrep -x dockerd >/dev/null; then
-        log "note: a dockerd runs on the host; the VMs do not use it"
-    fi
-}
-
 # Every VM this script started: `timeout` pids (each leads a process group holding vng and
 # qemu, and passes a TERM on to that group). Killed on any exit, Ctrl-C included.
 VM_PIDS=()
@@ -134,4 +123,14 @@ print_report() {
         fi
     done
     return $ok
+}
+
+# first_failure RESULTS NAME...: the first FAIL check line of the named nodes ("" if none).
+first_failure() {
+    local results=$1 n
+    shift
+    for n in "$@"; do
+        grep -m1 '^FAIL' "$results/checks-$n" 2>/dev/null | sed -E 's/^FAIL +//' && return 0
+    done
+    return 0
 }

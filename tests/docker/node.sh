@@ -2,10 +2,12 @@
 # namespace, requests from the client, and recording checks. Sourced by the *-inner scripts
 # after lib.sh, with RESULTS (the --rwdir folder) and NODE (this VM's name) set.
 
-# Debian's docker.io (20.10) lives in /usr/bin and /usr/sbin; a newer CLI may sit in
-# /usr/local/bin on the host, so put the Debian paths first.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin
-DOCKER=/usr/bin/docker
+# The engine: Debian's docker.io (20.10) in /usr/bin and /usr/sbin, or, with ENGINE_BIN set
+# (tests/docker/engine.sh), a newer one unpacked under target/engines/ put first. A newer CLI
+# may sit in /usr/local/bin on the host, so the Debian paths come before it. runc is always
+# the system's.
+# (set by node_begin, once RESULTS/env has been sourced)
+DOCKER=docker
 SBOX=/run/docker/netns/ingress_sbox
 CLIENT_NS=client
 CLIENT_IP=203.0.113.50
@@ -21,11 +23,15 @@ COMPLETED=0
 # sure a verdict is written however the script ends.
 node_begin() {
     export LOG_TAG=$NODE
+    export PATH=${ENGINE_BIN:+$ENGINE_BIN:}/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin
     exec >>"$RESULTS/log-$NODE" 2>&1
     : >"$RESULTS/checks-$NODE"
     rm -f "$RESULTS/verdict-$NODE"
     trap node_end EXIT
-    log "VM up: kernel $(uname -r), $(nproc) CPUs, dird=$DIRD"
+    log "VM up: kernel $(uname -r), $(nproc) CPUs, dird=$DIRD, engine: $(dockerd --version)"
+    if [[ -n ${ENGINE_BIN:-} && $(command -v dockerd) != "$ENGINE_BIN/dockerd" ]]; then
+        abort engine "dockerd is $(command -v dockerd), not the engine in $ENGINE_BIN"
+    fi
 }
 
 node_end() {
@@ -77,10 +83,37 @@ start_containerd() {
         abort containerd "containerd did not start within 180 s: $(tail -n 2 "$RESULTS/containerd-$NODE.log" | tr '\n' ' ')"
 }
 
+# iptables_backends: DOCKERD_IPTABLES (nft|legacy) is the backend dockerd runs, through a
+# folder of iptables* links first on its PATH; SYSTEM_IPTABLES (nft|legacy) is the system
+# default every other program (dird included) gets, switched with a tmpfs copy of
+# /etc/alternatives (the VM's root filesystem is the host's, read-only). Empty: unchanged.
+iptables_backends() {
+    local t
+    if [[ -n ${SYSTEM_IPTABLES:-} ]]; then
+        mkdir -p /tmp/alternatives
+        cp -a /etc/alternatives/. /tmp/alternatives/
+        mount -t tmpfs tmpfs /etc/alternatives
+        cp -a /tmp/alternatives/. /etc/alternatives/
+        for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+            ln -sfn "/usr/sbin/${t/iptables/iptables-$SYSTEM_IPTABLES}" "/etc/alternatives/$t"
+        done
+        log "system iptables: $(iptables --version)"
+    fi
+    if [[ -n ${DOCKERD_IPTABLES:-} ]]; then
+        mkdir -p /tmp/dockerd-iptables
+        for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+            ln -sfn "/usr/sbin/${t/iptables/iptables-$DOCKERD_IPTABLES}" "/tmp/dockerd-iptables/$t"
+        done
+        log "dockerd's iptables: $(/tmp/dockerd-iptables/iptables --version)"
+    fi
+}
+
 start_dockerd() {
     [[ -n ${CONTAINERD_PID:-} ]] || start_containerd
-    log "starting dockerd"
-    dockerd --host unix:///run/docker.sock --data-root /var/lib/docker \
+    local path=$PATH
+    [[ -z ${DOCKERD_IPTABLES:-} ]] || path=/tmp/dockerd-iptables:$PATH
+    log "starting dockerd ($(dockerd --version))"
+    PATH=$path dockerd --host unix:///run/docker.sock --data-root /var/lib/docker \
         --containerd /run/containerd/containerd.sock >>"$RESULTS/dockerd-$NODE.log" 2>&1 &
     DOCKERD_PID=$!
     dockerd_up_or_dead() { ! alive "$DOCKERD_PID" || timeout 20 $DOCKER info; }
@@ -146,6 +179,23 @@ wait_tasks() {
         $DOCKER service ps --no-trunc "$SERVICE" >&2 || true
         return 1
     }
+}
+
+# task_errors SERVICE...: Docker's own reasons why tasks failed (the ERROR column of
+# `docker service ps --no-trunc`), distinct ones on one line; "none reported" when empty.
+task_errors() {
+    local e
+    e=$(for s in "$@"; do $DOCKER service ps --no-trunc --format '{{.Error}}' "$s" 2>/dev/null; done |
+        grep -v '^$' | sort | uniq -c | sort -rn | head -n 3 |
+        sed -E 's/^ *([0-9]+) /\1x /' | tr '\n' ';' | sed 's/;$//; s/;/; /g')
+    printf 'Docker: %s\n' "${e:-none reported}"
+}
+
+# wait_tasks_or_abort N CHECK [SECONDS]: wait_tasks, else a FAIL line for CHECK with Docker's
+# reason and the end of this script.
+wait_tasks_or_abort() {
+    wait_tasks "$1" "${3:-360}" ||
+        abort "$2" "$1 task(s) of $SERVICE not running within ${3:-360} s; $(task_errors "$SERVICE")"
 }
 
 # This node's address on the ingress network (its ingress_sbox), e.g. 10.0.0.2.

@@ -22,7 +22,17 @@ pub enum IptablesError {
     },
 }
 
-/// Which binaries to run (overridable so that tests and the VM can pick a backend).
+/// Environment variable naming the save program (overrides backend detection).
+pub const SAVE_ENV: &str = "DIRD_IPTABLES_SAVE";
+/// Environment variable naming the restore program (overrides backend detection).
+pub const RESTORE_ENV: &str = "DIRD_IPTABLES_RESTORE";
+/// The system's alternatives, whichever backend they point to.
+pub const SYSTEM_SAVE: &str = "iptables-save";
+pub const SYSTEM_RESTORE: &str = "iptables-restore";
+
+/// Which binaries to run. `default()`: [`SAVE_ENV`]/[`RESTORE_ENV`] when set, else the
+/// system's [`SYSTEM_SAVE`]/[`SYSTEM_RESTORE`]; the daemon picks them with
+/// [`super::backend::detect`] instead.
 #[derive(Debug, Clone)]
 pub struct IptablesTools {
     pub save: String,
@@ -33,9 +43,8 @@ pub struct IptablesTools {
 impl Default for IptablesTools {
     fn default() -> Self {
         IptablesTools {
-            save: std::env::var("DIRD_IPTABLES_SAVE").unwrap_or_else(|_| "iptables-save".into()),
-            restore: std::env::var("DIRD_IPTABLES_RESTORE")
-                .unwrap_or_else(|_| "iptables-restore".into()),
+            save: std::env::var(SAVE_ENV).unwrap_or_else(|_| SYSTEM_SAVE.into()),
+            restore: std::env::var(RESTORE_ENV).unwrap_or_else(|_| SYSTEM_RESTORE.into()),
             wait: None,
         }
     }
@@ -57,11 +66,17 @@ fn run(program: &str, args: &[String], stdin: Option<&str>) -> Result<String, Ip
             source,
         })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())
-            .map_err(|source| IptablesError::Spawn {
+        if let Err(source) = pipe.write_all(text.as_bytes()) {
+            // The child stopped reading (it exited, or closed its input): it is killed if
+            // still running and always waited for, so that no zombie is left behind.
+            drop(pipe);
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(IptablesError::Spawn {
                 program: program.to_owned(),
                 source,
-            })?;
+            });
+        }
     }
     let out = child
         .wait_with_output()
@@ -98,10 +113,40 @@ impl IptablesTools {
         args.extend(self.wait.map(IptablesWait::args).unwrap_or_default());
         run(&self.restore, &args, Some(text)).map(drop)
     }
+}
 
-    /// `iptables-restore` (flushing) with a table's saved text: puts the table back exactly.
-    pub fn restore_table(&self, saved: &str) -> Result<(), IptablesError> {
-        let args = self.wait.map(IptablesWait::args).unwrap_or_default();
-        run(&self.restore, &args, Some(saved)).map(drop)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zombie children of this process whose command name is `comm`.
+    fn zombies(comm: &str) -> Vec<String> {
+        let me = std::process::id().to_string();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .filter(|stat| {
+                let (head, tail) = stat.rsplit_once(") ").unwrap_or_default();
+                let name = head.split_once(" (").map(|(_, n)| n);
+                let mut fields = tail.split_whitespace();
+                let (state, ppid) = (fields.next(), fields.next());
+                name == Some(comm) && state == Some("Z") && ppid == Some(me.as_str())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_child_that_stops_reading_its_input_is_reaped() {
+        let dir = std::env::temp_dir().join(format!("dird-reap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // `true` under a name no other test runs: it exits without reading its input.
+        let program = dir.join("dirdnoreader");
+        std::fs::copy("/bin/true", &program).unwrap();
+        let input = "x".repeat(4 << 20);
+        let result = run(program.to_str().unwrap(), &[], Some(&input));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(result.is_err(), "4 MiB cannot fit in a pipe nobody reads");
+        assert_eq!(zombies("dirdnoreader"), Vec::<String>::new());
     }
 }

@@ -1,8 +1,10 @@
 //! Applying plans inside a namespace: read what is installed, diff against the desired plan,
 //! change only the difference — iptables (one `iptables-restore --noflush` batch per table),
 //! then policy routing (rtnetlink), then sysctls — and on any failure undo what this attempt
-//! changed, so the namespace is left as it was before.
+//! changed, so that dird's part of the namespace is left as it was before (iptables: dird's
+//! own chains and jumps only, by a `--noflush` batch; other writers' rules are never touched).
 
+pub mod backend;
 pub mod iptables;
 pub mod routing;
 pub mod sysctl;
@@ -14,7 +16,10 @@ use ipnet::Ipv4Net;
 use rtnetlink::Handle;
 
 use crate::netns::{self, NetnsError};
-use crate::plan::{render_sync, IptablesPlan, IptablesState, RoutingPlan, Sysctl, Table};
+use crate::plan::legacy::LegacyRule;
+use crate::plan::{
+    render_restore, render_sync, IptablesPlan, IptablesState, RoutingPlan, Sysctl, Table,
+};
 pub use iptables::IptablesTools;
 
 /// Desired state of one namespace.
@@ -122,8 +127,8 @@ pub fn apply_ns(
 ) -> Result<Outcome, ApplyError> {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
-            let (saved, state) = read_here(target, tools)?;
-            apply_here(&handle, target, plan, tools, saved, state).await
+            let state = read_here(target, tools)?;
+            apply_here(&handle, target, plan, tools, state).await
         })
     })
     .map_err(|e| enter_error(target, e))?
@@ -160,25 +165,21 @@ where
             let Some((interface, addr)) = found else {
                 return Ok(TaskOutcome::NoIngressInterface);
             };
-            let (saved, state) = read_here(target, tools)?;
+            let state = read_here(target, tools)?;
             let plan = make_plan(&interface, addr, &state);
-            let outcome = apply_here(&handle, target, &plan, tools, saved, state).await?;
+            let outcome = apply_here(&handle, target, &plan, tools, state).await?;
             Ok(TaskOutcome::Applied { interface, outcome })
         })
     })
     .map_err(|e| enter_error(target, e))?
 }
 
-/// One `iptables-save` of every table: each table's text (for rollback) and the parsed state.
-fn read_here(
-    target: &str,
-    tools: &IptablesTools,
-) -> Result<(Vec<(Table, String)>, IptablesState), ApplyError> {
+/// One `iptables-save` of every table, parsed.
+fn read_here(target: &str, tools: &IptablesTools) -> Result<IptablesState, ApplyError> {
     let all = tools
         .save_all()
         .map_err(|e| fail(target, Step::ReadIptables, e))?;
-    let state = IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))?;
-    Ok((crate::plan::state::split_tables(&all), state))
+    IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))
 }
 
 /// Reads the installed iptables state of the namespace at `ns` (for audits and tests).
@@ -187,8 +188,7 @@ pub fn read_iptables(
     target: &str,
     tools: &IptablesTools,
 ) -> Result<IptablesState, ApplyError> {
-    netns::run_in(ns, || read_here(target, tools).map(|(_, state)| state))
-        .map_err(|e| enter_error(target, e))?
+    netns::run_in(ns, || read_here(target, tools)).map_err(|e| enter_error(target, e))?
 }
 
 /// Runs `f` with a netlink handle on a single-threaded runtime, on the current thread.
@@ -212,18 +212,16 @@ where
 }
 
 /// The transaction, inside the namespace.
-/// `saved`/`state`: the namespace's iptables as read just before. Everything else is read
-/// here too before anything changes, so the whole difference is known first.
+/// `state`: the namespace's iptables as read just before. Everything else is read here too
+/// before anything changes, so the whole difference is known first.
 async fn apply_here(
     handle: &Handle,
     target: &str,
     plan: &NsPlan,
     tools: &IptablesTools,
-    saved: Vec<(Table, String)>,
     state: IptablesState,
 ) -> Result<Outcome, ApplyError> {
     let batches = render_sync(&plan.iptables, &state);
-
     let route_changes = match &plan.routing {
         Some(desired) => {
             let installed = routing::read_state(handle)
@@ -233,24 +231,16 @@ async fn apply_here(
         }
         None => Vec::new(),
     };
-
-    let mut sysctl_writes: Vec<(&Sysctl, Option<String>)> = Vec::new();
-    for s in &plan.sysctls {
-        match sysctl::read(s) {
-            Ok(v) if v == s.value => {}
-            Ok(v) => sysctl_writes.push((s, Some(v))),
-            Err(_) if s.ignore_errors => {}
-            Err(e) => return Err(fail(target, Step::ReadSysctl, e)),
-        }
-    }
+    let sysctl_writes =
+        sysctl::pending(target, &plan.sysctls).map_err(|e| fail(target, Step::ReadSysctl, e))?;
+    let undo_tables = |done: &[Table]| undo_iptables(tools, &state, done, &plan.iptables.legacy);
 
     // 1. iptables, one atomic batch per table.
     let mut done_tables: Vec<Table> = Vec::new();
     for b in &batches {
         if let Err(e) = tools.restore_noflush(&b.text) {
-            let mut err = fail(target, Step::WriteIptables(b.table), e);
-            err.rollback_failure = undo_iptables(tools, &saved, &done_tables);
-            return Err(err);
+            let err = fail(target, Step::WriteIptables(b.table), e);
+            return Err(rolled_back(err, [undo_tables(&done_tables)]));
         }
         done_tables.push(b.table);
     }
@@ -258,73 +248,65 @@ async fn apply_here(
     // 2. Policy rules and routes.
     let (done_routes, routing_error) = routing::apply_changes(handle, &route_changes).await;
     if let Some(e) = routing_error {
-        let mut err = fail(target, Step::WriteRouting, e);
-        err.rollback_failure = join_failures([
+        let undo = [
             undo_routes(handle, &done_routes).await,
-            undo_iptables(tools, &saved, &done_tables),
-        ]);
-        return Err(err);
+            undo_tables(&done_tables),
+        ];
+        return Err(rolled_back(fail(target, Step::WriteRouting, e), undo));
     }
 
-    // 3. sysctls.
-    let mut done_sysctls: Vec<(&Sysctl, String)> = Vec::new();
-    let mut written = 0;
-    for (s, old) in &sysctl_writes {
-        match sysctl::write(s, &s.value) {
-            Ok(()) => {
-                written += 1;
-                if let Some(old) = old {
-                    done_sysctls.push((s, old.clone()));
-                }
-            }
-            Err(_) if s.ignore_errors => {}
-            Err(e) => {
-                let mut err = fail(target, Step::WriteSysctl, e);
-                let sysctl_undo = done_sysctls
-                    .iter()
-                    .rev()
-                    .find_map(|(s, old)| sysctl::write(s, old).err().map(|e| e.to_string()));
-                err.rollback_failure = join_failures([
-                    sysctl_undo,
-                    undo_routes(handle, &done_routes).await,
-                    undo_iptables(tools, &saved, &done_tables),
-                ]);
-                return Err(err);
-            }
-        }
+    // 3. sysctls (lines of sysctl.d files that cannot apply are skipped, see `OnError`).
+    let (done_sysctls, sysctl_error) = sysctl::write_pending(target, &sysctl_writes);
+    if let Some(e) = sysctl_error {
+        let undo = [
+            sysctl::undo(&done_sysctls),
+            undo_routes(handle, &done_routes).await,
+            undo_tables(&done_tables),
+        ];
+        return Err(rolled_back(fail(target, Step::WriteSysctl, e), undo));
     }
 
     Ok(Outcome {
         iptables_batches: batches.len(),
         routing_changes: route_changes.len(),
-        sysctls_written: written,
+        sysctls_written: done_sysctls.len(),
     })
 }
 
-fn join_failures<const N: usize>(parts: [Option<String>; N]) -> Option<String> {
-    let v: Vec<String> = parts.into_iter().flatten().collect();
-    (!v.is_empty()).then(|| v.join("; "))
+/// `err` with the failures of its rollback, if any.
+fn rolled_back<const N: usize>(mut err: ApplyError, undo: [Option<String>; N]) -> ApplyError {
+    let v: Vec<String> = undo.into_iter().flatten().collect();
+    err.rollback_failure = (!v.is_empty()).then(|| v.join("; "));
+    err
 }
 
-/// Puts tables back exactly as saved (a flushing restore of the saved text; a table that did
-/// not exist comes back empty).
+/// Puts dird's part of the `done` tables (its chains, its jumps, the original daemon's rules
+/// the plan removes) back as in `saved`, by `--noflush` batches computed against the tables
+/// as they are now: rules another writer added meanwhile stay, no table is flushed.
 fn undo_iptables(
     tools: &IptablesTools,
-    saved: &[(Table, String)],
+    saved: &IptablesState,
     done: &[Table],
+    legacy: &[LegacyRule],
 ) -> Option<String> {
-    let failures: Vec<String> = done
+    if done.is_empty() {
+        return None;
+    }
+    let current = tools
+        .save_all()
+        .map_err(|e| e.to_string())
+        .and_then(|text| IptablesState::parse(&text).map_err(|e| e.to_string()));
+    let current = match current {
+        Ok(c) => c,
+        Err(e) => return Some(format!("reading iptables to undo: {e}")),
+    };
+    let failures: Vec<String> = render_restore(saved, &current, done, legacy)
         .iter()
-        .filter_map(|t| {
-            let text = saved
-                .iter()
-                .find(|(s, _)| s == t)
-                .map(|(_, text)| text.clone())
-                .unwrap_or_else(|| format!("*{}\nCOMMIT\n", t.name()));
+        .filter_map(|b| {
             tools
-                .restore_table(&text)
+                .restore_noflush(&b.text)
                 .err()
-                .map(|e| format!("table {}: {e}", t.name()))
+                .map(|e| format!("table {}: {e}", b.table.name()))
         })
         .collect();
     (!failures.is_empty()).then(|| failures.join("; "))

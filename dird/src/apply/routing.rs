@@ -17,7 +17,7 @@ use rtnetlink::{Handle, IpVersion};
 
 use crate::ids::RULE_PRIORITY;
 use crate::plan::routing::{is_dird_table, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY};
-use crate::plan::{PolicyRule, Route, RoutingChanges, RoutingState, UdpSourceRule};
+use crate::plan::{PolicyRule, PortRange, Route, RoutingChanges, RoutingState, UdpSourceRule};
 
 pub type NlError = rtnetlink::Error;
 
@@ -180,7 +180,12 @@ fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
         match a {
             RuleAttribute::Priority(p) => priority = Some(*p),
             RuleAttribute::IpProtocol(p) => udp = *p == IpProtocol::Udp,
-            RuleAttribute::SourcePortRange(r) if r.start == r.end => sport = Some(r.start),
+            RuleAttribute::SourcePortRange(r) => {
+                sport = Some(PortRange {
+                    start: r.start,
+                    end: r.end,
+                })
+            }
             RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => suppress = Some(*n),
             RuleAttribute::Table(t) => table = *t,
             _ => {}
@@ -211,8 +216,8 @@ fn udp_rule_message(r: &UdpSourceRule) -> RuleMessage {
         .push(RuleAttribute::IpProtocol(IpProtocol::Udp));
     msg.attributes
         .push(RuleAttribute::SourcePortRange(RulePortRange {
-            start: r.sport,
-            end: r.sport,
+            start: r.sport.start,
+            end: r.sport.end,
         }));
     if let Some(n) = r.suppress_prefixlength {
         msg.attributes.push(RuleAttribute::SuppressPrefixLen(n));

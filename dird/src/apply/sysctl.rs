@@ -1,15 +1,26 @@
-//! sysctls by writing `/proc/sys` from a thread inside the target namespace.
+//! sysctls by writing `/proc/sys` from a thread inside the target namespace. Each setting is
+//! read first and written only when its value differs. What a failure does depends on the
+//! setting's [`OnError`]: dird's own settings fail the apply; lines of sysctl.d files are
+//! skipped (with one warning per setting for the life of the process, or silently).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use crate::plan::Sysctl;
+use tracing::{debug, warn};
+
+use crate::plan::{OnError, Sysctl};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {source}")]
 pub struct SysctlError {
     pub key: String,
+    #[source]
     pub source: std::io::Error,
 }
+
+/// A setting that differs from its wanted value, with the value it had (for rollback).
+pub type Pending<'a> = (&'a Sysctl, String);
 
 fn path(s: &Sysctl) -> PathBuf {
     PathBuf::from("/proc/sys").join(s.proc_path())
@@ -29,4 +40,91 @@ pub fn write(s: &Sysctl, value: &str) -> Result<(), SysctlError> {
         key: s.key(),
         source,
     })
+}
+
+/// `key=value` of settings already warned about (one warning each per process: a line that
+/// cannot apply in the namespace fails again at every audit).
+static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Whether this is the first failure of `s` (and records it).
+pub fn first_failure(s: &Sysctl) -> bool {
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    warned
+        .get_or_insert_with(HashSet::new)
+        .insert(format!("{}={}", s.key(), s.value))
+}
+
+/// Handles a failure by the setting's policy: `Err` for [`OnError::Fail`], else logged
+/// (warning the first time, debug after) or dropped.
+fn tolerate(target: &str, s: &Sysctl, e: SysctlError) -> Result<(), SysctlError> {
+    match s.on_error {
+        OnError::Fail => Err(e),
+        OnError::Ignore => Ok(()),
+        OnError::Warn if first_failure(s) => {
+            warn!(target = %target, "cannot apply sysctl.d line {}={} ({e}); skipped, the rest is applied", s.key(), s.value);
+            Ok(())
+        }
+        OnError::Warn => {
+            debug!(target = %target, "sysctl.d line {}={} still cannot apply: {e}", s.key(), s.value);
+            Ok(())
+        }
+    }
+}
+
+/// Reads every setting; returns those whose value differs, in order. A setting that cannot
+/// be read is handled by its policy (see [`OnError`]).
+pub fn pending<'a>(target: &str, wanted: &'a [Sysctl]) -> Result<Vec<Pending<'a>>, SysctlError> {
+    let mut out = Vec::new();
+    for s in wanted {
+        match read(s) {
+            Ok(v) if s.is_set_in(&v) => {}
+            Ok(v) => out.push((s, v)),
+            Err(e) => tolerate(target, s, e)?,
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the pending settings in order. Returns those written (with their old values) and
+/// the error of the first setting whose policy is [`OnError::Fail`] (writing stops there).
+pub fn write_pending<'a>(
+    target: &str,
+    pending: &[Pending<'a>],
+) -> (Vec<Pending<'a>>, Option<SysctlError>) {
+    let mut done = Vec::new();
+    for (s, old) in pending {
+        match write(s, &s.value) {
+            Ok(()) => done.push((*s, old.clone())),
+            Err(e) => {
+                if let Err(e) = tolerate(target, s, e) {
+                    return (done, Some(e));
+                }
+            }
+        }
+    }
+    (done, None)
+}
+
+/// Puts the old values back, last written first; the failures, joined.
+pub fn undo(done: &[Pending<'_>]) -> Option<String> {
+    let failures: Vec<String> = done
+        .iter()
+        .rev()
+        .filter_map(|(s, old)| write(s, old).err().map(|e| e.to_string()))
+        .collect();
+    (!failures.is_empty()).then(|| failures.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failing_line_is_reported_once() {
+        let s = Sysctl::new(&["net", "dird_test_once"], "1").expect("valid");
+        assert!(first_failure(&s));
+        assert!(!first_failure(&s));
+        let other = Sysctl::new(&["net", "dird_test_once"], "2").expect("valid");
+        assert!(first_failure(&other), "another value is another line");
+    }
 }

@@ -1,7 +1,9 @@
 //! `dird lbs`: the load balancers as this node sees them — every node's underlay IP and
 //! ingress IP from the swarm, the ID each gets, and whether it is a load balancer under the
-//! given flags (`--ingress-gateway-ips auto` or an explicit list).
+//! given flags (`--ingress-gateway-ips auto` or an explicit list), then the iptables backend
+//! dird would write through and why.
 
+use crate::apply::backend::{BackendError, Choice};
 use crate::config::{ConfigError, RuleConfig};
 use crate::docker::swarm_view::render_table;
 use crate::ids::auto::{assign_auto, SwarmNode};
@@ -41,6 +43,15 @@ pub fn render(
     Ok(out)
 }
 
+/// The line `dird lbs` prints under its table: the backend (see
+/// [`crate::apply::backend::decide`]) and why, or why it cannot be told.
+pub fn backend_line(detected: &Result<Choice, BackendError>) -> String {
+    match detected {
+        Ok(choice) => format!("iptables backend: {choice}\n"),
+        Err(e) => format!("iptables backend: error: {e}\n"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +75,40 @@ mod tests {
             ..Default::default()
         };
         insta::assert_snapshot!("lbs_explicit", render(&explicit, &ingress, &view).unwrap());
+    }
+
+    #[test]
+    fn backend_line_says_which_and_why() {
+        use crate::apply::backend::{decide, Evidence, Override, Seen};
+        let nft = Seen {
+            host_chains: vec!["DOCKER".into()],
+            ..Seen::default()
+        };
+        let chosen = decide(
+            &Override::default(),
+            &Evidence {
+                nft: nft.clone(),
+                legacy: Seen::default(),
+            },
+        );
+        assert_eq!(
+            backend_line(&chosen),
+            "iptables backend: nft (Docker's rules found in iptables-nft-save only: host chains DOCKER)\n"
+        );
+        let conflict = decide(
+            &Override::default(),
+            &Evidence {
+                legacy: nft.clone(),
+                nft,
+            },
+        );
+        let line = backend_line(&conflict);
+        assert!(
+            line.starts_with(
+                "iptables backend: error: cannot tell which iptables backend dockerd uses: "
+            ),
+            "{line}"
+        );
+        assert_eq!(line.lines().count(), 1);
     }
 }

@@ -65,7 +65,8 @@ pub struct DaemonArgs {
     /// SIGHUP re-reads it and reconciles every running container.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// (extension) Seconds between full audits that repair drift (0 = never).
+    /// (extension) Seconds between full audits that repair drift (0 = never; at most 31536000,
+    /// one year).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub resync_interval: u64,
 }

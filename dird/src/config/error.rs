@@ -19,6 +19,12 @@ pub enum ConfigError {
     BadService { value: String },
     #[error("invalid number {value:?} for {flag}")]
     BadNumber { flag: &'static str, value: String },
+    #[error("{flag} {value} is too long: at most {max} seconds (one year)")]
+    TooLong {
+        flag: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("--install and --uninstall cannot be used together")]
     InstallAndUninstall,
     #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]

@@ -14,6 +14,9 @@ use ipnet::Ipv4Net;
 
 use crate::ids::IdEncoding;
 
+/// The longest `--resync-interval` accepted: one year.
+pub const MAX_RESYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;
+
 /// The legacy environment variable of the bash daemon, read before `--ingress-gateway-ips`.
 pub const LEGACY_GATEWAYS_ENV: &str = "INGRESS_NODE_GATEWAY_IPS";
 
@@ -181,9 +184,22 @@ impl Config {
             preexisting: args.preexisting,
             iptables_wait,
             config_file: args.config.clone(),
-            resync_interval: std::time::Duration::from_secs(args.resync_interval),
+            resync_interval: resync_interval(args.resync_interval)?,
         })
     }
+}
+
+/// `--resync-interval`: at most [`MAX_RESYNC_INTERVAL_SECS`] (the daemon's audit timer cannot
+/// be set 2^63 seconds or more ahead; 0 already means never).
+fn resync_interval(secs: u64) -> Result<std::time::Duration, ConfigError> {
+    if secs > MAX_RESYNC_INTERVAL_SECS {
+        return Err(ConfigError::TooLong {
+            flag: "--resync-interval",
+            value: secs,
+            max: MAX_RESYNC_INTERVAL_SECS,
+        });
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Parses the ingress subnet given on the command line (for `dird plan`).

@@ -1,10 +1,12 @@
 //! The sysctl.d file format (`key = value`, `#`/`;` comments), for the files the original
 //! daemon loads into the ingress namespace: `/etc/sysctl.d/conntrack.conf` and `ipvs.conf`.
+//! A line that cannot be applied there is skipped with a warning (a leading `-`: silently),
+//! never failing the apply: see [`OnError`].
 
 use std::path::Path;
 
 use super::ConfigError;
-use crate::plan::Sysctl;
+use crate::plan::{OnError, Sysctl};
 
 /// Files applied in the ingress namespace after dird's own IPVS settings, in this order.
 pub const SBOX_SYSCTL_FILES: [&str; 2] = ["conntrack.conf", "ipvs.conf"];
@@ -23,9 +25,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Sysctl>, ConfigError> {
         };
         let (key, value) = line.split_once('=').ok_or_else(bad)?;
         let key = key.trim();
-        let (key, ignore_errors) = match key.strip_prefix('-') {
-            Some(k) => (k, true),
-            None => (key, false),
+        let (key, on_error) = match key.strip_prefix('-') {
+            Some(k) => (k, OnError::Ignore),
+            None => (key, OnError::Warn),
         };
         let components: Vec<&str> = if key.contains('/') {
             key.split('/').collect()
@@ -33,7 +35,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Sysctl>, ConfigError> {
             key.split('.').collect()
         };
         let mut sysctl = Sysctl::new(&components, value.trim()).ok_or_else(bad)?;
-        sysctl.ignore_errors = ignore_errors;
+        sysctl.on_error = on_error;
         out.push(sysctl);
     }
     Ok(out)
@@ -80,9 +82,9 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].key(), "net.netfilter.nf_conntrack_max");
         assert_eq!(s[0].value, "262144");
-        assert!(!s[0].ignore_errors);
+        assert_eq!(s[0].on_error, OnError::Warn);
         assert_eq!(s[1].key(), "net.ipv4.vs.conntrack");
-        assert!(s[1].ignore_errors);
+        assert_eq!(s[1].on_error, OnError::Ignore);
     }
 
     #[test]

@@ -172,3 +172,14 @@ fn config_file_adds_flags_and_bad_files_are_named() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn resync_interval_is_at_most_a_year() {
+    let year = MAX_RESYNC_INTERVAL_SECS.to_string();
+    let c = cfg(&["--install", "--resync-interval", &year]).unwrap();
+    assert_eq!(c.resync_interval.as_secs(), 365 * 24 * 3600);
+    for absurd in ["31536001", "9223372036854775808", "18446744073709551615"] {
+        let e = cfg(&["--install", "--resync-interval", absurd]).unwrap_err();
+        assert!(e.to_string().contains(absurd), "{e}");
+    }
+}

@@ -3,15 +3,16 @@
 
 pub mod facts;
 pub mod raw;
+pub mod sandbox;
 pub mod swarm_view;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::{
     EventsOptions, InspectNetworkOptions, ListContainersOptions, ListServicesOptions,
 };
-use bollard::Docker;
+use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use futures::{Stream, StreamExt};
 
 pub use facts::{FactsError, SBOX_KEY, SERVICE_LABEL};
@@ -23,6 +24,9 @@ use crate::plan::Ingress;
 /// Where Docker keeps the ingress sandbox's network namespace.
 pub const SBOX_NETNS: &str = "/var/run/docker/netns/ingress_sbox";
 
+/// How long one Engine request may take to answer (bollard's own default).
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error("Docker Engine: {0}")]
@@ -31,6 +35,15 @@ pub enum DockerError {
     Raw(#[from] raw::RawError),
     #[error(transparent)]
     View(#[from] swarm_view::ViewError),
+    #[error("Docker socket path {0:?} is not UTF-8")]
+    SocketPath(PathBuf),
+    /// `/services` answered 503 on a node whose `/info` says it is a manager: the swarm has
+    /// no leader (lost quorum), so the published ports cannot be known right now.
+    #[error("this node is a swarm manager but cannot list the services (has the swarm lost its quorum?): {source}")]
+    ManagerUnavailable {
+        #[source]
+        source: bollard::errors::Error,
+    },
 }
 
 /// Where the ingress is for this node, or why it is not there yet.
@@ -44,6 +57,8 @@ pub enum IngressState {
 #[derive(Debug, Clone)]
 pub struct DockerClient {
     docker: Docker,
+    /// The Engine's Unix socket, for the requests bollard cannot make ([`raw`]).
+    socket: PathBuf,
 }
 
 /// What dird reacts to.
@@ -77,13 +92,51 @@ fn filters(pairs: &[(&str, &[&str])]) -> Option<HashMap<String, Vec<String>>> {
 }
 
 impl DockerClient {
-    /// Connects through `DOCKER_HOST` or the local socket, negotiating the API version (Docker
-    /// 20.10 speaks 1.41).
+    /// Connects to the Engine on `DOCKER_HOST` (a `unix://` path) or `/var/run/docker.sock`
+    /// and negotiates the API version: bollard starts at its own version (1.49 in bollard 0.19)
+    /// and lowers it to the Engine's `ApiVersion` when the Engine is older (Docker 20.10
+    /// answers 1.41); it never raises it. Nothing is pinned because an Engine refuses versions
+    /// outside its range with HTTP 400 (Engine 29 refuses anything below 1.44), so any fixed
+    /// version locks out either old or new Engines.
+    ///
+    /// The negotiated version only shows in dird's own versioned request
+    /// ([`DockerClient::swarm_view`]); an Engine whose minimum is above bollard's version would
+    /// refuse that one. bollard's typed requests join an absolute path onto its `/v1.xx` base
+    /// URL, which drops the prefix, so the Engine answers them in its current API version
+    /// (Engine 29's events carry no `id`, `status` or `from`; [`DockerClient::events`] reads
+    /// only `Type`, `Action` and `Actor.ID`).
     pub async fn connect() -> Result<DockerClient, DockerError> {
-        let docker = Docker::connect_with_local_defaults()?
+        DockerClient::connect_socket(&raw::socket_path()).await
+    }
+
+    /// [`DockerClient::connect`] to the Engine listening on `socket`.
+    pub async fn connect_socket(socket: &Path) -> Result<DockerClient, DockerError> {
+        let path = socket
+            .to_str()
+            .ok_or_else(|| DockerError::SocketPath(socket.to_path_buf()))?;
+        let docker = Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)?
             .negotiate_version()
             .await?;
-        Ok(DockerClient { docker })
+        Ok(DockerClient::with_docker(docker, socket))
+    }
+
+    /// A client around a bollard connection made elsewhere (whose version is kept as it is)
+    /// to the Engine listening on `socket`.
+    pub fn with_docker(docker: Docker, socket: &Path) -> DockerClient {
+        DockerClient {
+            docker,
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    /// The API version of dird's versioned requests (the negotiated one after
+    /// [`DockerClient::connect_socket`]).
+    pub fn api_version(&self) -> (usize, usize) {
+        let ClientVersion {
+            major_version,
+            minor_version,
+        } = self.docker.client_version();
+        (major_version, minor_version)
     }
 
     pub async fn ping(&self) -> Result<(), DockerError> {
@@ -111,16 +164,17 @@ impl DockerClient {
 
     /// Every node's ingress endpoint, as the swarm lists them (for `--ingress-gateway-ips auto`).
     pub async fn swarm_view(&self) -> Result<Vec<crate::ids::auto::SwarmNode>, DockerError> {
-        let v = self.docker.client_version();
         let body = raw::get(
-            (v.major_version, v.minor_version),
+            &self.socket,
+            self.api_version(),
             "/networks/ingress?verbose=true",
         )
         .await?;
         Ok(swarm_view::parse(&body)?)
     }
 
-    /// Running containers labelled with a service name, with their network namespaces.
+    /// Running containers labelled with a service name, with their network namespaces (those
+    /// [`DockerClient::task`] accepts).
     pub async fn service_tasks(&self) -> Result<Vec<TaskRef>, DockerError> {
         let opts = ListContainersOptions {
             filters: filters(&[("label", &[SERVICE_LABEL]), ("status", &["running"])]),
@@ -137,7 +191,8 @@ impl DockerClient {
         Ok(out)
     }
 
-    /// One container as a task, if it is a running service task.
+    /// One container as a task, if it is a running service task in a network namespace of its
+    /// own ([`sandbox::task_from_inspect`]).
     pub async fn task(&self, id: &str) -> Result<Option<TaskRef>, DockerError> {
         if !valid_container_id(id) {
             return Ok(None);
@@ -156,41 +211,38 @@ impl DockerClient {
             }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let service = c
-            .config
-            .as_ref()
-            .and_then(|cfg| cfg.labels.as_ref())
-            .and_then(|l| l.get(SERVICE_LABEL))
-            .cloned();
-        let pid = c
-            .state
-            .as_ref()
-            .filter(|s| s.running == Some(true))
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0);
-        Ok(match (service, pid) {
-            (Some(service), Some(pid)) => Some(TaskRef {
-                id: id.chars().take(12).collect(),
-                service,
-                netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
-            }),
-            _ => None,
-        })
+        Ok(sandbox::task_from_inspect(id, &c))
     }
 
     /// Published ingress ports of the named services: (tcp, udp); `None` on a worker node,
-    /// where the Swarm API cannot list services.
+    /// where the Swarm API cannot list services. A manager answers 503 too when the swarm has
+    /// no leader: `/info` (`Swarm.ControlAvailable`) tells the two apart, and a manager's 503
+    /// is [`DockerError::ManagerUnavailable`].
     pub async fn published_ports(
         &self,
         names: &[String],
     ) -> Result<Option<(Vec<PortSpec>, Vec<PortSpec>)>, DockerError> {
         match self.docker.list_services(None::<ListServicesOptions>).await {
             Ok(services) => Ok(Some(facts::published_ports(&services, names))),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 503, ..
-            }) => Ok(None),
+            Err(
+                source @ bollard::errors::Error::DockerResponseServerError {
+                    status_code: 503, ..
+                },
+            ) => {
+                if self.is_manager().await? {
+                    Err(DockerError::ManagerUnavailable { source })
+                } else {
+                    Ok(None)
+                }
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether this node is a swarm manager (`/info`: `Swarm.ControlAvailable`).
+    pub async fn is_manager(&self) -> Result<bool, DockerError> {
+        let info = self.docker.info().await?;
+        Ok(info.swarm.and_then(|s| s.control_available) == Some(true))
     }
 
     /// The events dird reacts to; the stream ends when dockerd goes away.

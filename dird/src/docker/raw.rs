@@ -1,7 +1,7 @@
 //! One request bollard's typed models cannot answer: the verbose ingress view (its `Services`
 //! field is not in the model). A plain HTTP/1.0 GET over the Engine's Unix socket.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -13,8 +13,14 @@ pub enum RawError {
         path: String,
         source: std::io::Error,
     },
-    #[error("Docker Engine answered {status} to {request}")]
-    Status { request: String, status: String },
+    /// A non-200 answer; `message` is the Engine's `{"message": …}` (for example why it
+    /// refuses the API version in the path), or the body as sent.
+    #[error("Docker Engine answered {status} to {request}: {message}")]
+    Status {
+        request: String,
+        status: String,
+        message: String,
+    },
     #[error("Docker Engine sent a malformed HTTP response to {request}")]
     Malformed { request: String },
 }
@@ -27,15 +33,23 @@ pub fn socket_path() -> PathBuf {
     }
 }
 
-/// `GET /v<major>.<minor><path>`; returns the body of a 200 answer.
-pub async fn get(version: (usize, usize), path: &str) -> Result<String, RawError> {
-    let socket = socket_path();
+/// The `message` of an Engine error body, or the body itself when it is not that JSON.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.trim().to_owned())
+}
+
+/// `GET /v<major>.<minor><path>` on the Engine listening on `socket`; returns the body of a
+/// 200 answer.
+pub async fn get(socket: &Path, version: (usize, usize), path: &str) -> Result<String, RawError> {
     let io = |source| RawError::Io {
         path: socket.display().to_string(),
         source,
     };
     let request = format!("/v{}.{}{}", version.0, version.1, path);
-    let mut stream = UnixStream::connect(&socket).await.map_err(io)?;
+    let mut stream = UnixStream::connect(socket).await.map_err(io)?;
     stream
         .write_all(
             format!("GET {request} HTTP/1.0\r\nHost: docker\r\nUser-Agent: dird\r\n\r\n")
@@ -56,7 +70,22 @@ pub async fn get(version: (usize, usize), path: &str) -> Result<String, RawError
         return Err(RawError::Status {
             request,
             status: status.to_owned(),
+            message: error_message(body),
         });
     }
     Ok(body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_error_messages() {
+        assert_eq!(
+            error_message(r#"{"message":"client version 1.41 is too old"}"#),
+            "client version 1.41 is too old"
+        );
+        assert_eq!(error_message("page not found\n"), "page not found");
+    }
 }

@@ -2,9 +2,10 @@
 //! ingress facts, bring this node's `ingress_sbox` (load balancer or not) and each service
 //! task to the desired state, or remove everything dird added.
 
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, TaskOutcome};
+use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, Step, TaskOutcome};
 use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
 use crate::plan::{
@@ -156,6 +157,7 @@ impl Node {
     /// Configures one task (the caller has checked [`Node::wants_service`]).
     pub fn sync_task(&self, task: &TaskRef) -> Result<TaskOutcome, ApplyError> {
         let target = task_target(task);
+        refuse_host_namespace(&task.netns, &target)?;
         apply::apply_task(
             &task.netns,
             &target,
@@ -219,6 +221,32 @@ pub fn default_workers() -> usize {
         .unwrap_or(2)
 }
 
+/// The namespaces task rules never go into: dird's own and PID 1's (the host's).
+const HOST_NAMESPACES: [&str; 2] = ["/proc/self/ns/net", "/proc/1/ns/net"];
+
+/// An error when `netns` is one of [`HOST_NAMESPACES`] (same namespace inode, whatever the
+/// path); a path that cannot be read is left to the apply, which reports it.
+fn refuse_host_namespace(netns: &Path, target: &str) -> Result<(), ApplyError> {
+    let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let Some(task) = inode(netns) else {
+        return Ok(());
+    };
+    if HOST_NAMESPACES
+        .iter()
+        .all(|h| inode(Path::new(h)) != Some(task))
+    {
+        return Ok(());
+    }
+    Err(ApplyError {
+        target: target.to_owned(),
+        step: Step::EnterNamespace,
+        message: "this is the host's network namespace (PID 1's or dird's own): task rules \
+                  never go there"
+            .into(),
+        rollback_failure: None,
+    })
+}
+
 pub fn task_target(task: &TaskRef) -> String {
     format!(
         "container {} (service {}, netns {})",
@@ -246,20 +274,50 @@ pub fn uninstall_sbox(
     )
 }
 
-/// Removes dird's (and the original daemon's) rules, policy rules and tables from a task.
+/// Removes dird's (and the original daemon's) rules, policy rules and tables from a task; the
+/// host's namespace is refused as by [`Node::sync_task`].
 pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
+    let target = task_target(task);
+    refuse_host_namespace(&task.netns, &target)?;
     let (iptables, routing) = task_uninstall_plan();
     let plan = NsPlan {
         iptables,
         routing: Some(RoutingPlan { ..routing }),
         sysctls: Vec::new(),
     };
-    apply::apply_ns(&task.netns, &task_target(task), &plan, tools)
+    apply::apply_ns(&task.netns, &target, &plan, tools)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_namespace_dird_runs_in_is_never_a_task() {
+        let task = TaskRef {
+            id: "5e1f0a9b8c7d".into(),
+            service: "node-exporter".into(),
+            netns: PathBuf::from("/proc/self/ns/net"),
+        };
+        let e = uninstall_task(&task, &IptablesTools::default()).expect_err("refused");
+        assert!(e.message.contains("host's network namespace"), "{e}");
+        // An ingress subnet this host has no address in.
+        let node = Node::new(
+            RuleConfig {
+                gateways: vec![Gateway::Ip("198.51.100.2".parse().unwrap())],
+                ..Default::default()
+            },
+            Ingress {
+                subnet: "198.51.100.0/24".parse().unwrap(),
+                node_ip: "198.51.100.2".parse().unwrap(),
+            },
+            Vec::new(),
+            IptablesTools::default(),
+        )
+        .unwrap();
+        let e = node.sync_task(&task).expect_err("refused");
+        assert!(e.message.contains("host's network namespace"), "{e}");
+    }
 
     #[test]
     fn default_gateways_are_the_originals() {

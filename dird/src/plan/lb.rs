@@ -7,7 +7,9 @@ use super::{legacy, Ingress, Sysctl};
 use crate::config::RuleConfig;
 use crate::ids::{IdEncoding, LbId};
 
-/// IPVS settings the original daemon applies unless `--no-performance`.
+/// IPVS settings the original daemon applies unless `--no-performance`. Unlike the lines of
+/// sysctl.d files, they fail the apply when they cannot be set ([`super::OnError::Fail`]):
+/// they exist in every namespace once IPVS is loaded, which the routing mesh needs.
 pub const PERFORMANCE_SYSCTLS: [(&str, &str); 3] = [
     ("net.ipv4.vs.conn_reuse_mode", "0"),
     ("net.ipv4.vs.expire_nodest_conn", "1"),

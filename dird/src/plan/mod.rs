@@ -8,6 +8,7 @@ pub mod lb;
 pub mod legacy;
 mod ports;
 pub mod render;
+pub mod restore;
 pub mod routing;
 pub mod state;
 pub mod sysctl;
@@ -17,9 +18,13 @@ pub use iptables::{IptablesPlan, OwnChain, Table, CHAIN_PREFIX, JUMP_COMMENT};
 pub use lb::{lb_plan, lb_uninstall_plan, LbPlan};
 pub use ports::{chunks, port_filters, MULTIPORT_MAX_SLOTS};
 pub use render::{render_sync, render_text, TableBatch};
-pub use routing::{PolicyRule, Route, RoutingChanges, RoutingPlan, RoutingState, UdpSourceRule};
+pub use restore::render_restore;
+pub use routing::{
+    port_ranges, PolicyRule, PortRange, Route, RoutingChanges, RoutingPlan, RoutingState,
+    UdpSourceRule,
+};
 pub use state::{IptablesState, ParseError};
-pub use sysctl::Sysctl;
+pub use sysctl::{OnError, Sysctl};
 pub use task::{task_plan, task_uninstall_plan, udp_redirect_ports, TaskIngress, TaskPlan};
 
 use std::net::Ipv4Addr;

@@ -1,5 +1,8 @@
-//! Policy routing inside a task container: one rule and one table per load balancer.
+//! Policy routing inside a task container: one rule and one table per load balancer, and a
+//! pair of UDP source rules per range of served UDP ports.
 
+use std::collections::HashSet;
+use std::hash::Hash;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -26,14 +29,46 @@ pub struct Route {
     pub src: Option<Ipv4Addr>,
 }
 
-/// `ip rule add iif lo ipproto udp sport <sport> lookup <table> [suppress_prefixlength 0]
-/// priority <priority>`: replies of a UDP server bound to 0.0.0.0 get the task's ingress
-/// address as source, so that conntrack recognises them and they follow the load balancer
-/// that brought the request (upstream issue #11).
+/// An inclusive range of ports; `start == end` is one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    pub fn single(port: u16) -> PortRange {
+        PortRange {
+            start: port,
+            end: port,
+        }
+    }
+}
+
+/// `ports` (any order, repeats allowed) as the fewest ranges: sorted, each range a run of
+/// consecutive ports, neighbouring ranges separated by at least one port not in `ports`.
+pub fn port_ranges(ports: &[u16]) -> Vec<PortRange> {
+    let mut sorted = ports.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<PortRange> = Vec::new();
+    for p in sorted {
+        match out.last_mut() {
+            Some(r) if r.end.checked_add(1) == Some(p) => r.end = p,
+            _ => out.push(PortRange::single(p)),
+        }
+    }
+    out
+}
+
+/// `ip rule add iif lo ipproto udp sport <first>[-<last>] lookup <table>
+/// [suppress_prefixlength 0] priority <priority>`: replies of a UDP server bound to 0.0.0.0
+/// get the task's ingress address as source, so that conntrack recognises them and they
+/// follow the load balancer that brought the request (upstream issue #11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UdpSourceRule {
     pub priority: u32,
-    pub sport: u16,
+    pub sport: PortRange,
     pub table: u32,
     /// `Some(0)`: consult `main` but ignore its default route (on-link peers keep their path).
     pub suppress_prefixlength: Option<u32>,
@@ -94,58 +129,48 @@ fn is_dird_rule(r: &PolicyRule) -> bool {
     r.priority == RULE_PRIORITY && r.mask == MARK_MASK && is_dird_table(r.table)
 }
 
+/// The items of `from` that `keep` accepts and `other` lacks, in `from`'s order (linear:
+/// `other` is looked up through a hash set).
+fn missing<T: Clone + Eq + Hash>(from: &[T], other: &[T], keep: impl Fn(&T) -> bool) -> Vec<T> {
+    let other: HashSet<&T> = other.iter().collect();
+    from.iter()
+        .filter(|x| keep(x) && !other.contains(x))
+        .cloned()
+        .collect()
+}
+
 /// Changes that take `installed` to `desired`, touching only dird's tables and rules and the
-/// original daemon's (whose routes are removed only from tables 1..=252).
+/// original daemon's (whose routes are removed only from tables 1..=252). Linear in the
+/// number of rules and routes.
 pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
-    let ours_or_legacy = |r: &PolicyRule| is_dird_rule(r) || is_legacy_rule(r);
-    let route_ours = |r: &Route| is_dird_table(r.table) || (1..=252).contains(&r.table);
-    let legacy_tables: Vec<u32> = installed
+    let legacy_tables: HashSet<u32> = installed
         .rules
         .iter()
         .filter(|r| is_legacy_rule(r))
         .map(|r| r.table)
         .collect();
+    let route_ours = |r: &Route| {
+        is_dird_table(r.table) || ((1..=252).contains(&r.table) && legacy_tables.contains(&r.table))
+    };
     RoutingChanges {
-        del_rules: installed
-            .rules
-            .iter()
-            .filter(|r| ours_or_legacy(r) && !desired.rules.contains(r))
-            .copied()
-            .collect(),
-        del_routes: installed
-            .routes
-            .iter()
-            .filter(|r| {
-                route_ours(r)
-                    && (is_dird_table(r.table) || legacy_tables.contains(&r.table))
-                    && !desired.routes.contains(r)
-            })
-            .cloned()
-            .collect(),
-        add_routes: desired
-            .routes
-            .iter()
-            .filter(|r| !installed.routes.contains(r))
-            .cloned()
-            .collect(),
-        add_rules: desired
-            .rules
-            .iter()
-            .filter(|r| !installed.rules.contains(r))
-            .copied()
-            .collect(),
-        del_udp_rules: installed
-            .udp_rules
-            .iter()
-            .filter(|r| is_dird_udp_rule(r) && !desired.udp_rules.contains(r))
-            .copied()
-            .collect(),
-        add_udp_rules: desired
-            .udp_rules
-            .iter()
-            .filter(|r| !installed.udp_rules.contains(r))
-            .copied()
-            .collect(),
+        del_rules: missing(&installed.rules, &desired.rules, |r| {
+            is_dird_rule(r) || is_legacy_rule(r)
+        }),
+        del_routes: missing(&installed.routes, &desired.routes, route_ours),
+        add_routes: missing(&desired.routes, &installed.routes, |_| true),
+        add_rules: missing(&desired.rules, &installed.rules, |_| true),
+        del_udp_rules: missing(&installed.udp_rules, &desired.udp_rules, is_dird_udp_rule),
+        add_udp_rules: missing(&desired.udp_rules, &installed.udp_rules, |_| true),
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
     }
 }
 

@@ -25,23 +25,6 @@ pub struct IptablesState {
     pub tables: BTreeMap<Table, TableState>,
 }
 
-/// `iptables-save` (all tables) cut into each table's own restorable text.
-pub fn split_tables(save: &str) -> Vec<(Table, String)> {
-    let mut out: Vec<(Table, String)> = Vec::new();
-    for line in save.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            if let Some(t) = Table::from_name(name.trim()) {
-                out.push((t, String::new()));
-            }
-        }
-        if let Some((_, text)) = out.last_mut() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    out
-}
-
 /// `iptables-save` output reduced to what "identical before and after" means: comments and
 /// counters stripped, and tables that hold nothing but empty built-in chains with ACCEPT
 /// policy dropped (nf_tables creates those on first use).
@@ -86,8 +69,11 @@ impl IptablesState {
 
     /// Applies `iptables-restore --noflush` input: `*table`, `:chain`, `-A`, `-I`, `-D`, `-F`,
     /// `-N`, `-X`, `COMMIT`. Declaring an existing user chain flushes it, as iptables does.
+    /// Tables other than [`Table::ALL`] (`security`, …) are skipped up to their `COMMIT`: dird
+    /// never writes them, so they are neither modelled nor touched.
     pub fn apply(&mut self, text: &str) -> Result<(), ParseError> {
         let mut table: Option<Table> = None;
+        let mut skipping = false;
         for (i, raw) in text.lines().enumerate() {
             let err = |message| ParseError {
                 line: i + 1,
@@ -98,6 +84,10 @@ impl IptablesState {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            if skipping {
+                skipping = line != "COMMIT";
+                continue;
+            }
             if line.starts_with('[') {
                 // `iptables-save -c`: "[packets:bytes] -A ..."
                 line = line
@@ -106,7 +96,14 @@ impl IptablesState {
                     .ok_or_else(|| err("bad counters"))?;
             }
             if let Some(name) = line.strip_prefix('*') {
-                let t = Table::from_name(name.trim()).ok_or_else(|| err("unknown table"))?;
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(err("missing table name"));
+                }
+                let Some(t) = Table::from_name(name) else {
+                    skipping = true;
+                    continue;
+                };
                 let ts = self.tables.entry(t).or_default();
                 for b in t.builtins() {
                     ts.chains.entry((*b).to_owned()).or_default();
@@ -200,7 +197,7 @@ impl IptablesState {
                 _ => return Err(err("unknown command")),
             }
         }
-        if table.is_some() {
+        if table.is_some() || skipping {
             return Err(ParseError {
                 line: text.lines().count(),
                 message: "missing COMMIT",

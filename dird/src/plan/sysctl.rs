@@ -3,12 +3,24 @@
 
 use std::path::PathBuf;
 
+/// What a setting that cannot be read or written does to the apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnError {
+    /// dird's own settings: the apply fails and what it changed is undone.
+    #[default]
+    Fail,
+    /// A line of a sysctl.d file: logged once (warning), skipped, and the apply goes on, as
+    /// `sysctl -p` carries on past a line it cannot apply.
+    Warn,
+    /// A sysctl.d line with a leading `-`: skipped silently, as sysctl(8) does.
+    Ignore,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sysctl {
     components: Vec<String>,
     pub value: String,
-    /// A leading `-` in a sysctl.d file: failures to set it are ignored.
-    pub ignore_errors: bool,
+    pub on_error: OnError,
 }
 
 impl Sysctl {
@@ -33,7 +45,7 @@ impl Sysctl {
         Some(Sysctl {
             components: components.iter().map(|c| c.as_ref().to_owned()).collect(),
             value: value.to_owned(),
-            ignore_errors: false,
+            on_error: OnError::Fail,
         })
     }
 
@@ -44,6 +56,12 @@ impl Sysctl {
             .map(|c| c.replace('.', "/"))
             .collect::<Vec<_>>()
             .join(".")
+    }
+
+    /// Whether `current` (as read from `/proc/sys`) already is the wanted value; runs of white
+    /// space compare equal (`ip_local_port_range` reads back tab-separated).
+    pub fn is_set_in(&self, current: &str) -> bool {
+        current.split_whitespace().eq(self.value.split_whitespace())
     }
 
     /// The file below `/proc/sys` (relative path).

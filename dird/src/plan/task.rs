@@ -4,7 +4,8 @@
 
 use super::iptables::{IptablesPlan, OwnChain, Table};
 use super::routing::{
-    PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY,
+    port_ranges, PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY,
+    UDP_SOURCE_PRIORITY,
 };
 use super::{legacy, Ingress, Sysctl};
 use std::net::Ipv4Addr;
@@ -38,9 +39,10 @@ pub struct TaskPlan {
 /// ingress subnet: masqueraded traffic (source inside the subnet) never picks a table, whatever
 /// TOS byte a client chose.
 ///
-/// For each UDP port the task serves, replies of a server bound to `0.0.0.0` are given the
-/// task's ingress address as source (two rules, see [`UdpSourceRule`]), so that they match the
-/// request's connection and follow its load balancer instead of leaving through the gwbridge.
+/// For each run of consecutive UDP ports the task serves, replies of a server bound to
+/// `0.0.0.0` are given the task's ingress address as source (two rules, see
+/// [`UdpSourceRule`]), so that they match the request's connection and follow its load
+/// balancer instead of leaving through the gwbridge.
 pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan {
     let iface = task.iface.as_str();
     let enc = lbs.encoding;
@@ -96,10 +98,7 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
         });
     }
     if let Some(first) = lbs.members.first() {
-        let mut ports = task.udp_ports.clone();
-        ports.sort_unstable();
-        ports.dedup();
-        for sport in ports {
+        for sport in port_ranges(&task.udp_ports) {
             routing.udp_rules.push(UdpSourceRule {
                 priority: UDP_MAIN_PRIORITY,
                 sport,

@@ -11,6 +11,12 @@ use crate::ids::{IdEncoding, LbSet};
 
 const SBOX_DOCKER: &str = include_str!("../../tests/fixtures/sbox-docker-20.10.iptables");
 const TASK_DOCKER: &str = include_str!("../../tests/fixtures/task-docker-20.10.iptables");
+/// What the original bash daemon installs in the sbox (as iptables-save prints it).
+const SBOX_ORIGINAL: &str = "*raw\n-I PREROUTING 1 -j CT --notrack\nCOMMIT\n*mangle\n-A POSTROUTING -d 10.0.0.0/24 -j TOS --set-tos 0x02/0xff\nCOMMIT\n*nat\n-I POSTROUTING 1 -d 10.0.0.0/24 -m ipvs --ipvs -j ACCEPT\nCOMMIT\n";
+/// What the original bash daemon installs in a task (as iptables-save prints it).
+const TASK_ORIGINAL: &str = "*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m comment --comment docker-ingress-routing-daemon\n-A OUTPUT -p udp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n-A OUTPUT -p tcp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n-A PREROUTING -m tos --tos 0x02/0xff -j CONNMARK --set-xmark 0x2/0xffffffff\nCOMMIT\n";
+/// Rules another writer adds to the chains dird hooks, after them and before them.
+const FOREIGN: &str = "*raw\n-A PREROUTING -s 192.0.2.99/32 -j ACCEPT\nCOMMIT\n*mangle\n-A PREROUTING -s 192.0.2.99/32 -j MARK --set-xmark 0x100/0xffffffff\n-A OUTPUT -s 192.0.2.99/32 -j ACCEPT\n-A POSTROUTING -s 192.0.2.99/32 -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -s 192.0.2.99/32 -j ACCEPT\nCOMMIT\n*filter\n-I INPUT 1 -s 192.0.2.99/32 -j ACCEPT\nCOMMIT\n";
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -82,6 +88,13 @@ fn snapshot_udp_ports() {
     let mut i = input(rules, "10.0.0.0/24", "10.0.0.2");
     i.task.udp_ports = vec![53];
     snap("udp_ports", &i);
+}
+
+#[test]
+fn snapshot_udp_port_ranges() {
+    let mut i = input(base(), "10.0.0.0/24", "10.0.0.7");
+    i.task.udp_ports = vec![53, 5000, 10002, 10000, 10001, 10003, 65535, 5001];
+    snap("udp_port_ranges", &i);
 }
 
 #[test]
@@ -256,10 +269,7 @@ fn legacy_rules_of_the_original_are_removed() {
     let mut sbox = IptablesState::parse(SBOX_DOCKER).unwrap();
     let before = sbox.clone();
     // What the bash daemon installs in the sbox (as iptables-save prints it).
-    sbox.apply(
-        "*raw\n-I PREROUTING 1 -j CT --notrack\nCOMMIT\n*mangle\n-A POSTROUTING -d 10.0.0.0/24 -j TOS --set-tos 0x02/0xff\nCOMMIT\n*nat\n-I POSTROUTING 1 -d 10.0.0.0/24 -m ipvs --ipvs -j ACCEPT\nCOMMIT\n",
-    )
-    .unwrap();
+    sbox.apply(SBOX_ORIGINAL).unwrap();
     for b in render_sync(&lb_uninstall_plan(), &sbox) {
         sbox.apply(&b.text).unwrap();
     }
@@ -267,7 +277,7 @@ fn legacy_rules_of_the_original_are_removed() {
 
     let mut task = IptablesState::parse(TASK_DOCKER).unwrap();
     let before = task.clone();
-    task.apply("*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m comment --comment docker-ingress-routing-daemon\n-A OUTPUT -p udp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n-A OUTPUT -p tcp -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n-A PREROUTING -m tos --tos 0x02/0xff -j CONNMARK --set-xmark 0x2/0xffffffff\nCOMMIT\n").unwrap();
+    task.apply(TASK_ORIGINAL).unwrap();
     let (ipt, _) = task_uninstall_plan();
     for b in render_sync(&ipt, &task) {
         task.apply(&b.text).unwrap();
@@ -285,17 +295,7 @@ fn similar_rules_without_the_marker_are_left_alone() {
 
 #[test]
 fn a_misplaced_nat_jump_is_moved_to_the_front() {
-    let lbs = LbSet::assign(
-        &gws(&["10.0.0.2"]),
-        "10.0.0.0/24".parse().unwrap(),
-        false,
-        IdEncoding::Tos,
-    )
-    .unwrap();
-    let ing = Ingress {
-        subnet: "10.0.0.0/24".parse().unwrap(),
-        node_ip: ip("10.0.0.2"),
-    };
+    let (lbs, ing) = one_lb();
     let plan = lb_plan(&base(), &ing, lbs.members[0].id, &[]);
     let mut sbox = IptablesState::parse(SBOX_DOCKER).unwrap();
     for b in render_sync(&plan.iptables, &sbox) {
@@ -331,7 +331,7 @@ fn parse_reads_counters_and_rejects_garbage() {
     );
     for bad in [
         "-A X -j ACCEPT\n",
-        "*bogus\nCOMMIT\n",
+        "*\nCOMMIT\n",
         "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n",
         "*nat\n:POSTROUTING ACCEPT [0:0]\n",
     ] {
@@ -447,6 +447,65 @@ proptest! {
     }
 
     #[test]
+    fn port_ranges_cover_exactly_the_ports(ports in proptest::collection::vec(any::<u16>(), 0..200), base in any::<u16>(), run in 0u16..300) {
+        let mut ports = ports;
+        ports.extend((0..run).filter_map(|i| base.checked_add(i)));
+        let ranges = port_ranges(&ports);
+        let want: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        let covered: Vec<u16> = ranges.iter().flat_map(|r| r.start..=r.end).collect();
+        prop_assert_eq!(covered.iter().copied().collect::<std::collections::BTreeSet<u16>>(), want);
+        prop_assert_eq!(covered.len(), ports.iter().collect::<std::collections::HashSet<_>>().len(), "no port twice");
+        for pair in ranges.windows(2) {
+            prop_assert!(u32::from(pair[0].end) + 1 < u32::from(pair[1].start), "maximal, sorted: {:?}", pair);
+        }
+        let plan = one_lb_task(ports.clone());
+        prop_assert_eq!(plan.routing.udp_rules.len(), 2 * ranges.len());
+    }
+
+    #[test]
+    fn rollback_restores_dirds_part_and_keeps_other_writers_rules(
+        (cfg1, octets1, _) in rule_config(),
+        (cfg2, octets2, _) in rule_config(),
+        installed in any::<bool>(),
+        uninstall in any::<bool>(),
+        original in any::<bool>(),
+    ) {
+        let (lb1, task1) = plans(&cfg1, &octets1);
+        let (lb2, task2) = plans(&cfg2, &octets2);
+        let (lb_next, task_next) = if uninstall {
+            (lb_uninstall_plan(), task_uninstall_plan().0)
+        } else {
+            (lb2.iptables, task2.iptables)
+        };
+        let cases = [
+            (lb1.iptables, lb_next, SBOX_DOCKER, SBOX_ORIGINAL),
+            (task1.iptables, task_next, TASK_DOCKER, TASK_ORIGINAL),
+        ];
+        for (first, next, docker, original_rules) in cases {
+            let mut saved = IptablesState::parse(docker).unwrap();
+            if original {
+                saved.apply(original_rules).unwrap();
+            }
+            if installed {
+                let batches = render_sync(&first, &saved);
+                apply_all(&mut saved, &batches);
+            }
+            let batches = render_sync(&next, &saved);
+            let tables: Vec<Table> = batches.iter().map(|b| b.table).collect();
+            let mut now = saved.clone();
+            apply_all(&mut now, &batches);
+            now.apply(FOREIGN).unwrap();
+            let undo = render_restore(&saved, &now, &tables, &next.legacy);
+            prop_assert!(undo.iter().all(|b| !b.text.contains("192.0.2.99")));
+            apply_all(&mut now, &undo);
+            let mut want = saved.clone();
+            want.apply(FOREIGN).unwrap();
+            prop_assert_eq!(now.canonical(), want.canonical());
+            prop_assert!(render_restore(&saved, &now, &tables, &next.legacy).is_empty());
+        }
+    }
+
+    #[test]
     fn reconfiguring_replaces_only_what_changed((cfg, octets, _) in rule_config(), keep in 1usize..12) {
         let (_, task) = plans(&cfg, &octets);
         let keep = keep.min(octets.len());
@@ -471,4 +530,64 @@ fn udp_server_ports_come_from_dockers_redirect_rules() {
         "5353/udp is remapped to 53 in the reference task"
     );
     assert!(udp_redirect_ports(&IptablesState::default()).is_empty());
+}
+
+/// One load balancer, 10.0.0.2, in 10.0.0.0/24.
+fn one_lb() -> (LbSet, Ingress) {
+    let lbs = LbSet::assign(
+        &gws(&["10.0.0.2"]),
+        "10.0.0.0/24".parse().unwrap(),
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap();
+    let ing = Ingress {
+        subnet: "10.0.0.0/24".parse().unwrap(),
+        node_ip: ip("10.0.0.2"),
+    };
+    (lbs, ing)
+}
+
+fn one_lb_task(udp_ports: Vec<u16>) -> TaskPlan {
+    let (lbs, ing) = one_lb();
+    let task = TaskIngress {
+        iface: "eth0".into(),
+        addr: ip("10.0.0.100"),
+        udp_ports,
+    };
+    task_plan(&lbs, &ing, &task)
+}
+
+#[test]
+fn a_udp_port_range_gives_one_pair_of_rules() {
+    let plan = one_lb_task((10000..=20000).rev().collect());
+    assert_eq!(plan.routing.udp_rules.len(), 2);
+    let text: Vec<String> = plan
+        .routing
+        .udp_rules
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "ip rule add iif lo ipproto udp sport 10000-20000 lookup 254 suppress_prefixlength 0 priority 32698",
+            "ip rule add iif lo ipproto udp sport 10000-20000 lookup 7000 priority 32699",
+        ]
+    );
+}
+
+#[test]
+fn unknown_tables_are_ignored() {
+    let save = format!(
+        "*security\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:SECMARK-X - [0:0]\n-A INPUT -j SECMARK-X\n-A SECMARK-X -j SECMARK --selctx system_u:object_r:x:s0\nCOMMIT\n{TASK_DOCKER}*bogus\n-X NOTHING\nCOMMIT\n"
+    );
+    let state = IptablesState::parse(&save).unwrap();
+    assert_eq!(state, IptablesState::parse(TASK_DOCKER).unwrap());
+    let (_, task) = plans(&base(), &[2, 3]);
+    let batches = render_sync(&task.iptables, &state);
+    assert!(batches.iter().all(|b| !b.text.contains("security")));
+    let mut installed = state.clone();
+    apply_all(&mut installed, &batches);
+    assert!(render_sync(&task.iptables, &installed).is_empty());
 }

@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::docker::{DockerClient, Event, IngressState, SBOX_NETNS};
 use crate::plan::Ingress;
 
-pub use sync::{build_node, full_sync, uninstall_all};
+pub use sync::{build_node, full_sync, uninstall_all, BuildError};
 
 /// How often `--ingress-gateway-ips auto` re-reads the swarm's view (network events also do).
 pub const AUTO_POLL: Duration = Duration::from_secs(10);
@@ -159,6 +159,8 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                 info!("{why}; checking again");
                 continue 'connect;
             }
+            // Logged once by build_node; retried with the backoff.
+            Err(sync::BuildError::Backend(_)) => continue 'connect,
         };
         if full_sync(&client, &launch, &node).await.is_err() {
             continue 'connect;
@@ -244,6 +246,9 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                         info!("{why}; keeping the previous load balancers");
                         continue;
                     }
+                    // Logged once by build_node; the previous node is dropped so that nothing
+                    // more is installed until the backend can be told again.
+                    Err(sync::BuildError::Backend(_)) => continue 'connect,
                 };
                 if full_sync(&client, &launch, &node).await.is_err() {
                     continue 'connect;

@@ -1,11 +1,14 @@
 //! One reconcile pass: the sbox, then every running service task. Blocking work (namespace
 //! threads, iptables-restore) runs on tokio's blocking pool.
 
+use std::sync::Mutex;
+
 use tracing::{error, info, warn};
 
 use super::Launch;
+use crate::apply::backend::{self, BackendError, Choice};
 use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
-use crate::config::{sysctl_conf, Config, ConfigError};
+use crate::config::{sysctl_conf, Config, ConfigError, PortSpec};
 use crate::docker::{DockerClient, DockerError};
 use crate::ids::auto::assign_auto;
 use crate::node::{self, Node, SboxOutcome, TaskRef};
@@ -17,9 +20,95 @@ pub enum BuildError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Docker(#[from] DockerError),
-    /// `auto` and the swarm lists no ingress endpoint yet.
+    /// `auto` and the swarm lists no ingress endpoint yet, or `--services` without ports on a
+    /// manager that cannot list the services (no quorum).
     #[error("{0}")]
     Waiting(String),
+    /// No usable iptables backend (see [`BackendError`]); already logged by [`build_node`].
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// The last backend line logged (choice or error), so that each is logged once, not on
+/// every rebuild or retry.
+static LAST_BACKEND_REPORT: Mutex<Option<String>> = Mutex::new(None);
+
+/// Whether `line` differs from the last backend line (and records it).
+fn backend_report_is_new(line: &str) -> bool {
+    let mut last = LAST_BACKEND_REPORT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if last.as_deref() == Some(line) {
+        return false;
+    }
+    *last = Some(line.to_owned());
+    true
+}
+
+/// Docker's iptables backend (see [`backend::decide`]), read on the blocking pool.
+async fn detect_backend(launch: &Launch) -> Result<Choice, BackendError> {
+    let sbox = launch.sbox.clone();
+    tokio::task::spawn_blocking(move || backend::detect(&sbox))
+        .await
+        .unwrap_or(Err(BackendError::Lost))
+}
+
+/// The tools for the detected backend; logs the choice at info and an error at error level,
+/// each only when it differs from the last one logged.
+async fn backend_tools(launch: &Launch, cfg: &Config) -> Result<IptablesTools, BackendError> {
+    match detect_backend(launch).await {
+        Ok(choice) => {
+            let line = format!("iptables backend: {choice}");
+            if backend_report_is_new(&line) {
+                info!("{line}");
+            }
+            Ok(choice.tools(cfg.iptables_wait))
+        }
+        Err(e) => {
+            if backend_report_is_new(&e.to_string()) {
+                error!("{e}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// With `--services` and no port flags, those services' published ports (tcp, udp): none on a
+/// worker, which cannot list services; [`BuildError::Waiting`] on a manager that cannot list
+/// them either (no quorum), so that the daemon keeps the load balancers it has.
+async fn published_ports(
+    client: &DockerClient,
+    cfg: &Config,
+) -> Result<Option<(Vec<PortSpec>, Vec<PortSpec>)>, BuildError> {
+    if !node::needs_published_ports(&cfg.rules) {
+        return Ok(None);
+    }
+    match client.published_ports(&cfg.rules.services).await {
+        Ok(Some((tcp, udp))) => {
+            let list = |v: &[PortSpec]| {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            info!(
+                "--services without ports: using the published ports of {}: tcp [{}] udp [{}]",
+                cfg.rules.services.join(","),
+                list(&tcp),
+                list(&udp)
+            );
+            Ok(Some((tcp, udp)))
+        }
+        Ok(None) => {
+            // Only a load balancer needs the ports; tasks are configured all the same.
+            warn!("--services without ports: this node is a worker and cannot read the services' published ports from the Swarm API; its load-balancer rules stay off (give --tcp-ports/--udp-ports to enable them on workers)");
+            Ok(Some((Vec::new(), Vec::new())))
+        }
+        Err(e @ DockerError::ManagerUnavailable { .. }) => Err(BuildError::Waiting(format!(
+            "--services without ports: {e}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The node's configuration for this ingress: load balancers (the original's default list when
@@ -33,32 +122,7 @@ pub async fn build_node(
     if cfg.rules.gateways.is_empty() && !cfg.rules.auto_gateways {
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
-    let published = if node::needs_published_ports(&cfg.rules) {
-        match client.published_ports(&cfg.rules.services).await? {
-            Some((tcp, udp)) => {
-                let list = |v: &[crate::config::PortSpec]| {
-                    v.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
-                info!(
-                    "--services without ports: using the published ports of {}: tcp [{}] udp [{}]",
-                    cfg.rules.services.join(","),
-                    list(&tcp),
-                    list(&udp)
-                );
-                Some((tcp, udp))
-            }
-            None => {
-                // Only a load balancer needs the ports; tasks are configured all the same.
-                warn!("--services without ports: this node is a worker and cannot read the services' published ports from the Swarm API; its load-balancer rules stay off (give --tcp-ports/--udp-ports to enable them on workers)");
-                Some((Vec::new(), Vec::new()))
-            }
-        }
-    } else {
-        None
-    };
+    let published = published_ports(client, cfg).await?;
     let (rules, lb_enabled) = node::effective_rules(&cfg.rules, ingress.node_ip, published);
     let files = if rules.performance {
         sysctl_conf::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
@@ -68,10 +132,8 @@ pub async fn build_node(
     } else {
         Vec::new()
     };
-    let tools = IptablesTools {
-        wait: cfg.iptables_wait,
-        ..IptablesTools::default()
-    };
+    // Nothing is installed without a backend: the caller gets the error and installs nothing.
+    let tools = backend_tools(launch, cfg).await?;
     let mut node = if cfg.rules.auto_gateways {
         let view = client
             .swarm_view()
@@ -148,7 +210,7 @@ fn log_task(t: &TaskRef, result: &Result<TaskOutcome, ApplyError>) {
             tracing::debug!(container = %id, service = %service, "already configured")
         }
         Ok(TaskOutcome::NoIngressInterface) => {
-            info!(container = %id, service = %service, "no interface in the ingress subnet; skipped")
+            tracing::debug!(container = %id, service = %service, "no interface in the ingress subnet; skipped")
         }
         Err(e) => error!("{e}"),
     }
@@ -221,12 +283,20 @@ pub async fn start_event(client: &DockerClient, node: &Node, id: &str) {
     }
 }
 
-/// `--uninstall`: the sbox, then every running service task (when Docker is reachable).
-pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyError> {
-    let tools = IptablesTools {
-        wait: cfg.iptables_wait,
-        ..IptablesTools::default()
-    };
+#[derive(Debug, thiserror::Error)]
+pub enum UninstallError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// `--uninstall`: the sbox, then every running service task (when Docker is reachable),
+/// through the backend Docker uses (nothing is removed when it cannot be told).
+pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), UninstallError> {
+    let choice = detect_backend(launch).await?;
+    info!("iptables backend: {choice}");
+    let tools = choice.tools(cfg.iptables_wait);
     if launch.sbox.exists() {
         let (sbox, t) = (launch.sbox.clone(), tools.clone());
         let r = tokio::task::spawn_blocking(move || node::uninstall_sbox(&sbox, &t)).await;
@@ -236,7 +306,7 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), ApplyErr
                 "load-balancer rules removed ({})",
                 describe(&o)
             ),
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => return Err(e.into()),
             Err(e) => error!("worker failed: {e}"),
         }
     } else {
@@ -301,5 +371,56 @@ pub async fn view_changed(client: &DockerClient, node: &Node) -> bool {
             warn!("cannot read the swarm's ingress view: {e}");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `f` logs at `level` and above.
+    fn logged(level: tracing::Level, f: impl FnOnce()) -> String {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = out.0.lock().unwrap().clone();
+        String::from_utf8(text).unwrap()
+    }
+
+    #[test]
+    fn a_task_off_the_ingress_is_logged_at_debug_only() {
+        let t = TaskRef {
+            id: "8dbf715e75e5".into(),
+            service: "web".into(),
+            netns: PathBuf::from("/var/run/docker/netns/2f3c4d5e6f70"),
+        };
+        let skip = || log_task(&t, &Ok(TaskOutcome::NoIngressInterface));
+        assert_eq!(logged(tracing::Level::INFO, skip), "");
+        let debug = logged(tracing::Level::DEBUG, skip);
+        assert!(
+            debug.contains("no interface in the ingress subnet"),
+            "{debug}"
+        );
     }
 }

@@ -67,6 +67,20 @@ pub struct Service {
     pub publish: Vec<Publish>,
 }
 
+impl Service {
+    /// The (protocol, target port) pairs its tasks listen on, each once, in `publish` order.
+    /// Two published ports may share a target (`8080:80` and `8081:80`): one server serves both.
+    pub fn listen_ports(&self) -> Vec<(Proto, u16)> {
+        let mut ports: Vec<(Proto, u16)> = Vec::new();
+        for p in &self.publish {
+            if !ports.contains(&(p.proto, p.target)) {
+                ports.push((p.proto, p.target));
+            }
+        }
+        ports
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Task {
     pub service: usize,

@@ -83,6 +83,53 @@ fn parse_publish(ctx: &Ctx, key: &str, s: &str) -> Result<Publish, ScenarioError
     })
 }
 
+/// Who published a (port, protocol) first: its key and its service's name.
+struct Claim {
+    key: String,
+    service: String,
+}
+
+/// Parse service `i`'s `publish` list, claiming each (published port, protocol) in `seen`.
+///
+/// Docker (swarmkit) keys published ports by (port, protocol) across the whole swarm: two
+/// published ports may share a target (`8080:80`, `8081:80`), one number may be published for
+/// tcp and for udp (`53:53/tcp`, `53:53/udp`), a target may differ from its published port.
+/// The same published port twice for one protocol is refused, in one service ("duplicate
+/// published ports provided") as across services ("already in use ... as an ingress port").
+fn parse_service_publish(
+    ctx: &Ctx,
+    i: usize,
+    s: &RawService,
+    seen: &mut HashMap<(u16, Proto), Claim>,
+) -> Result<Vec<Publish>, ScenarioError> {
+    let mut publish = Vec::new();
+    for (j, text) in s.publish.iter().enumerate() {
+        let key = format!("service[{i}].publish[{j}]");
+        let p = parse_publish(ctx, &key, text)?;
+        if let Some(prev) = seen.get(&(p.published, p.proto)) {
+            let docker = if prev.service == s.name {
+                "Docker refuses duplicate published ports in one service"
+            } else {
+                "Docker refuses a port already in use by another service as an ingress port"
+            };
+            let reason = format!(
+                "port {}/{} is already published by {} (service {:?}); {docker}",
+                p.published, p.proto, prev.key, prev.service
+            );
+            return Err(ctx.err(key, text, reason));
+        }
+        seen.insert(
+            (p.published, p.proto),
+            Claim {
+                key,
+                service: s.name.clone(),
+            },
+        );
+        publish.push(p);
+    }
+    Ok(publish)
+}
+
 fn parse_proto(ctx: &Ctx, key: &str, s: &str) -> Result<Proto, ScenarioError> {
     match s {
         "tcp" => Ok(Proto::Tcp),
@@ -221,7 +268,7 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
     let mut slots: Vec<usize> = vec![0; raw.service.len()];
     let mut services = Vec::new();
     let mut tasks = Vec::new();
-    let mut seen_ports: HashMap<(u16, Proto), String> = HashMap::new();
+    let mut seen_ports: HashMap<(u16, Proto), Claim> = HashMap::new();
     for (i, s) in raw.service.iter().enumerate() {
         if s.publish.is_empty() {
             return Err(ctx.err(
@@ -230,22 +277,7 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
                 "a service needs at least one published port",
             ));
         }
-        let mut publish = Vec::new();
-        for (j, p) in s.publish.iter().enumerate() {
-            let key = format!("service[{i}].publish[{j}]");
-            let p = parse_publish(&ctx, &key, p)?;
-            if let Some(prev) = seen_ports.insert((p.published, p.proto), key.clone()) {
-                return Err(ctx.err(
-                    key,
-                    p.published,
-                    format!(
-                        "port {}/{} is already published by {prev}",
-                        p.published, p.proto
-                    ),
-                ));
-            }
-            publish.push(p);
-        }
+        let publish = parse_service_publish(&ctx, i, s, &mut seen_ports)?;
         let vip = alloc.alloc().ok_or_else(|| full(format!("service[{i}]")))?;
         services.push(Service {
             name: s.name.clone(),

@@ -335,11 +335,7 @@ impl Topology {
             links::add_route(&h, Ipv4Addr::UNSPECIFIED, 0, Some(GWBRIDGE_IP), None).await
         })?;
         iptables_restore(&ns, &rules::task_rules(&self.sc, i))?;
-        let ports: Vec<(Proto, u16)> = self.sc.services[task.service]
-            .publish
-            .iter()
-            .map(|p| (p.proto, p.target))
-            .collect();
+        let ports = self.sc.services[task.service].listen_ports();
         let servers = crate::whoami::start(&ns, &name, &ports, &self.stop)?;
         self.servers.extend(servers);
         self.announce(task.node, ip)?;

@@ -1,0 +1,147 @@
+//! Which network namespace a container's task rules go into: the one Docker created for the
+//! container, named by its sandbox key (`NetworkSettings.SandboxKey`). That path stays bound to
+//! the namespace for the container's life, unlike a PID, which the kernel reuses once the task
+//! exits. Containers on the host's network or sharing another container's namespace are
+//! refused, and so is any sandbox key that is not a file Docker keeps in its netns folder.
+
+use std::path::{Path, PathBuf};
+
+use bollard::models::ContainerInspectResponse;
+
+use super::{valid_container_id, SERVICE_LABEL};
+use crate::node::TaskRef;
+
+/// The folders dockerd keeps its sandboxes' namespaces in (`/var/run/docker`, its default
+/// `--exec-root`, is `/run/docker` where `/var/run` links to `/run`).
+pub const NETNS_DIRS: [&str; 2] = ["/var/run/docker/netns", "/run/docker/netns"];
+
+/// Why a running service container gets no task rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("it runs in the host's network namespace (NetworkMode host)")]
+    HostNetwork,
+    #[error("it shares another container's network namespace (NetworkMode {0:?})")]
+    SharedNamespace(String),
+    #[error("its sandbox key {0:?} is not a namespace Docker created for it (/var/run/docker/netns/<hex id>)")]
+    SandboxKey(String),
+}
+
+/// The namespace of a container with this `HostConfig.NetworkMode` and
+/// `NetworkSettings.SandboxKey`, rebuilt from [`NETNS_DIRS`] and the checked file name.
+pub fn task_netns(
+    network_mode: Option<&str>,
+    sandbox_key: Option<&str>,
+) -> Result<PathBuf, Refusal> {
+    match network_mode.unwrap_or_default() {
+        "host" => return Err(Refusal::HostNetwork),
+        m if m.starts_with("container:") => return Err(Refusal::SharedNamespace(m.to_owned())),
+        _ => {}
+    }
+    let key = sandbox_key.unwrap_or_default();
+    sandbox_path(key).ok_or_else(|| Refusal::SandboxKey(key.to_owned()))
+}
+
+/// `<dir>/<id>` for a dir of [`NETNS_DIRS`] and a hex id (Docker names a container's sandbox
+/// after the first 12 hex digits of its id; `default`, `ingress_sbox`, `lb_*` and `1-*` are
+/// the host's and the networks' own namespaces).
+fn sandbox_path(key: &str) -> Option<PathBuf> {
+    NETNS_DIRS.iter().find_map(|dir| {
+        let name = key.strip_prefix(dir)?.strip_prefix('/')?;
+        valid_container_id(name).then(|| Path::new(dir).join(name))
+    })
+}
+
+/// A container inspect as a task: a running container with the service label whose namespace
+/// dird may configure; a refused one is logged at debug with the reason.
+pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskRef> {
+    let service = c
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(SERVICE_LABEL)?
+        .clone();
+    c.state.as_ref().filter(|s| s.running == Some(true))?;
+    let id: String = id.chars().take(12).collect();
+    let mode = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref());
+    let key = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.sandbox_key.as_deref());
+    match task_netns(mode, key) {
+        Ok(netns) => Some(TaskRef { id, service, netns }),
+        Err(why) => {
+            tracing::debug!(container = %id, service = %service, "not configured: {why}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "/var/run/docker/netns/2f3c4d5e6f70";
+
+    #[test]
+    fn a_task_namespace_is_its_sandbox() {
+        assert_eq!(
+            task_netns(Some("default"), Some(KEY)),
+            Ok(PathBuf::from(KEY))
+        );
+        assert_eq!(task_netns(None, Some(KEY)), Ok(PathBuf::from(KEY)));
+        let run = "/run/docker/netns/2f3c4d5e6f708192a3b4c5d6e7f8091a";
+        assert_eq!(
+            task_netns(Some("bridge"), Some(run)),
+            Ok(PathBuf::from(run))
+        );
+    }
+
+    #[test]
+    fn the_host_and_shared_namespaces_are_refused() {
+        let host = Some("/var/run/docker/netns/default");
+        assert_eq!(task_netns(Some("host"), host), Err(Refusal::HostNetwork));
+        assert_eq!(
+            task_netns(Some("host"), Some(KEY)),
+            Err(Refusal::HostNetwork)
+        );
+        let shared = "container:8dbf715e75e510931133c535cf8e5d941ed926c30f44bf9f0e54623377a120c2";
+        assert_eq!(
+            task_netns(Some(shared), Some(KEY)),
+            Err(Refusal::SharedNamespace(shared.into()))
+        );
+        // Whatever the mode says, `default` is the host's namespace.
+        assert!(task_netns(Some("default"), host).is_err());
+    }
+
+    #[test]
+    fn sandbox_keys_outside_dockers_netns_folder_are_refused() {
+        for key in [
+            "",
+            "default",
+            "/var/run/docker/netns/default",
+            "/var/run/docker/netns/ingress_sbox",
+            "/var/run/docker/netns/lb_s0xbp07qmem",
+            "/var/run/docker/netns/1-s0xbp07qme",
+            "/var/run/docker/netns/../../../proc/1/ns/net",
+            "/var/run/docker/netns/2f3c4d5e6f70/",
+            "/var/run/docker/netns/2f3c4d5e6f70/x",
+            "/var/run/docker/netns//2f3c4d5e6f70",
+            "/var/run/docker/netns/2f3c4d5e6f7",
+            "/var/run/docker/netnsx/2f3c4d5e6f70",
+            "/tmp/docker/netns/2f3c4d5e6f70",
+            "/proc/4242/ns/net",
+            "var/run/docker/netns/2f3c4d5e6f70",
+        ] {
+            assert_eq!(
+                task_netns(Some("default"), Some(key)),
+                Err(Refusal::SandboxKey(key.into())),
+                "{key}"
+            );
+        }
+        assert!(task_netns(Some("default"), None).is_err());
+    }
+}

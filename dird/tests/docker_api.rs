@@ -1,0 +1,337 @@
+//! dird's Docker client against a fake Engine 29 (API 1.52, minimum 1.44) on a Unix socket:
+//! version negotiation, the versioned raw request, the 1.52 event shape, task discovery, a
+//! worker told from a manager without quorum.
+
+#[path = "common/fake_engine.rs"]
+mod fake_engine;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bollard::{ClientVersion, Docker};
+use dird::config::PortSpec;
+use dird::docker::raw::RawError;
+use dird::docker::{DockerClient, DockerError, Event, IngressState};
+use dird::node::TaskRef;
+use dird::plan::Ingress;
+use dird::reconcile::{build_node, BuildError, Launch};
+use fake_engine::{
+    FakeEngine, Role, Spec, EXITED_TASK, HOST_TASK, ODD_KEY_TASK, PLAIN, SHARED_TASK, WEB_TASK,
+    WEB_TASK_SANDBOX,
+};
+use futures::StreamExt;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn connect(engine: &FakeEngine) -> DockerClient {
+    tokio::time::timeout(WAIT, DockerClient::connect_socket(engine.socket()))
+        .await
+        .expect("connect in time")
+        .expect("connect and negotiate")
+}
+
+/// The `(major, minor)` of a `/v<major>.<minor>/…` request target.
+fn version_of(target: &str) -> Option<(usize, usize)> {
+    let v = target.strip_prefix("/v")?.split('/').next()?;
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+#[tokio::test]
+async fn connects_and_negotiates_a_version_engine_29_accepts() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    client.ping().await.expect("ping");
+    let v = client.api_version();
+    assert!(
+        ((1, 44)..=(1, 52)).contains(&v),
+        "negotiated {v:?}, outside Engine 29's 1.44..=1.52"
+    );
+    assert!(engine.requests().iter().any(|r| r == "/version"));
+}
+
+#[tokio::test]
+async fn ingress_is_ready_with_the_swarm_subnet_and_this_nodes_address() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    assert_eq!(
+        client.ingress().await.expect("ingress"),
+        IngressState::Ready(Ingress {
+            subnet: "10.0.0.0/24".parse().expect("subnet"),
+            node_ip: Ipv4Addr::new(10, 0, 0, 2),
+        })
+    );
+}
+
+#[tokio::test]
+async fn swarm_view_is_asked_with_the_negotiated_version() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    let view = client.swarm_view().await.expect("swarm view");
+    let ips: Vec<Ipv4Addr> = view.iter().map(|n| n.ingress_ip).collect();
+    assert_eq!(
+        ips,
+        [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]
+    );
+    assert_eq!(view[0].host_ip, Some(Ipv4Addr::new(192, 0, 2, 1)));
+
+    let requests = engine.requests();
+    let raw = requests
+        .iter()
+        .find(|r| r.ends_with("/networks/ingress?verbose=true"))
+        .expect("the verbose view was requested");
+    let v = version_of(raw).expect("the raw request is versioned");
+    assert!(v >= (1, 44), "{raw} would be refused by Engine 29");
+    assert_eq!(v, client.api_version());
+}
+
+#[tokio::test]
+async fn a_client_pinned_to_1_41_is_refused_by_engine_29() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let path = engine.socket().to_str().expect("UTF-8 temp path");
+    let pinned = Docker::connect_with_unix(
+        path,
+        120,
+        &ClientVersion {
+            major_version: 1,
+            minor_version: 41,
+        },
+    )
+    .expect("bollard client");
+    let client = DockerClient::with_docker(pinned, engine.socket());
+    assert_eq!(client.api_version(), (1, 41));
+
+    let err = client.swarm_view().await.expect_err("1.41 is refused");
+    match &err {
+        DockerError::Raw(RawError::Status {
+            request,
+            status,
+            message,
+        }) => {
+            assert_eq!(request, "/v1.41/networks/ingress?verbose=true");
+            assert!(status.contains(" 400 "), "{status}");
+            assert!(
+                message.starts_with(
+                    "client version 1.41 is too old. Minimum supported API version is 1.44"
+                ),
+                "{message}"
+            );
+        }
+        other => panic!("expected the Engine's 400, got {other:?}"),
+    }
+    assert!(err.to_string().contains("client version 1.41 is too old"));
+
+    // bollard's typed requests carry no version prefix, so the pin does not reach them.
+    assert!(matches!(
+        client.ingress().await.expect("ingress"),
+        IngressState::Ready(_)
+    ));
+    assert!(engine
+        .requests()
+        .iter()
+        .any(|r| r.starts_with("/networks/ingress?")));
+}
+
+#[tokio::test]
+async fn negotiation_follows_an_older_engine_down() {
+    let engine = FakeEngine::start(Spec::engine_20_10());
+    let client = connect(&engine).await;
+    assert_eq!(client.api_version(), (1, 41));
+    assert_eq!(client.swarm_view().await.expect("swarm view").len(), 2);
+    assert!(engine
+        .requests()
+        .iter()
+        .any(|r| r == "/v1.41/networks/ingress?verbose=true"));
+}
+
+#[tokio::test]
+async fn events_in_the_1_52_shape_are_mapped() {
+    // The fake's events really are the 1.52 shape.
+    for e in fake_engine::canned_events() {
+        for gone in ["id", "status", "from"] {
+            assert!(e.get(gone).is_none(), "{e}");
+        }
+    }
+
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    let mut events = Box::pin(client.events());
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let ev = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream is open")
+            .expect("a decodable event");
+        got.push(ev);
+    }
+    assert_eq!(
+        got,
+        vec![
+            None, // network connect
+            Some(Event::ContainerStart {
+                id: WEB_TASK.to_string()
+            }),
+            None, // container health_status: healthy
+            Some(Event::ContainerGone {
+                id: EXITED_TASK.to_string()
+            }),
+            Some(Event::ServiceChanged),
+            Some(Event::NetworkChanged),
+        ]
+    );
+    // The image event was filtered out by the Engine; the stream stays open.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), events.next())
+            .await
+            .is_err(),
+        "nothing more until dockerd sends something"
+    );
+    let requests = engine.requests();
+    let ev = requests
+        .iter()
+        .find(|r| r.starts_with("/events?"))
+        .expect("events requested");
+    assert!(version_of(ev).is_none(), "{ev}");
+}
+
+#[tokio::test]
+async fn the_event_stream_ends_when_the_engine_closes_it() {
+    let engine = FakeEngine::start(Spec {
+        close_events: true,
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let all: Vec<_> = tokio::time::timeout(WAIT, client.events().collect::<Vec<_>>())
+        .await
+        .expect("the stream ends");
+    assert_eq!(all.len(), 6);
+    assert!(all.iter().all(Result::is_ok));
+}
+
+#[tokio::test]
+async fn task_of_a_running_service_container() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    assert_eq!(
+        client.task(WEB_TASK).await.expect("inspect"),
+        Some(TaskRef {
+            id: WEB_TASK[..12].to_string(),
+            service: "web".into(),
+            netns: PathBuf::from(WEB_TASK_SANDBOX),
+        })
+    );
+    assert_eq!(client.task(EXITED_TASK).await.expect("inspect"), None);
+    assert_eq!(client.task(PLAIN).await.expect("inspect"), None);
+    // 404: gone between the event and the inspect.
+    assert_eq!(
+        client
+            .task("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+            .await
+            .expect("inspect"),
+        None
+    );
+    let before = engine.requests().len();
+    assert_eq!(client.task("../../version").await.expect("refused"), None);
+    assert_eq!(engine.requests().len(), before, "no request for a bad id");
+}
+
+#[tokio::test]
+async fn tasks_outside_a_namespace_of_their_own_are_refused() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    // NetworkMode host, SandboxKey /var/run/docker/netns/default: the host's namespace.
+    assert_eq!(client.task(HOST_TASK).await.expect("inspect"), None);
+    // NetworkMode container:<web task>: another container's namespace.
+    assert_eq!(client.task(SHARED_TASK).await.expect("inspect"), None);
+    // A SandboxKey that leaves /var/run/docker/netns.
+    assert_eq!(client.task(ODD_KEY_TASK).await.expect("inspect"), None);
+}
+
+#[tokio::test]
+async fn service_tasks_are_the_running_labelled_containers() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    let tasks = client.service_tasks().await.expect("service tasks");
+    assert_eq!(
+        tasks,
+        vec![TaskRef {
+            id: WEB_TASK[..12].to_string(),
+            service: "web".into(),
+            netns: PathBuf::from(WEB_TASK_SANDBOX),
+        }]
+    );
+    assert!(engine
+        .requests()
+        .iter()
+        .any(|r| r.starts_with("/containers/json?") && r.contains("filters=")));
+}
+
+#[tokio::test]
+async fn a_worker_has_no_published_ports_to_read() {
+    let engine = FakeEngine::start(Spec {
+        role: Role::Worker,
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let ports = client.published_ports(&["web".to_string()]).await;
+    assert_eq!(ports.expect("a worker is no error"), None);
+    assert!(engine.requests().iter().any(|r| r == "/info"));
+}
+
+#[tokio::test]
+async fn a_manager_without_quorum_is_not_taken_for_a_worker() {
+    let engine = FakeEngine::start(Spec {
+        role: Role::ManagerWithoutQuorum,
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let err = client
+        .published_ports(&["web".to_string()])
+        .await
+        .expect_err("a manager that cannot list services");
+    assert!(
+        matches!(err, DockerError::ManagerUnavailable { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("does not have a leader"), "{err}");
+}
+
+#[tokio::test]
+async fn a_manager_without_quorum_keeps_the_previous_load_balancers() {
+    let engine = FakeEngine::start(Spec {
+        role: Role::ManagerWithoutQuorum,
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let argv: Vec<String> = ["dird", "--install", "--services", "web"]
+        .map(String::from)
+        .to_vec();
+    let cfg = dird::config::load(&argv, None).expect("configuration");
+    let mut launch = Launch::new(argv, None);
+    launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
+    let ingress = Ingress {
+        subnet: "10.0.0.0/24".parse().expect("subnet"),
+        node_ip: Ipv4Addr::new(10, 0, 0, 2),
+    };
+    // Waiting is what the daemon loop answers with "keeping the previous load balancers".
+    match build_node(&client, &launch, &cfg, ingress).await {
+        Err(BuildError::Waiting(why)) => assert!(why.contains("leader"), "{why}"),
+        Err(e) => panic!("expected Waiting, got {e:?}"),
+        Ok(node) => panic!("a node was built (load balancer on: {})", node.lb_enabled),
+    }
+}
+
+#[tokio::test]
+async fn published_ports_of_a_service() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    assert_eq!(
+        client
+            .published_ports(&["web".to_string()])
+            .await
+            .expect("services"),
+        Some((vec![PortSpec::Single(8080)], vec![PortSpec::Single(5353)]))
+    );
+}
