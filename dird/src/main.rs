@@ -20,14 +20,43 @@ fn legacy_env() -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-fn bad_input(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("dird: {e}");
-    ExitCode::from(2)
+/// Why a command failed: the line printed on stderr and the kind of failure.
+enum Failure {
+    /// The flags, lists or files are wrong and nothing was changed.
+    BadInput(String),
+    /// Something went wrong while running.
+    Runtime(String),
+}
+
+impl Failure {
+    fn bad_input(e: impl std::fmt::Display) -> Failure {
+        Failure::BadInput(e.to_string())
+    }
+
+    fn runtime(e: impl std::fmt::Display) -> Failure {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+/// The only place that turns an outcome into an exit status: a failure is printed as one
+/// `dird: ` line and exits 2 (bad input) or 1 (runtime).
+fn exit_code(outcome: Result<ExitCode, Failure>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(Failure::BadInput(line)) => {
+            eprintln!("dird: {line}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(line)) => {
+            eprintln!("dird: {line}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `--help`/`--version` print as clap does; any other parse error (unknown flag, a value that
-/// is not a number) becomes one line naming it, exit status 2.
-fn clap_error(e: clap::Error) -> ExitCode {
+/// is not a number) becomes one line naming it, a bad input.
+fn clap_error(e: clap::Error) -> Failure {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
@@ -39,97 +68,75 @@ fn clap_error(e: clap::Error) -> ExitCode {
     }
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
-    bad_input(format!(
+    Failure::BadInput(format!(
         "{} (see dird --help)",
         first.trim_start_matches("error: ")
     ))
 }
 
+fn runtime_error(e: std::io::Error) -> Failure {
+    Failure::Runtime(format!("cannot start the runtime: {e}"))
+}
+
 fn main() -> ExitCode {
+    exit_code(run())
+}
+
+fn run() -> Result<ExitCode, Failure> {
     let argv: Vec<String> = std::env::args().collect();
-    let cli = match Cli::try_parse_from(&argv) {
-        Ok(cli) => cli,
-        Err(e) => return clap_error(e),
-    };
+    let cli = Cli::try_parse_from(&argv).map_err(clap_error)?;
     dird::logging::init();
     match cli.command {
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Lbs(args)) => {
-            let rules = match config::RuleConfig::from_args(&args.rules, legacy_env().as_deref()) {
-                Ok(r) => r,
-                Err(e) => return bad_input(e),
-            };
-            match tokio::runtime::Builder::new_current_thread()
+            let rules = config::RuleConfig::from_args(&args.rules, legacy_env().as_deref())
+                .map_err(Failure::bad_input)?;
+            tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-            {
-                Ok(rt) => rt.block_on(lbs(rules)),
-                Err(e) => {
-                    eprintln!("dird: cannot start the runtime: {e}");
-                    ExitCode::from(1)
-                }
-            }
+                .map_err(runtime_error)?
+                .block_on(lbs(rules))
         }
-        None => {
-            let cfg = match config::load(&argv, legacy_env().as_deref()) {
-                Ok(c) => c,
-                Err(e) => return bad_input(e),
-            };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("dird: cannot start the runtime: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            let launch = Launch::new(argv, legacy_env());
-            rt.block_on(async move {
-                match cfg.action {
-                    Action::Usage => usage().await,
-                    Action::Uninstall => match reconcile::uninstall_all(&launch, &cfg).await {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("dird: {e}");
-                            ExitCode::from(1)
-                        }
-                    },
-                    Action::Install => match reconcile::run(launch, cfg).await {
-                        Ok(()) => {
-                            tracing::info!("stopping; installed rules are left in place (dird --uninstall removes them)");
-                            ExitCode::SUCCESS
-                        }
-                        Err(DaemonError::Config(e)) => bad_input(e),
-                        Err(e) => {
-                            eprintln!("dird: {e}");
-                            ExitCode::from(1)
-                        }
-                    },
-                }
-            })
-        }
+        None => daemon(argv),
     }
 }
 
-fn plan(args: &config::PlanArgs) -> ExitCode {
-    let files = match config::sysctl_conf::read_sbox_files(&args.sysctl_dir) {
-        Ok(f) => f,
-        Err(e) => return bad_input(e),
-    };
-    let input = match commands::plan::PlanInput::from_args(args, legacy_env().as_deref(), files) {
-        Ok(i) => i,
-        Err(e) => return bad_input(e),
-    };
-    match commands::plan::render(&input) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+/// No subcommand: the daemon itself, `--uninstall`, or the usage screen.
+fn daemon(argv: Vec<String>) -> Result<ExitCode, Failure> {
+    let cfg = config::load(&argv, legacy_env().as_deref()).map_err(Failure::bad_input)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(runtime_error)?;
+    let launch = Launch::new(argv, legacy_env());
+    rt.block_on(async move {
+        match cfg.action {
+            Action::Usage => Ok(usage().await),
+            Action::Uninstall => reconcile::uninstall_all(&launch, &cfg)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Failure::runtime),
+            Action::Install => match reconcile::run(launch, cfg).await {
+                Ok(()) => {
+                    tracing::info!("stopping; installed rules are left in place (dird --uninstall removes them)");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(DaemonError::Config(e)) => Err(Failure::bad_input(e)),
+                Err(e) => Err(Failure::runtime(e)),
+            },
         }
-        Err(e) => bad_input(e),
-    }
+    })
+}
+
+fn plan(args: &config::PlanArgs) -> Result<ExitCode, Failure> {
+    let files =
+        config::sysctl_conf::read_sbox_files(&args.sysctl_dir).map_err(Failure::bad_input)?;
+    let input = commands::plan::PlanInput::from_args(args, legacy_env().as_deref(), files)
+        .map_err(Failure::bad_input)?;
+    let text = commands::plan::render(&input).map_err(Failure::bad_input)?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// This node's ingress and the swarm's view of every node, within 5 s.
@@ -172,23 +179,16 @@ async fn usage() -> ExitCode {
     ExitCode::from(1)
 }
 
-async fn lbs(rules: config::RuleConfig) -> ExitCode {
-    match detect().await {
-        Ok((ingress, view)) => match commands::lbs::render(&rules, &ingress, &view) {
-            Ok(text) => {
-                print!("{text}");
-                let sbox = std::path::PathBuf::from(dird::docker::SBOX_NETNS);
-                let backend = tokio::task::spawn_blocking(move || detect_backend(&sbox))
-                    .await
-                    .unwrap_or(Err(BackendError::Lost));
-                print!("{}", commands::lbs::backend_line(&backend));
-                ExitCode::SUCCESS
-            }
-            Err(e) => bad_input(e),
-        },
-        Err(why) => {
-            eprintln!("dird: cannot read the swarm's load balancers: {why}");
-            ExitCode::from(1)
-        }
-    }
+async fn lbs(rules: config::RuleConfig) -> Result<ExitCode, Failure> {
+    let (ingress, view) = detect().await.map_err(|why| {
+        Failure::Runtime(format!("cannot read the swarm's load balancers: {why}"))
+    })?;
+    let text = commands::lbs::render(&rules, &ingress, &view).map_err(Failure::bad_input)?;
+    print!("{text}");
+    let sbox = std::path::PathBuf::from(dird::docker::SBOX_NETNS);
+    let backend = tokio::task::spawn_blocking(move || detect_backend(&sbox))
+        .await
+        .unwrap_or(Err(BackendError::Lost));
+    print!("{}", commands::lbs::backend_line(&backend));
+    Ok(ExitCode::SUCCESS)
 }

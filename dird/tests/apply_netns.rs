@@ -585,3 +585,22 @@ fn a_table_dird_does_not_know_is_left_alone() {
     uninstall_task(&t, &IptablesTools::default()).unwrap();
     assert_eq!(ns.snapshot(), before);
 }
+
+#[test]
+fn another_tools_udp_rule_at_dirds_priority_is_left_alone() {
+    let ns = Netns::task("udpforeign", "eth0", "10.0.0.5/24");
+    redirect_udp(&ns, 5353, 53);
+    // Another tool's rule at dird's UDP priority: not `iif lo`, not dird's table.
+    ns.ip(&[
+        "rule", "add", "iif", "eth0", "ipproto", "udp", "sport", "53", "lookup", "100", "priority",
+        "32699",
+    ]);
+    let before = ns.snapshot();
+    let t = task_ref(&ns);
+    node(&["10.0.0.2"]).sync_task(&t).unwrap();
+    node(&["10.0.0.2"]).sync_task(&t).unwrap();
+    let foreign = "32699:\tfrom all iif eth0 ipproto udp sport 53 lookup 100";
+    assert!(ns.ip(&["rule"]).contains(foreign), "{}", ns.ip(&["rule"]));
+    uninstall_task(&t, &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}

@@ -75,6 +75,10 @@ fn bad_input_exits_2_and_names_the_value() {
         "10.9.0.2 is outside the ingress subnet 10.0.0.0/24",
     );
     assert_bad(
+        plan(&["--task-ip", "10.9.0.7"]),
+        "task IP 10.9.0.7 in --task-ip is outside the ingress subnet 10.0.0.0/24",
+    );
+    assert_bad(
         plan(&["--ingress-gateway-ips", "10.0.0.2,10.0.0.2"]),
         "duplicate load-balancer IP 10.0.0.2",
     );

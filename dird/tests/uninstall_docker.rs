@@ -1,59 +1,101 @@
-//! `dird --uninstall` (root) against a fake Engine whose only tasks are a host-network task and a
-//! task sharing another container's namespace. Their process lives in a throwaway namespace that
-//! holds a policy rule shaped like the original daemon's, which an uninstall there would delete:
-//! the namespace must come out unchanged. One test only: it sets `DOCKER_HOST` for the process.
+//! `dird --uninstall` (root) against a fake Engine listing three running service tasks whose
+//! sandbox keys all name real namespaces (throwaway ones, bind-mounted where Docker keeps its
+//! sandboxes): a normal task, a host-network task and a task sharing another container's
+//! namespace. Each namespace holds a policy rule shaped like the original daemon's, which an
+//! uninstall there deletes. Only the normal task's rule may go: the other two namespaces are
+//! the host's and someone else's as far as dird can tell, and must come out unchanged.
+//! One test only: it sets `DOCKER_HOST` and the iptables override for the process.
 
 mod common;
 #[path = "common/fake_engine.rs"]
 mod fake_engine;
 
-use std::path::PathBuf;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::Netns;
 use dird::reconcile::{uninstall_all, Launch};
-use fake_engine::{host_task, shared_task, FakeEngine, Spec, HOST_TASK, SHARED_TASK};
+use fake_engine::{host_task, shared_task, Container, FakeEngine, Spec};
 
-/// `sleep` inside `ns`, once it has entered it (`ip netns exec` execs in place, same pid).
-fn sleeper(ns: &Netns) -> Child {
-    let child = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "sleep", "60"])
-        .spawn()
-        .expect("spawn sleep in the namespace");
-    let theirs = format!("/proc/{}/ns/net", child.id());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_link(&theirs).ok() == std::fs::read_link("/proc/self/ns/net").ok() {
-        assert!(Instant::now() < deadline, "sleep never entered {}", ns.name);
-        std::thread::sleep(Duration::from_millis(10));
+const NORMAL_KEY: &str = "/run/docker/netns/9c8b7a6f5e4d";
+const HOST_KEY: &str = "/run/docker/netns/5e1f0a9b8c7d";
+const SHARED_KEY: &str = "/run/docker/netns/6f2a1b0c9d8e";
+
+/// A throwaway namespace with the original daemon's kind of rule, bind-mounted at `key`.
+struct Sandbox {
+    ns: Netns,
+    key: &'static str,
+}
+
+impl Sandbox {
+    fn new(tag: &str, key: &'static str) -> Sandbox {
+        let ns = Netns::new(tag);
+        ns.ip(&[
+            "rule",
+            "add",
+            "from",
+            "10.0.0.0/24",
+            "fwmark",
+            "5",
+            "lookup",
+            "5",
+            "priority",
+            "32700",
+        ]);
+        std::fs::create_dir_all(Path::new(key).parent().expect("parent")).expect("netns dir");
+        std::fs::write(key, b"").expect("mount point");
+        let ok = Command::new("mount")
+            .args(["--bind", &ns.path().display().to_string(), key])
+            .status()
+            .expect("mount")
+            .success();
+        assert!(ok, "bind-mount {} at {key}", ns.name);
+        Sandbox { ns, key }
     }
-    child
+
+    fn has_original_rule(&self) -> bool {
+        self.ns.ip(&["rule"]).contains("lookup 5")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.key).status();
+        let _ = std::fs::remove_file(self.key);
+    }
 }
 
 #[test]
-fn uninstall_leaves_host_network_and_shared_namespaces_alone() {
-    let ns = Netns::new("uninst");
-    ns.ip(&[
-        "rule",
-        "add",
-        "from",
-        "10.0.0.0/24",
-        "fwmark",
-        "5",
-        "lookup",
-        "5",
-        "priority",
-        "32700",
-    ]);
-    let before = ns.snapshot();
-    let mut sleep = sleeper(&ns);
-    let pid = i64::from(sleep.id());
+fn uninstall_cleans_tasks_but_leaves_host_network_and_shared_namespaces_alone() {
+    let normal = Sandbox::new("uninst-task", NORMAL_KEY);
+    let host = Sandbox::new("uninst-host", HOST_KEY);
+    let shared = Sandbox::new("uninst-shared", SHARED_KEY);
+    let (host_before, shared_before) = (host.ns.snapshot(), shared.ns.snapshot());
 
+    let task = Container {
+        id: "9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b",
+        name: "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6",
+        running: true,
+        pid: 4646,
+        task: Some(("web", 3, "2h4j6l8n0q2s4u6w8y0a2c4e6")),
+        network_mode: "default",
+        sandbox_key: NORMAL_KEY,
+    };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let engine = {
         let _inside = rt.enter();
         FakeEngine::start(Spec {
-            containers: vec![host_task(pid), shared_task(pid)],
+            containers: vec![
+                task,
+                Container {
+                    sandbox_key: HOST_KEY,
+                    ..host_task(4747)
+                },
+                Container {
+                    sandbox_key: SHARED_KEY,
+                    ..shared_task(4848)
+                },
+            ],
             ..Spec::engine_29()
         })
     };
@@ -61,23 +103,29 @@ fn uninstall_leaves_host_network_and_shared_namespaces_alone() {
         "DOCKER_HOST",
         format!("unix://{}", engine.socket().display()),
     );
+    // The system's tools, whatever Docker rules this test host may hold in either backend.
+    std::env::set_var("DIRD_IPTABLES_SAVE", "iptables-save");
+    std::env::set_var("DIRD_IPTABLES_RESTORE", "iptables-restore");
     let argv: Vec<String> = ["dird", "--uninstall"].map(String::from).to_vec();
     let cfg = dird::config::load(&argv, None).expect("configuration");
     let mut launch = Launch::new(argv, None);
     launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
-    let result = rt.block_on(uninstall_all(&launch, &cfg));
+    rt.block_on(uninstall_all(&launch, &cfg))
+        .expect("uninstall");
 
-    let _ = sleep.kill();
-    let _ = sleep.wait();
-    result.expect("uninstall");
-    let requests = engine.requests();
-    for id in [HOST_TASK, SHARED_TASK] {
-        assert!(
-            requests
-                .iter()
-                .any(|r| r.contains(&format!("/containers/{id}/json"))),
-            "{id} was not inspected: {requests:?}"
-        );
-    }
-    assert_eq!(ns.snapshot(), before, "the task's namespace was changed");
+    assert!(
+        !normal.has_original_rule(),
+        "the normal task's namespace was not cleaned: {}",
+        normal.ns.ip(&["rule"])
+    );
+    assert_eq!(
+        host.ns.snapshot(),
+        host_before,
+        "the host-network task's namespace changed"
+    );
+    assert_eq!(
+        shared.ns.snapshot(),
+        shared_before,
+        "the shared namespace changed"
+    );
 }

@@ -1,4 +1,4 @@
-//! The one seam between netsim and dird's library (filled in by the dird-apply issue).
+//! The one seam between netsim and dird's library.
 //!
 //! netsim calls these functions only for scenarios that have a `[dird]` section, and only for
 //! the nodes listed in `dird.nodes` (default: every node). Everything is plain data; the
@@ -112,10 +112,7 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
         (tcp, udp)
     });
     let (rules, lb_enabled) = effective_rules(&rules, facts.node_ingress_ip, published);
-    let tools = IptablesTools {
-        wait: cfg.iptables_wait,
-        ..IptablesTools::default()
-    };
+    let tools = IptablesTools::with_wait(cfg.iptables_wait);
     let mut node = if rules.auto_gateways {
         let view: Vec<SwarmNode> = facts
             .swarm

@@ -95,14 +95,14 @@ iptables_backends() {
         mount -t tmpfs tmpfs /etc/alternatives
         cp -a /tmp/alternatives/. /etc/alternatives/
         for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-            ln -sfn "/usr/sbin/${t/iptables/iptables-$SYSTEM_IPTABLES}" "/etc/alternatives/$t"
+            ln -sfn "/usr/sbin/${t/tables/tables-$SYSTEM_IPTABLES}" "/etc/alternatives/$t"
         done
         log "system iptables: $(iptables --version)"
     fi
     if [[ -n ${DOCKERD_IPTABLES:-} ]]; then
         mkdir -p /tmp/dockerd-iptables
         for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-            ln -sfn "/usr/sbin/${t/iptables/iptables-$DOCKERD_IPTABLES}" "/tmp/dockerd-iptables/$t"
+            ln -sfn "/usr/sbin/${t/tables/tables-$DOCKERD_IPTABLES}" "/tmp/dockerd-iptables/$t"
         done
         log "dockerd's iptables: $(/tmp/dockerd-iptables/iptables --version)"
     fi
@@ -212,7 +212,7 @@ in_sbox() { nsenter --net="$SBOX" "$@"; }
 sbox_rules() {
     {
         echo "### iptables-save (nft)"
-        in_sbox iptables-save 2>&1 | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' || true
+        in_sbox iptables-nft-save 2>&1 | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' || true
         echo "### iptables-legacy-save"
         in_sbox iptables-legacy-save 2>&1 | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' || true
         echo "### ipvsadm -Ln"

@@ -50,6 +50,16 @@ impl Default for IptablesTools {
     }
 }
 
+impl IptablesTools {
+    /// The [`Default`] binaries, run with `wait`.
+    pub fn with_wait(wait: Option<IptablesWait>) -> IptablesTools {
+        IptablesTools {
+            wait,
+            ..IptablesTools::default()
+        }
+    }
+}
+
 fn run(program: &str, args: &[String], stdin: Option<&str>) -> Result<String, IptablesError> {
     let mut child = Command::new(program)
         .args(args)

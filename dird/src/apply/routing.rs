@@ -13,11 +13,16 @@ use netlink_packet_route::route::{
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage, RulePortRange};
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::IpProtocol;
+use nix::errno::Errno;
 use rtnetlink::{Handle, IpVersion};
 
-use crate::ids::RULE_PRIORITY;
-use crate::plan::routing::{is_dird_table, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY};
-use crate::plan::{PolicyRule, PortRange, Route, RoutingChanges, RoutingState, UdpSourceRule};
+use crate::ids::{RULE_PRIORITY, TABLE_BASE};
+use crate::plan::routing::{
+    is_dird_table, LEGACY_TABLES, RT_TABLE_MAIN, UDP_MAIN_PRIORITY, UDP_SOURCE_PRIORITY,
+};
+use crate::plan::{
+    IpCommand, PolicyRule, PortRange, Route, RoutingChanges, RoutingState, UdpSourceRule, Verb,
+};
 
 pub type NlError = rtnetlink::Error;
 
@@ -62,16 +67,14 @@ pub async fn interface_index(handle: &Handle, name: &str) -> Result<Option<u32>,
     match links.try_next().await {
         Ok(Some(msg)) => Ok(Some(msg.header.index)),
         Ok(None) => Ok(None),
-        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc_enodev() => Ok(None),
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -(Errno::ENODEV as i32) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
 
-const fn libc_enodev() -> i32 {
-    19
-}
-
-/// Rules at dird's priority and default routes in tables 1..=252 and dird's tables.
+/// Rules at dird's priority and default routes in `LEGACY_TABLES` and dird's tables.
 pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
     let mut state = RoutingState::default();
     let mut rules = handle.rule().get(IpVersion::V4).execute();
@@ -87,7 +90,7 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
     while let Some(msg) = routes.try_next().await? {
         let table = route_table(&msg);
         if msg.header.destination_prefix_length != 0
-            || !(is_dird_table(table) || (1..=252).contains(&table))
+            || !(is_dird_table(table) || LEGACY_TABLES.contains(&table))
         {
             continue;
         }
@@ -170,9 +173,12 @@ fn rule_from_message(msg: &RuleMessage) -> Option<PolicyRule> {
     })
 }
 
+/// A UDP source rule as dird writes them: at its priorities, `iif lo`, udp, a source port
+/// range, and `main` or dird's UDP table. Anything else at those priorities is not dird's.
 fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
     let mut priority = None;
     let mut udp = false;
+    let mut from_lo = false;
     let mut sport = None;
     let mut suppress = None;
     let mut table = u32::from(msg.header.table);
@@ -188,11 +194,13 @@ fn udp_rule_from_message(msg: &RuleMessage) -> Option<UdpSourceRule> {
             }
             RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => suppress = Some(*n),
             RuleAttribute::Table(t) => table = *t,
+            RuleAttribute::Iifname(name) => from_lo = name == "lo",
             _ => {}
         }
     }
     let priority = priority.filter(|p| matches!(*p, UDP_MAIN_PRIORITY | UDP_SOURCE_PRIORITY))?;
-    udp.then_some(UdpSourceRule {
+    let dirds_table = table == RT_TABLE_MAIN || table == TABLE_BASE;
+    (udp && from_lo && dirds_table).then_some(UdpSourceRule {
         priority,
         sport: sport?,
         table,
@@ -284,26 +292,49 @@ pub enum Change {
     AddUdpRule(UdpSourceRule),
 }
 
-impl std::fmt::Display for Change {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Change {
+    fn verb(&self) -> Verb {
         match self {
-            Change::DelRule(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
-            Change::DelRoute(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
-            Change::AddRoute(r) => write!(f, "{r}"),
-            Change::AddRule(r) => write!(f, "{r}"),
-            Change::DelUdpRule(r) => write!(f, "{}", r.to_string().replacen(" add ", " del ", 1)),
-            Change::AddUdpRule(r) => write!(f, "{r}"),
+            Change::DelRule(_) | Change::DelUdpRule(_) | Change::DelRoute(_) => Verb::Del,
+            Change::AddRoute(_) | Change::AddRule(_) | Change::AddUdpRule(_) => Verb::Add,
+        }
+    }
+
+    /// The order of application, the only place it is written down: rule deletions, UDP
+    /// source rule deletions, route deletions, route additions, rule additions, UDP source rule
+    /// additions (a rule never points at a table while its route is missing).
+    fn phase(&self) -> u8 {
+        match self {
+            Change::DelRule(_) => 0,
+            Change::DelUdpRule(_) => 1,
+            Change::DelRoute(_) => 2,
+            Change::AddRoute(_) => 3,
+            Change::AddRule(_) => 4,
+            Change::AddUdpRule(_) => 5,
         }
     }
 }
 
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = self.verb();
+        match self {
+            Change::DelRule(r) | Change::AddRule(r) => r.write_command(f, verb),
+            Change::DelRoute(r) | Change::AddRoute(r) => r.write_command(f, verb),
+            Change::DelUdpRule(r) | Change::AddUdpRule(r) => r.write_command(f, verb),
+        }
+    }
+}
+
+/// All of `c` as single changes, sorted by phase (within one phase in `c`'s order).
 pub fn changes_in_order(c: &RoutingChanges) -> Vec<Change> {
     let mut out: Vec<Change> = c.del_rules.iter().copied().map(Change::DelRule).collect();
+    out.extend(c.add_rules.iter().copied().map(Change::AddRule));
     out.extend(c.del_udp_rules.iter().copied().map(Change::DelUdpRule));
+    out.extend(c.add_udp_rules.iter().copied().map(Change::AddUdpRule));
     out.extend(c.del_routes.iter().cloned().map(Change::DelRoute));
     out.extend(c.add_routes.iter().cloned().map(Change::AddRoute));
-    out.extend(c.add_rules.iter().copied().map(Change::AddRule));
-    out.extend(c.add_udp_rules.iter().copied().map(Change::AddUdpRule));
+    out.sort_by_key(Change::phase);
     out
 }
 
@@ -333,20 +364,9 @@ pub async fn interface_indexes(
     Ok(out)
 }
 
-fn phase(c: &Change) -> u8 {
-    match c {
-        Change::DelRule(_) => 0,
-        Change::DelUdpRule(_) => 1,
-        Change::DelRoute(_) => 2,
-        Change::AddRoute(_) => 3,
-        Change::AddRule(_) => 4,
-        Change::AddUdpRule(_) => 5,
-    }
-}
-
-/// Applies changes in order of their phase (rule deletions, route deletions, route additions,
-/// rule additions), the changes of one phase concurrently (many requests in flight on one
-/// netlink socket instead of one round trip each). Returns what was done and the first error.
+/// Applies changes phase by phase (see `Change::phase`; `changes` come in that order), the
+/// changes of one phase concurrently (many requests in flight on one netlink socket instead of
+/// one round trip each). Returns what was done and the first error.
 pub async fn apply_changes(
     handle: &Handle,
     changes: &[Change],
@@ -362,7 +382,10 @@ pub async fn apply_changes(
     let mut first_error = None;
     let mut rest = changes;
     while let Some(first) = rest.first() {
-        let n = rest.iter().take_while(|c| phase(c) == phase(first)).count();
+        let n = rest
+            .iter()
+            .take_while(|c| c.phase() == first.phase())
+            .count();
         let (group, tail) = rest.split_at(n);
         rest = tail;
         for chunk in group.chunks(64) {

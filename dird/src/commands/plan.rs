@@ -7,7 +7,7 @@ use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig}
 use crate::ids::{LbSet, MARK_MASK};
 use crate::plan::{
     lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress,
-    IptablesState, Sysctl, TaskIngress,
+    IpCommand, IptablesState, RoutingPlan, Sysctl, TaskIngress, Verb,
 };
 
 /// Everything `dird plan` needs, already read and validated.
@@ -43,7 +43,7 @@ impl PlanInput {
             None => std::net::Ipv4Addr::from(u32::from(subnet.network()) + 100),
         };
         if !subnet.contains(&task_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet {
+            return Err(ConfigError::TaskIpOutsideSubnet {
                 ip: task_ip,
                 subnet: subnet.to_string(),
             });
@@ -190,33 +190,29 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
             "### iptables-restore --noflush (removes the rules above)"
         );
         out.push_str(&render_text(&render_sync(&ipt, &installed)));
-        let _ = writeln!(out, "### routing");
-        for r in &task.routing.rules {
-            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
-        }
-        for r in &task.routing.udp_rules {
-            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
-        }
-        for r in &task.routing.routes {
-            let _ = writeln!(out, "{}", r.to_string().replacen(" add ", " del ", 1));
-        }
+        write_routing(&mut out, &task.routing, Verb::Del);
         return Ok(out);
     }
     let _ = writeln!(out, "### iptables-restore --noflush");
     out.push_str(&render_text(&render_sync(&task.iptables, &empty)));
-    let _ = writeln!(out, "### routing");
-    for r in &task.routing.rules {
-        let _ = writeln!(out, "{r}");
-    }
-    for r in &task.routing.udp_rules {
-        let _ = writeln!(out, "{r}");
-    }
-    for r in &task.routing.routes {
-        let _ = writeln!(out, "{r}");
-    }
+    write_routing(&mut out, &task.routing, Verb::Add);
     let _ = writeln!(out, "### sysctls");
     for s in &task.sysctls {
         let _ = writeln!(out, "{s}");
     }
     Ok(out)
+}
+
+/// The `### routing` section: the `ip` commands applying `verb` to each rule and route.
+fn write_routing(out: &mut String, routing: &RoutingPlan, verb: Verb) {
+    let _ = writeln!(out, "### routing");
+    for r in &routing.rules {
+        let _ = writeln!(out, "{}", r.command(verb));
+    }
+    for r in &routing.udp_rules {
+        let _ = writeln!(out, "{}", r.command(verb));
+    }
+    for r in &routing.routes {
+        let _ = writeln!(out, "{}", r.command(verb));
+    }
 }

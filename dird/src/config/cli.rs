@@ -3,8 +3,6 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::ids::IdEncoding;
-
 const AFTER_HELP: &str = "\
 Lists (<SERVICES>, <PORTS>, <IPS>) may be comma-separated, space-separated, or the flag may be
 given several times. An IP of 'null' is skipped but keeps its index, so old load balancers can
@@ -131,4 +129,46 @@ pub struct PlanArgs {
     /// Print the uninstall plan instead (what `--uninstall` removes after this install).
     #[arg(long)]
     pub uninstall: bool,
+}
+
+/// How the ID is written into the IP header by the load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum IdEncoding {
+    /// The whole TOS byte (wire-compatible with the original daemon; clobbers ECN bits).
+    #[default]
+    Tos,
+    /// The six DSCP bits; the two ECN bits are left alone (IDs 1-63).
+    Dscp,
+}
+
+impl IdEncoding {
+    pub fn max_id(self) -> u8 {
+        match self {
+            IdEncoding::Tos => 255,
+            IdEncoding::Dscp => 63,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IdEncoding::Tos => "tos",
+            IdEncoding::Dscp => "dscp",
+        }
+    }
+
+    /// The bits of the TOS byte that carry the ID.
+    pub fn tos_mask(self) -> u8 {
+        match self {
+            IdEncoding::Tos => 0xff,
+            IdEncoding::Dscp => 0xfc,
+        }
+    }
+
+    /// Number of low bits of the TOS byte that are not part of the ID.
+    pub fn tos_shift(self) -> u32 {
+        match self {
+            IdEncoding::Tos => 0,
+            IdEncoding::Dscp => 2,
+        }
+    }
 }

@@ -29,6 +29,8 @@ pub enum ConfigError {
     InstallAndUninstall,
     #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]
     GatewayOutsideSubnet { ip: Ipv4Addr, subnet: String },
+    #[error("task IP {ip} in --task-ip is outside the ingress subnet {subnet}")]
+    TaskIpOutsideSubnet { ip: Ipv4Addr, subnet: String },
     #[error(
         "load-balancer IP {ip} is the network or broadcast address of the ingress subnet {subnet}"
     )]

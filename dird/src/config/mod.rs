@@ -6,13 +6,11 @@ mod error;
 mod lists;
 pub mod sysctl_conf;
 
-pub use cli::{Cli, Command, DaemonArgs, LbsArgs, PlanArgs, RuleArgs};
+pub use cli::{Cli, Command, DaemonArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs};
 pub use error::ConfigError;
 pub use lists::{parse_ipv4, parse_ports, split_items, Gateway, PortSpec};
 
 use ipnet::Ipv4Net;
-
-use crate::ids::IdEncoding;
 
 /// The longest `--resync-interval` accepted: one year.
 pub const MAX_RESYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;

@@ -73,11 +73,30 @@ pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskR
         .and_then(|n| n.sandbox_key.as_deref());
     match task_netns(mode, key) {
         Ok(netns) => Some(TaskRef { id, service, netns }),
+        // Unexpected (e.g. dockerd with another --exec-root): said once per container.
+        Err(why @ Refusal::SandboxKey(_)) => {
+            if first_refusal(&id) {
+                tracing::warn!(container = %id, service = %service, "not configured: {why}");
+            }
+            None
+        }
         Err(why) => {
             tracing::debug!(container = %id, service = %service, "not configured: {why}");
             None
         }
     }
+}
+
+/// Containers whose sandbox key was refused already (so the warning is not repeated at every
+/// audit).
+static REFUSED: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
+    std::sync::Mutex::new(None);
+
+/// True the first time `id` is refused.
+fn first_refusal(id: &str) -> bool {
+    let mut seen = REFUSED.lock().unwrap_or_else(|p| p.into_inner());
+    seen.get_or_insert_with(Default::default)
+        .insert(id.to_owned())
 }
 
 #[cfg(test)]

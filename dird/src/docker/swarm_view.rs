@@ -104,8 +104,8 @@ pub fn render_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::IdEncoding;
     use crate::ids::auto::assign_auto;
-    use crate::ids::IdEncoding;
 
     const A: &str = include_str!("../../tests/fixtures/ingress-verbose-a.json");
     const B: &str = include_str!("../../tests/fixtures/ingress-verbose-b.json");

@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::{IdEncoding, LbId, LbSet, LoadBalancer};
-use crate::config::ConfigError;
+use super::{LbId, LbSet, LoadBalancer};
+use crate::config::{ConfigError, IdEncoding};
 
 /// One node as the swarm's verbose ingress view lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

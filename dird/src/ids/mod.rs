@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use crate::config::{ConfigError, Gateway, RuleConfig};
+use crate::config::{ConfigError, Gateway, IdEncoding, RuleConfig};
 
 /// Routing tables used inside task containers are `TABLE_BASE + ID`: never 0, 253, 254, 255.
 pub const TABLE_BASE: u32 = 7000;
@@ -27,48 +27,6 @@ pub const MARK_MASK: u32 = 0x00ff_0000;
 pub const MARK_SHIFT: u32 = 16;
 /// Priority of dird's policy-routing rules (before `main` at 32766).
 pub const RULE_PRIORITY: u32 = 32700;
-
-/// How the ID is written into the IP header by the load balancer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum IdEncoding {
-    /// The whole TOS byte (wire-compatible with the original daemon; clobbers ECN bits).
-    #[default]
-    Tos,
-    /// The six DSCP bits; the two ECN bits are left alone (IDs 1-63).
-    Dscp,
-}
-
-impl IdEncoding {
-    pub fn max_id(self) -> u8 {
-        match self {
-            IdEncoding::Tos => 255,
-            IdEncoding::Dscp => 63,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            IdEncoding::Tos => "tos",
-            IdEncoding::Dscp => "dscp",
-        }
-    }
-
-    /// The bits of the TOS byte that carry the ID.
-    pub fn tos_mask(self) -> u8 {
-        match self {
-            IdEncoding::Tos => 0xff,
-            IdEncoding::Dscp => 0xfc,
-        }
-    }
-
-    /// Number of low bits of the TOS byte that are not part of the ID.
-    pub fn tos_shift(self) -> u32 {
-        match self {
-            IdEncoding::Tos => 0,
-            IdEncoding::Dscp => 2,
-        }
-    }
-}
 
 /// A load-balancer ID, 1..=255 (1..=63 for dscp). Zero means "not stamped" and is never an ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -21,14 +21,6 @@ pub struct TaskRef {
     pub netns: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
-}
-
 /// What happened to the sbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SboxOutcome {

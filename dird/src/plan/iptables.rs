@@ -33,6 +33,17 @@ impl Table {
         Table::ALL.into_iter().find(|t| t.name() == s)
     }
 
+    /// The `*<name>` line that opens this table in `iptables-save` and `iptables-restore` text.
+    pub fn header(self) -> String {
+        format!("*{}", self.name())
+    }
+
+    /// The name a `*<name>` header line opens (trimmed; maybe empty or unknown), or `None` for
+    /// any other line.
+    pub fn header_name(line: &str) -> Option<&str> {
+        line.strip_prefix('*').map(str::trim)
+    }
+
     /// The built-in chains of this table (a chain named like this is never ours to create).
     pub fn builtins(self) -> &'static [&'static str] {
         match self {

@@ -4,8 +4,8 @@
 use super::iptables::{IptablesPlan, OwnChain, Table};
 use super::ports::{join, port_filters};
 use super::{legacy, Ingress, Sysctl};
-use crate::config::RuleConfig;
-use crate::ids::{IdEncoding, LbId};
+use crate::config::{IdEncoding, RuleConfig};
+use crate::ids::LbId;
 
 /// IPVS settings the original daemon applies unless `--no-performance`. Unlike the lines of
 /// sysctl.d files, they fail the apply when they cannot be set ([`super::OnError::Fail`]):

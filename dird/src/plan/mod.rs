@@ -20,8 +20,8 @@ pub use ports::{chunks, port_filters, MULTIPORT_MAX_SLOTS};
 pub use render::{render_sync, render_text, TableBatch};
 pub use restore::render_restore;
 pub use routing::{
-    port_ranges, PolicyRule, PortRange, Route, RoutingChanges, RoutingPlan, RoutingState,
-    UdpSourceRule,
+    port_ranges, IpCommand, PolicyRule, PortRange, Route, RoutingChanges, RoutingPlan,
+    RoutingState, UdpSourceRule, Verb,
 };
 pub use state::{IptablesState, ParseError};
 pub use sysctl::{OnError, Sysctl};

@@ -13,6 +13,16 @@ pub struct TableBatch {
     pub text: String,
 }
 
+impl TableBatch {
+    /// `lines` (not empty) between the table's header and `COMMIT`.
+    pub fn new(table: Table, lines: &[String]) -> TableBatch {
+        TableBatch {
+            table,
+            text: format!("{}\n{}\nCOMMIT\n", table.header(), lines.join("\n")),
+        }
+    }
+}
+
 /// Everything needed to go from `installed` to `desired`. Empty when they already agree, so
 /// applying a plan twice changes nothing the second time.
 pub fn render_sync(desired: &IptablesPlan, installed: &IptablesState) -> Vec<TableBatch> {
@@ -20,10 +30,7 @@ pub fn render_sync(desired: &IptablesPlan, installed: &IptablesState) -> Vec<Tab
         .into_iter()
         .filter_map(|table| {
             let lines = table_lines(desired, installed, table);
-            (!lines.is_empty()).then(|| TableBatch {
-                table,
-                text: format!("*{}\n{}\nCOMMIT\n", table.name(), lines.join("\n")),
-            })
+            (!lines.is_empty()).then(|| TableBatch::new(table, &lines))
         })
         .collect()
 }

@@ -37,10 +37,7 @@ pub fn render_restore(
                 current.tables.get(&table).unwrap_or(&empty),
                 &is_legacy,
             );
-            (!lines.is_empty()).then(|| TableBatch {
-                table,
-                text: format!("*{}\n{}\nCOMMIT\n", table.name(), lines.join("\n")),
-            })
+            (!lines.is_empty()).then(|| TableBatch::new(table, &lines))
         })
         .collect()
 }

@@ -64,7 +64,7 @@ pub fn port_ranges(ports: &[u16]) -> Vec<PortRange> {
 /// `ip rule add iif lo ipproto udp sport <first>[-<last>] lookup <table>
 /// [suppress_prefixlength 0] priority <priority>`: replies of a UDP server bound to 0.0.0.0
 /// get the task's ingress address as source, so that conntrack recognises them and they
-/// follow the load balancer that brought the request (upstream issue #11).
+/// follow the load balancer that brought the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UdpSourceRule {
     pub priority: u32,
@@ -108,6 +108,13 @@ pub fn is_dird_table(table: u32) -> bool {
     (TABLE_BASE..=TABLE_BASE + 255).contains(&table)
 }
 
+/// The kernel's `main` routing table.
+pub const RT_TABLE_MAIN: u32 = 254;
+
+/// Tables whose default routes belong to the original daemon when one of its rules points
+/// there (253-255 are the kernel's `default`, `main` and `local`: never touched).
+pub const LEGACY_TABLES: std::ops::RangeInclusive<u32> = 1..=252;
+
 /// Priorities of the UDP source rules (just before the per-LB rules).
 pub const UDP_MAIN_PRIORITY: u32 = RULE_PRIORITY - 2;
 pub const UDP_SOURCE_PRIORITY: u32 = RULE_PRIORITY - 1;
@@ -140,7 +147,7 @@ fn missing<T: Clone + Eq + Hash>(from: &[T], other: &[T], keep: impl Fn(&T) -> b
 }
 
 /// Changes that take `installed` to `desired`, touching only dird's tables and rules and the
-/// original daemon's (whose routes are removed only from tables 1..=252). Linear in the
+/// original daemon's (whose routes are removed only from `LEGACY_TABLES`). Linear in the
 /// number of rules and routes.
 pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
     let legacy_tables: HashSet<u32> = installed
@@ -150,7 +157,8 @@ pub fn diff(desired: &RoutingPlan, installed: &RoutingState) -> RoutingChanges {
         .map(|r| r.table)
         .collect();
     let route_ours = |r: &Route| {
-        is_dird_table(r.table) || ((1..=252).contains(&r.table) && legacy_tables.contains(&r.table))
+        is_dird_table(r.table)
+            || (LEGACY_TABLES.contains(&r.table) && legacy_tables.contains(&r.table))
     };
     RoutingChanges {
         del_rules: missing(&installed.rules, &desired.rules, |r| {
@@ -174,21 +182,59 @@ impl std::fmt::Display for PortRange {
     }
 }
 
-impl std::fmt::Display for PolicyRule {
+/// What an `ip rule` / `ip route` command does with its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Add,
+    Del,
+}
+
+impl std::fmt::Display for Verb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verb::Add => "add",
+            Verb::Del => "del",
+        })
+    }
+}
+
+/// A rule or route that renders as the `ip` command adding or deleting it.
+pub trait IpCommand {
+    fn write_command(&self, f: &mut std::fmt::Formatter<'_>, verb: Verb) -> std::fmt::Result;
+
+    /// The `ip` command applying `verb` to `self`, as a `Display` value.
+    fn command(&self, verb: Verb) -> Command<'_, Self> {
+        Command { item: self, verb }
+    }
+}
+
+/// `item` rendered as the `ip` command for `verb`.
+pub struct Command<'a, T: ?Sized> {
+    item: &'a T,
+    verb: Verb,
+}
+
+impl<T: IpCommand + ?Sized> std::fmt::Display for Command<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.item.write_command(f, self.verb)
+    }
+}
+
+impl IpCommand for PolicyRule {
+    fn write_command(&self, f: &mut std::fmt::Formatter<'_>, verb: Verb) -> std::fmt::Result {
         write!(
             f,
-            "ip rule add from {} fwmark {:#x}/{:#x} lookup {} priority {}",
+            "ip rule {verb} from {} fwmark {:#x}/{:#x} lookup {} priority {}",
             self.from, self.fwmark, self.mask, self.table, self.priority
         )
     }
 }
 
-impl std::fmt::Display for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl IpCommand for Route {
+    fn write_command(&self, f: &mut std::fmt::Formatter<'_>, verb: Verb) -> std::fmt::Result {
         write!(
             f,
-            "ip route add default via {} dev {}",
+            "ip route {verb} default via {} dev {}",
             self.gateway, self.dev
         )?;
         if let Some(src) = self.src {
@@ -198,11 +244,11 @@ impl std::fmt::Display for Route {
     }
 }
 
-impl std::fmt::Display for UdpSourceRule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl IpCommand for UdpSourceRule {
+    fn write_command(&self, f: &mut std::fmt::Formatter<'_>, verb: Verb) -> std::fmt::Result {
         write!(
             f,
-            "ip rule add iif lo ipproto udp sport {} lookup {}",
+            "ip rule {verb} iif lo ipproto udp sport {} lookup {}",
             self.sport, self.table
         )?;
         if let Some(n) = self.suppress_prefixlength {
@@ -211,3 +257,16 @@ impl std::fmt::Display for UdpSourceRule {
         write!(f, " priority {}", self.priority)
     }
 }
+
+/// The command adding the rule or route.
+macro_rules! display_as_add {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.write_command(f, Verb::Add)
+            }
+        }
+    )*};
+}
+
+display_as_add!(PolicyRule, Route, UdpSourceRule);

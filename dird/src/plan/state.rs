@@ -95,8 +95,7 @@ impl IptablesState {
                     .map(|(_, rest)| rest.trim_start())
                     .ok_or_else(|| err("bad counters"))?;
             }
-            if let Some(name) = line.strip_prefix('*') {
-                let name = name.trim();
+            if let Some(name) = Table::header_name(line) {
                 if name.is_empty() {
                     return Err(err("missing table name"));
                 }

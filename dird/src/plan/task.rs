@@ -4,13 +4,14 @@
 
 use super::iptables::{IptablesPlan, OwnChain, Table};
 use super::routing::{
-    port_ranges, PolicyRule, Route, RoutingPlan, UdpSourceRule, UDP_MAIN_PRIORITY,
+    port_ranges, PolicyRule, Route, RoutingPlan, UdpSourceRule, RT_TABLE_MAIN, UDP_MAIN_PRIORITY,
     UDP_SOURCE_PRIORITY,
 };
 use super::{legacy, Ingress, Sysctl};
 use std::net::Ipv4Addr;
 
-use crate::ids::{IdEncoding, LbSet, MARK_MASK, MARK_SHIFT, RULE_PRIORITY, TABLE_BASE};
+use crate::config::IdEncoding;
+use crate::ids::{LbSet, MARK_MASK, MARK_SHIFT, RULE_PRIORITY, TABLE_BASE};
 
 /// The task's ingress side, as found in its namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +103,7 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
             routing.udp_rules.push(UdpSourceRule {
                 priority: UDP_MAIN_PRIORITY,
                 sport,
-                table: 254,
+                table: RT_TABLE_MAIN,
                 suppress_prefixlength: Some(0),
             });
             routing.udp_rules.push(UdpSourceRule {

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::commands::plan::{render, PlanInput};
-use crate::config::{Gateway, PortSpec, RuleConfig};
-use crate::ids::{IdEncoding, LbSet};
+use crate::config::{Gateway, IdEncoding, PortSpec, RuleConfig};
+use crate::ids::LbSet;
 
 const SBOX_DOCKER: &str = include_str!("../../tests/fixtures/sbox-docker-20.10.iptables");
 const TASK_DOCKER: &str = include_str!("../../tests/fixtures/task-docker-20.10.iptables");

@@ -117,14 +117,14 @@ pub fn target(what: &str, value: f64, goal: f64) -> String {
     format!("  {what}: {} (target >= {goal}) {verdict}", num(value, 3))
 }
 
-/// One of the targets: a paired ratio and the least it may be.
+/// One bench target: a paired ratio and the least it may be (the values are in [`goals`]).
 pub struct Goal {
     pub what: String,
     pub value: f64,
     pub target: f64,
 }
 
-/// The targets from the rows in bench order: masquerade, dird (1 LB), nginx, then dird
+/// The bench targets from the rows in bench order: masquerade, dird (1 LB), nginx, then dird
 /// at more load balancers (the last of those against 1 LB). Empty with fewer than three rows.
 pub fn goals(rows: &[Row]) -> Vec<Goal> {
     let (Some(masq), Some(dird), Some(nginx)) = (rows.first(), rows.get(1), rows.get(2)) else {
@@ -167,7 +167,7 @@ pub fn goals(rows: &[Row]) -> Vec<Goal> {
     out
 }
 
-/// The targets as text lines: `what: value (target >= goal) met|MISSED`.
+/// The targets of [`goals`] as text lines: `what: value (target >= goal) met|MISSED`.
 pub fn targets(rows: &[Row]) -> String {
     let mut s = String::from("targets (median over rounds of the per-round ratio):\n");
     for g in goals(rows) {

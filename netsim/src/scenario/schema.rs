@@ -1,6 +1,6 @@
 //! The scenario file as written (serde view). Unknown keys are errors everywhere.
 //!
-//! This schema is a public interface (issue 3): keep it stable.
+//! This schema is a public interface (scenario files are written against it): keep it stable.
 
 use serde::Deserialize;
 
