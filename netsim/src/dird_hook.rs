@@ -14,16 +14,17 @@
 //! 3. a step's `dird_args`: [`reconfigure`] for each listed node with the new arguments.
 //!
 //! The hook runs dird's library exactly as the daemon would on that node: the same flag
-//! parsing, the same effective rules (default LB list, ports from `--services`), the same
+//! parsing, the same [`dird::node::Node::build`] (effective rules, load balancers, explicit or
+//! `auto`), fed with the scenario's facts where the daemon reads Docker's, and the same
 //! [`dird::node::Node`] applying plans in the sbox and task namespaces.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use dird::apply::{IptablesTools, TaskOutcome};
-use dird::config::{Gateway, PortSpec};
-use dird::ids::auto::{assign_auto, SwarmNode};
-use dird::node::{effective_rules, needs_published_ports, Node, TaskRef};
+use dird::config::{Gateway, PortSpec, RuleConfig};
+use dird::ids::auto::SwarmNode;
+use dird::node::{needs_published_ports, Discovered, Node, TaskRef};
 use dird::plan::Ingress;
 use ipnet::Ipv4Net;
 
@@ -99,37 +100,36 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
             .map(|ip| Gateway::Ip(*ip))
             .collect();
     }
-    let published = needs_published_ports(&rules).then(|| {
-        let wanted = facts
-            .published
-            .iter()
-            .filter(|s| rules.services.contains(&s.service));
-        let (mut tcp, mut udp): (Vec<PortSpec>, Vec<PortSpec>) = (Vec::new(), Vec::new());
-        for s in wanted {
-            tcp.extend(s.tcp.iter().map(|p| PortSpec::Single(*p)));
-            udp.extend(s.udp.iter().map(|p| PortSpec::Single(*p)));
-        }
-        (tcp, udp)
-    });
-    let (rules, lb_enabled) = effective_rules(&rules, facts.node_ingress_ip, published);
-    let tools = IptablesTools::with_wait(cfg.iptables_wait);
-    let mut node = if rules.auto_gateways {
-        let view: Vec<SwarmNode> = facts
+    let discovered = Discovered {
+        published: needs_published_ports(&rules).then(|| published_ports(facts, &rules)),
+        swarm: facts
             .swarm
             .iter()
             .map(|(i, h)| SwarmNode {
                 ingress_ip: *i,
                 host_ip: Some(*h),
             })
-            .collect();
-        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)
-            .map_err(|e| err(facts, e))?;
-        Node::with_lbs(rules, ingress, set.lbs, Vec::new(), tools)
-    } else {
-        Node::new(rules, ingress, Vec::new(), tools).map_err(|e| err(facts, e))?
+            .collect(),
+        sysctl_files: Vec::new(),
+        tools: IptablesTools::with_wait(cfg.iptables_wait),
     };
-    node.lb_enabled = lb_enabled;
-    Ok(node)
+    Node::build(&rules, ingress, &discovered)
+        .map(|built| built.node)
+        .map_err(|e| err(facts, e))
+}
+
+/// The published ports (tcp, udp) of the services in `--services`, as the daemon reads them.
+fn published_ports(facts: &NodeFacts, rules: &RuleConfig) -> (Vec<PortSpec>, Vec<PortSpec>) {
+    let (mut tcp, mut udp): (Vec<PortSpec>, Vec<PortSpec>) = (Vec::new(), Vec::new());
+    for s in facts
+        .published
+        .iter()
+        .filter(|s| rules.services.contains(&s.service))
+    {
+        tcp.extend(s.tcp.iter().map(|p| PortSpec::Single(*p)));
+        udp.extend(s.udp.iter().map(|p| PortSpec::Single(*p)));
+    }
+    (tcp, udp)
 }
 
 fn task(facts: &NodeFacts, node: &Node, t: &TaskFacts) -> Result<(), HookError> {

@@ -159,27 +159,7 @@ fn cmd_run(
         .chain(expect_fail.iter().map(|f| (f, true)))
     {
         run_no += 1;
-        let result = scenario::load(file)
-            .map_err(netsim::Error::from)
-            .and_then(|sc| {
-                if meant_to_fail {
-                    let mut buf = Vec::new();
-                    let t = runner::run_scenario(&sc, run_no, &mut buf);
-                    for line in String::from_utf8_lossy(&buf).lines() {
-                        let _ = writeln!(out, "  (meant to fail) {line}");
-                    }
-                    t
-                } else {
-                    let mut t = runner::run_scenario(&sc, run_no, &mut out)?;
-                    if let Some(tw) = runner::twin(&sc) {
-                        run_no += 1;
-                        let t2 = runner::run_scenario(&tw, run_no, &mut out)?;
-                        t.passed += t2.passed;
-                        t.failed += t2.failed;
-                    }
-                    Ok(t)
-                }
-            });
+        let result = run_file(file, meant_to_fail, &mut run_no, &mut out);
         match (result, meant_to_fail) {
             (Ok(t), false) => {
                 passed += t.passed;
@@ -231,6 +211,77 @@ fn cmd_run(
     } else {
         0
     })
+}
+
+/// Runs one scenario file as run `run_no` (and its twin, when it has one, as the next run).
+/// A file meant to fail has its lines indented and marked, since they are not verdicts.
+fn run_file(
+    file: &std::path::Path,
+    meant_to_fail: bool,
+    run_no: &mut usize,
+    out: &mut dyn Write,
+) -> Result<runner::Tally, netsim::Error> {
+    let sc = scenario::load(file)?;
+    if meant_to_fail {
+        let mut buf = Vec::new();
+        let t = runner::run_scenario(&sc, *run_no, &mut buf);
+        for line in String::from_utf8_lossy(&buf).lines() {
+            let _ = writeln!(out, "  (meant to fail) {line}");
+        }
+        return t;
+    }
+    let mut t = runner::run_scenario(&sc, *run_no, out)?;
+    if let Some(tw) = runner::twin(&sc) {
+        *run_no += 1;
+        let t2 = runner::run_scenario(&tw, *run_no, out)?;
+        t.passed += t2.passed;
+        t.failed += t2.failed;
+    }
+    Ok(t)
+}
+
+/// `netsim check`: one OK or ERROR line per file; 2 when any is invalid.
+fn cmd_check(files: &[PathBuf]) -> u8 {
+    let mut bad = 0;
+    for f in files {
+        match scenario::load(f) {
+            Ok(sc) => println!(
+                "OK {} ({} nodes, {} services, {} expectations)",
+                f.display(),
+                sc.nodes.len(),
+                sc.services.len(),
+                sc.expect.len() + sc.steps.iter().map(|s| s.expect.len()).sum::<usize>()
+            ),
+            Err(e) => {
+                bad += 1;
+                println!("ERROR {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        2
+    } else {
+        0
+    }
+}
+
+/// `netsim bench`: progress and the table on stdout, or with `rows` progress on stderr and
+/// only the markdown rows on stdout.
+fn cmd_bench(opts: netsim::bench::Options, rows: bool) -> anyhow::Result<u8> {
+    if let Some(why) = host_problem() {
+        anyhow::bail!("cannot bench directly: {why}; use `netsim vm -- bench ...` (or `just bench-dataplane`)");
+    }
+    anyhow::ensure!(
+        opts.rounds > 0 && opts.threads > 0 && opts.seconds > 0.0,
+        "--rounds, --threads and --seconds must be positive"
+    );
+    if rows {
+        let (figures, machine) = netsim::bench::run(&opts, &mut std::io::stderr().lock())?;
+        print!("{}", netsim::bench::table::markdown(&figures, &machine));
+    } else {
+        netsim::bench::run(&opts, &mut std::io::stdout().lock())?;
+    }
+    Ok(0)
 }
 
 fn cmd_up(file: &std::path::Path) -> anyhow::Result<u8> {
@@ -300,25 +351,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             reference,
             files,
         } => cmd_run(&files, &expect_fail, &reference),
-        Cmd::Check { files } => {
-            let mut bad = 0;
-            for f in &files {
-                match scenario::load(f) {
-                    Ok(sc) => println!(
-                        "OK {} ({} nodes, {} services, {} expectations)",
-                        f.display(),
-                        sc.nodes.len(),
-                        sc.services.len(),
-                        sc.expect.len() + sc.steps.iter().map(|s| s.expect.len()).sum::<usize>()
-                    ),
-                    Err(e) => {
-                        bad += 1;
-                        println!("ERROR {e}");
-                    }
-                }
-            }
-            Ok(if bad > 0 { 2 } else { 0 })
-        }
+        Cmd::Check { files } => Ok(cmd_check(&files)),
         Cmd::Up { file } => cmd_up(&file),
         Cmd::Bench {
             scenario,
@@ -329,15 +362,8 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             lbs,
             machine,
             rows,
-        } => {
-            if let Some(why) = host_problem() {
-                anyhow::bail!("cannot bench directly: {why}; use `netsim vm -- bench ...` (or `just bench-dataplane`)");
-            }
-            anyhow::ensure!(
-                rounds > 0 && threads > 0 && seconds > 0.0,
-                "--rounds, --threads and --seconds must be positive"
-            );
-            let opts = netsim::bench::Options {
+        } => cmd_bench(
+            netsim::bench::Options {
                 scenario,
                 rounds,
                 seconds,
@@ -345,15 +371,9 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                 bulk_mib,
                 lbs,
                 machine,
-            };
-            if rows {
-                let (figures, machine) = netsim::bench::run(&opts, &mut std::io::stderr().lock())?;
-                print!("{}", netsim::bench::table::markdown(&figures, &machine));
-            } else {
-                netsim::bench::run(&opts, &mut std::io::stdout().lock())?;
-            }
-            Ok(0)
-        }
+            },
+            rows,
+        ),
         Cmd::Down => cmd_down(),
         Cmd::Clean => cmd_clean(),
         Cmd::CheckHost => Ok(match host_problem() {

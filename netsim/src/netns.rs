@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use dird::netns::NetnsError;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 
@@ -88,20 +89,17 @@ pub fn cleanup_all() {
     }
 }
 
-/// Run `f` on a fresh thread that has entered the namespace at `path`.
+/// Run `f` on a fresh thread that has entered the namespace at `path` ([`dird::netns::run_in`]).
 pub fn run_in<T, F>(path: &Path, f: F) -> Result<T, Error>
 where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send,
+    F: FnOnce() -> Result<T, Error> + Send,
 {
-    let file = File::open(path).map_err(|e| err(path, "open", e))?;
-    let p = path.to_path_buf();
-    std::thread::spawn(move || {
-        setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| err(&p, "setns", e))?;
-        f()
-    })
-    .join()
-    .map_err(|_| err(path, "run", "thread panicked"))?
+    dird::netns::run_in(path, f).map_err(|e| match e {
+        NetnsError::Open { source, .. } => err(path, "open", source),
+        NetnsError::Enter { source, .. } => err(path, "setns", source),
+        NetnsError::Panicked { .. } => err(path, "run", "thread panicked"),
+    })?
 }
 
 /// Spawn a long-lived thread inside the namespace (servers). The closure gets `Ok(())` once in.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::dird_hook::{self, NodeFacts, ServicePorts, TaskFacts};
 use crate::probe::{self, Outcome};
-use crate::scenario::{Expect, Scenario, Sees};
+use crate::scenario::{Dird, Expect, Scenario, Sees, Step};
 use crate::snapshot;
 use crate::topology::Topology;
 use crate::Error;
@@ -132,27 +132,7 @@ fn evaluate(
     let sc = topo.sc.clone();
     let node = &sc.nodes[e.node];
     let dst = SocketAddrV4::new(node.public_ip, e.port);
-    // Who sends: a client, or a task connecting out through the ingress.
-    let (src_name, src_ip, outcome) = match e.from_task {
-        Some(t) => {
-            let ns = topo.tasks[t]
-                .clone()
-                .ok_or_else(|| Error::Dird(format!("task {} is not running", sc.task_name(t))))?;
-            (
-                sc.task_name(t),
-                sc.tasks[t].gw_ip,
-                probe::probe(&ns, dst, e.proto, 0)?,
-            )
-        }
-        None => {
-            let c = &sc.clients[e.client];
-            (
-                c.name.clone(),
-                c.ip,
-                probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?,
-            )
-        }
-    };
+    let (src_name, src_ip, outcome) = send_probe(topo, &sc, e, dst)?;
     let after = read_reply_counters(topo, before, matches!(outcome, probe::Outcome::Answer(_)))?;
     let via: Vec<&str> = after
         .iter()
@@ -163,29 +143,7 @@ fn evaluate(
         .collect();
     *before = after;
 
-    let (seen, seen_detail, ecn) = match &outcome {
-        Outcome::Answer(a) if a.peer == src_ip => (
-            Some(Sees::Client),
-            format!("{} from task {}", a.peer, a.task),
-            Some(a.ecn),
-        ),
-        Outcome::Answer(a) if a.peer == node.ingress_ip => (
-            Some(Sees::Masquerade),
-            format!("{} from task {}", a.peer, a.task),
-            Some(a.ecn),
-        ),
-        Outcome::Answer(a) => (
-            None,
-            format!("other address {} from task {}", a.peer, a.task),
-            Some(a.ecn),
-        ),
-        Outcome::Unreachable(why) => (Some(Sees::Unreachable), why.clone(), None),
-        Outcome::WrongSource { from, answer } => (
-            None,
-            format!("answer from {from}, not {dst}: {}", answer.trim()),
-            None,
-        ),
-    };
+    let (seen, seen_detail, ecn) = classify(&outcome, src_ip, node.ingress_ip, dst);
     let mut pass = seen == Some(e.sees);
     let mut expected = format!("sees={}", e.sees.as_str());
     let mut got = format!(
@@ -221,108 +179,228 @@ fn evaluate(
     Ok(Verdict { pass, line })
 }
 
+/// Who sends the request of `e` to `dst` — a client, or a task connecting out through the
+/// ingress — and what it got: (sender's name, the address the task should see, outcome).
+fn send_probe(
+    topo: &Topology,
+    sc: &Scenario,
+    e: &Expect,
+    dst: SocketAddrV4,
+) -> Result<(String, std::net::Ipv4Addr, Outcome), Error> {
+    match e.from_task {
+        Some(t) => {
+            let ns = topo.tasks[t]
+                .clone()
+                .ok_or_else(|| Error::Dird(format!("task {} is not running", sc.task_name(t))))?;
+            Ok((
+                sc.task_name(t),
+                sc.tasks[t].gw_ip,
+                probe::probe(&ns, dst, e.proto, 0)?,
+            ))
+        }
+        None => {
+            let c = &sc.clients[e.client];
+            Ok((
+                c.name.clone(),
+                c.ip,
+                probe::probe(&topo.clients[e.client], dst, e.proto, c.tos)?,
+            ))
+        }
+    }
+}
+
+/// What the answering task saw as the source (client, masquerade, unreachable, or `None`
+/// for something else), a detail for the line, and the ECN flag it read.
+fn classify(
+    outcome: &Outcome,
+    src_ip: std::net::Ipv4Addr,
+    ingress_ip: std::net::Ipv4Addr,
+    dst: SocketAddrV4,
+) -> (Option<Sees>, String, Option<bool>) {
+    match outcome {
+        Outcome::Answer(a) if a.peer == src_ip => (
+            Some(Sees::Client),
+            format!("{} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Answer(a) if a.peer == ingress_ip => (
+            Some(Sees::Masquerade),
+            format!("{} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Answer(a) => (
+            None,
+            format!("other address {} from task {}", a.peer, a.task),
+            Some(a.ecn),
+        ),
+        Outcome::Unreachable(why) => (Some(Sees::Unreachable), why.clone(), None),
+        Outcome::WrongSource { from, answer } => (
+            None,
+            format!("answer from {from}, not {dst}: {}", answer.trim()),
+            None,
+        ),
+    }
+}
+
 /// Run one scenario; `run` makes the namespace prefix unique within this process.
 pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Tally, Error> {
     let file = sc.file.display().to_string();
     tracing::info!("{file}: building topology");
-    let mut topo = Topology::build(sc, run)?;
-    // Every namespace dird will touch, as it was before dird: uninstall must give it back.
-    let mut before_dird: Vec<(std::path::PathBuf, String)> = Vec::new();
-    let mut in_swarm: Vec<bool> = sc.nodes.iter().map(|n| n.in_swarm).collect();
-    if let Some(d) = &sc.dird {
+    let topo = Topology::build(sc, run)?;
+    let mut r = Run {
+        sc,
+        file,
+        topo,
+        before_dird: Vec::new(),
+        in_swarm: sc.nodes.iter().map(|n| n.in_swarm).collect(),
+        args: sc.dird.as_ref().map(|d| d.args.clone()).unwrap_or_default(),
+        before: Vec::new(),
+        tally: Tally::default(),
+        out,
+    };
+    r.start_dird()?;
+    r.before = r.topo.outpkts()?;
+    for (i, e) in sc.expect.iter().enumerate() {
+        r.evaluate(&format!("expect[{i}]"), e)?;
+    }
+    for (s, step) in sc.steps.iter().enumerate() {
+        r.step(s, step)?;
+    }
+    r.uninstall_dird()?;
+    r.topo.teardown();
+    Ok(r.tally)
+}
+
+/// One run of a scenario: its topology, the swarm's view as dird sees it, the verdicts so far.
+struct Run<'a> {
+    sc: &'a Scenario,
+    file: String,
+    topo: Topology,
+    /// Every namespace dird will touch, as it was before dird: uninstall must give it back.
+    before_dird: Vec<(std::path::PathBuf, String)>,
+    /// Whether each node is in the swarm's view (steps' `join` and `leave`).
+    in_swarm: Vec<bool>,
+    /// dird's arguments: `[dird].args`, then the last step's `dird_args`.
+    args: Vec<String>,
+    /// The sandboxes' IPVS reply counters after the last expectation.
+    before: Vec<u64>,
+    tally: Tally,
+    out: &'a mut dyn Write,
+}
+
+impl Run<'_> {
+    fn facts(&self, node: usize) -> NodeFacts {
+        node_facts_in(&self.topo, node, &self.in_swarm)
+    }
+
+    /// Counts and prints one verdict.
+    fn report(&mut self, v: Verdict) {
+        if v.pass {
+            self.tally.passed += 1;
+        } else {
+            self.tally.failed += 1;
+        }
+        let _ = writeln!(self.out, "{}", v.line);
+        let _ = self.out.flush();
+    }
+
+    /// Probes expectation `e` (`key`: where the scenario file has it) and reports it.
+    fn evaluate(&mut self, key: &str, e: &Expect) -> Result<(), Error> {
+        let label = format!("{} {key}", self.file);
+        let v = evaluate(&mut self.topo, &label, e, &mut self.before)?;
+        self.report(v);
+        Ok(())
+    }
+
+    /// dird starts on each of its nodes, after the namespaces it will touch are remembered.
+    fn start_dird(&mut self) -> Result<(), Error> {
+        let Some(d) = &self.sc.dird else {
+            return Ok(());
+        };
         for &n in &d.nodes {
-            let f = node_facts_in(&topo, n, &in_swarm);
+            let f = self.facts(n);
             remember(
-                &mut before_dird,
+                &mut self.before_dird,
                 std::iter::once(f.sbox_netns.clone())
                     .chain(f.tasks.iter().map(|t| t.netns.clone())),
             )?;
         }
         for &n in &d.nodes {
-            hook(dird_hook::configure_node(
-                &node_facts_in(&topo, n, &in_swarm),
-                &d.args,
-            ))?;
+            hook(dird_hook::configure_node(&self.facts(n), &d.args))?;
         }
+        Ok(())
     }
-    let mut tally = Tally::default();
-    let mut before = topo.outpkts()?;
-    let report = |v: Verdict, out: &mut dyn Write, tally: &mut Tally| {
-        if v.pass {
-            tally.passed += 1;
-        } else {
-            tally.failed += 1;
-        }
-        let _ = writeln!(out, "{}", v.line);
-        let _ = out.flush();
-    };
-    for (i, e) in sc.expect.iter().enumerate() {
-        let v = evaluate(&mut topo, &format!("{file} expect[{i}]"), e, &mut before)?;
-        report(v, out, &mut tally);
-    }
-    let mut args = sc.dird.as_ref().map(|d| d.args.clone()).unwrap_or_default();
-    for (s, step) in sc.steps.iter().enumerate() {
+
+    /// Step `s`: its tasks start, dird hears of them and of changes to its arguments and the
+    /// swarm's view, then its expectations are probed.
+    fn step(&mut self, s: usize, step: &Step) -> Result<(), Error> {
         if let Some(desc) = &step.description {
-            tracing::info!("{file} step[{s}]: {desc}");
+            tracing::info!("{} step[{s}]: {desc}", self.file);
         }
         for &t in &step.add_tasks {
-            topo.start_task(t)?;
+            self.topo.start_task(t)?;
         }
-        if let Some(d) = &sc.dird {
-            for &n in &d.nodes {
-                let new: Vec<TaskFacts> = step
-                    .add_tasks
-                    .iter()
-                    .filter(|&&t| sc.tasks[t].node == n)
-                    .filter_map(|&t| topo.tasks[t].clone().map(|p| task_facts(sc, t, p)))
-                    .collect();
-                if !new.is_empty() {
-                    remember(&mut before_dird, new.iter().map(|t| t.netns.clone()))?;
-                    hook(dird_hook::tasks_started(
-                        &node_facts_in(&topo, n, &in_swarm),
-                        &new,
-                        &args,
-                    ))?;
-                }
-            }
-            let mut view_changed = false;
-            for &n in &step.join {
-                view_changed |= !std::mem::replace(&mut in_swarm[n], true);
-            }
-            for &n in &step.leave {
-                view_changed |= std::mem::replace(&mut in_swarm[n], false);
-            }
-            if let Some(new_args) = &step.dird_args {
-                args = new_args.clone();
-            }
-            // What the daemon does on SIGHUP, and with `auto` when the swarm's view changes.
-            if step.dird_args.is_some() || view_changed {
-                for &n in &d.nodes {
-                    hook(dird_hook::reconfigure(
-                        &node_facts_in(&topo, n, &in_swarm),
-                        &args,
-                    ))?;
-                }
-            }
+        if let Some(d) = &self.sc.dird {
+            self.tasks_started(d, step)?;
+            self.reconfigure(d, step)?;
         }
         for (i, e) in step.expect.iter().enumerate() {
-            let v = evaluate(
-                &mut topo,
-                &format!("{file} step[{s}].expect[{i}]"),
-                e,
-                &mut before,
-            )?;
-            report(v, out, &mut tally);
+            self.evaluate(&format!("step[{s}].expect[{i}]"), e)?;
         }
+        Ok(())
     }
-    if let Some(d) = &sc.dird {
+
+    /// dird on each node that got tasks in `step` configures them.
+    fn tasks_started(&mut self, d: &Dird, step: &Step) -> Result<(), Error> {
+        let sc = self.sc;
         for &n in &d.nodes {
-            hook(dird_hook::uninstall_node(&node_facts_in(
-                &topo, n, &in_swarm,
-            )))?;
+            let new: Vec<TaskFacts> = step
+                .add_tasks
+                .iter()
+                .filter(|&&t| sc.tasks[t].node == n)
+                .filter_map(|&t| self.topo.tasks[t].clone().map(|p| task_facts(sc, t, p)))
+                .collect();
+            if !new.is_empty() {
+                remember(&mut self.before_dird, new.iter().map(|t| t.netns.clone()))?;
+                hook(dird_hook::tasks_started(&self.facts(n), &new, &self.args))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `step`'s `join`, `leave` and `dird_args`; when the arguments or the swarm's
+    /// view changed, dird reconciles every node: what the daemon does on SIGHUP, and with
+    /// `auto` when the swarm's view changes.
+    fn reconfigure(&mut self, d: &Dird, step: &Step) -> Result<(), Error> {
+        let mut view_changed = false;
+        for &n in &step.join {
+            view_changed |= !std::mem::replace(&mut self.in_swarm[n], true);
+        }
+        for &n in &step.leave {
+            view_changed |= std::mem::replace(&mut self.in_swarm[n], false);
+        }
+        if let Some(new_args) = &step.dird_args {
+            self.args = new_args.clone();
+        }
+        if step.dird_args.is_some() || view_changed {
+            for &n in &d.nodes {
+                hook(dird_hook::reconfigure(&self.facts(n), &self.args))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `dird --uninstall` on each of dird's nodes, then one verdict: every namespace dird
+    /// touched is as it was before dird.
+    fn uninstall_dird(&mut self) -> Result<(), Error> {
+        let Some(d) = &self.sc.dird else {
+            return Ok(());
+        };
+        for &n in &d.nodes {
+            hook(dird_hook::uninstall_node(&self.facts(n)))?;
         }
         let mut diffs = Vec::new();
-        for (ns, before) in &before_dird {
+        for (ns, before) in &self.before_dird {
             let after = snapshot::take(ns)?;
             if &after != before {
                 diffs.push(format!(
@@ -332,22 +410,18 @@ pub fn run_scenario(sc: &Scenario, run: usize, out: &mut dyn Write) -> Result<Ta
                 ));
             }
         }
+        let file = &self.file;
         let line = if diffs.is_empty() {
-            format!("PASS {file} uninstall: iptables-save, ip -4 rule and ip -4 route of {} namespaces identical to before dird", before_dird.len())
+            format!("PASS {file} uninstall: iptables-save, ip -4 rule and ip -4 route of {} namespaces identical to before dird", self.before_dird.len())
         } else {
             format!("FAIL {file} uninstall: {}", diffs.join("; "))
         };
-        report(
-            Verdict {
-                pass: diffs.is_empty(),
-                line,
-            },
-            out,
-            &mut tally,
-        );
+        self.report(Verdict {
+            pass: diffs.is_empty(),
+            line,
+        });
+        Ok(())
     }
-    topo.teardown();
-    Ok(tally)
 }
 
 /// The twin of a scenario with `[dird]`: the same topology and probes without dird, where every

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -76,42 +76,8 @@ pub fn run_in_vm(opts: &VmOptions, args: &[String]) -> Result<i32, Error> {
         Some(k) => k.clone(),
         None => find_kernel()?,
     };
-    std::fs::create_dir_all(&opts.results)
-        .map_err(|e| vm_err(format!("{}: {e}", opts.results.display())))?;
-    let results = opts
-        .results
-        .canonicalize()
-        .map_err(|e| vm_err(format!("{}: {e}", opts.results.display())))?;
-    for f in ["status", "output.log", "stderr.log"] {
-        let _ = std::fs::remove_file(results.join(f));
-    }
-    let exe = std::env::current_exe().map_err(|e| vm_err(format!("own path: {e}")))?;
-    let console = File::create(results.join("console.log")).map_err(|e| vm_err(e.to_string()))?;
-    let console2 = console.try_clone().map_err(|e| vm_err(e.to_string()))?;
-    let mut cmd = Command::new("vng");
-    cmd.arg("--disable-kvm")
-        .arg("--run")
-        .arg(&kernel)
-        .args([
-            "--user",
-            "root",
-            "--memory",
-            &opts.memory,
-            "--cpus",
-            &opts.cpus.to_string(),
-        ])
-        .arg("--rwdir")
-        .arg(&results)
-        .arg("--")
-        .arg(&exe)
-        .arg("vm-inner")
-        .arg("--results")
-        .arg(&results)
-        .arg("--")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(console)
-        .stderr(console2);
+    let results = fresh_results(&opts.results)?;
+    let mut cmd = vng_command(opts, &kernel, &results, args)?;
     tracing::info!(
         "booting {} in a VM (TCG, console in {})",
         kernel.display(),
@@ -121,21 +87,79 @@ pub fn run_in_vm(opts: &VmOptions, args: &[String]) -> Result<i32, Error> {
         .spawn()
         .map_err(|e| vm_err(format!("vng: {e} (pip install virtme-ng)")))?;
     let start = Instant::now();
-    let vng_status = loop {
+    let vng_status = wait_for_vm(&mut child, opts.timeout)?;
+    tracing::info!("VM done in {:.0?} ({vng_status})", start.elapsed());
+    verdict(&results, vng_status)
+}
+
+/// The results folder, created, as an absolute path, without a previous run's files.
+fn fresh_results(dir: &Path) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| vm_err(format!("{}: {e}", dir.display())))?;
+    let results = dir
+        .canonicalize()
+        .map_err(|e| vm_err(format!("{}: {e}", dir.display())))?;
+    for f in ["status", "output.log", "stderr.log"] {
+        let _ = std::fs::remove_file(results.join(f));
+    }
+    Ok(results)
+}
+
+/// `vng` booting `kernel` to run `netsim vm-inner ... -- ARGS`, its console into
+/// `results/console.log`.
+fn vng_command(
+    opts: &VmOptions,
+    kernel: &Path,
+    results: &Path,
+    args: &[String],
+) -> Result<Command, Error> {
+    let exe = std::env::current_exe().map_err(|e| vm_err(format!("own path: {e}")))?;
+    let console = File::create(results.join("console.log")).map_err(|e| vm_err(e.to_string()))?;
+    let console2 = console.try_clone().map_err(|e| vm_err(e.to_string()))?;
+    let mut cmd = Command::new("vng");
+    cmd.arg("--disable-kvm")
+        .arg("--run")
+        .arg(kernel)
+        .args([
+            "--user",
+            "root",
+            "--memory",
+            &opts.memory,
+            "--cpus",
+            &opts.cpus.to_string(),
+        ])
+        .arg("--rwdir")
+        .arg(results)
+        .arg("--")
+        .arg(&exe)
+        .arg("vm-inner")
+        .arg("--results")
+        .arg(results)
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console2);
+    Ok(cmd)
+}
+
+/// `vng`'s exit status; the VM is killed when it runs longer than `timeout`.
+fn wait_for_vm(child: &mut Child, timeout: Duration) -> Result<ExitStatus, Error> {
+    let start = Instant::now();
+    loop {
         match child.try_wait().map_err(|e| vm_err(e.to_string()))? {
-            Some(s) => break s,
-            None if start.elapsed() > opts.timeout => {
+            Some(s) => return Ok(s),
+            None if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(vm_err(format!(
-                    "the VM did not finish within {:?}",
-                    opts.timeout
-                )));
+                return Err(vm_err(format!("the VM did not finish within {timeout:?}")));
             }
             None => std::thread::sleep(Duration::from_millis(500)),
         }
-    };
-    tracing::info!("VM done in {:.0?} ({vng_status})", start.elapsed());
+    }
+}
+
+/// Prints what netsim wrote inside the VM and returns its exit status.
+fn verdict(results: &Path, vng_status: ExitStatus) -> Result<i32, Error> {
     if let Ok(text) = std::fs::read_to_string(results.join("output.log")) {
         print!("{text}");
     }

@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 
 use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig};
-use crate::ids::{LbSet, MARK_MASK};
+use crate::ids::MARK_MASK;
+use crate::node::{Discovered, Node};
 use crate::plan::{
     lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress,
-    IpCommand, IptablesState, RoutingPlan, Sysctl, TaskIngress, Verb,
+    IpCommand, IptablesState, RoutingPlan, Sysctl, TableBatch, TaskIngress, Verb,
 };
 
 /// Everything `dird plan` needs, already read and validated.
@@ -72,21 +73,56 @@ impl PlanInput {
 /// Renders the plan as text: `iptables-restore --noflush` input, `ip` commands and sysctls,
 /// under `#` headings so that each part can be cut out and used as is.
 pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
-    // The rules as the daemon would apply them: the default load-balancer list when none was
+    // The node as the daemon would build it: the default load-balancer list when none was
     // given; `--services` without port flags needs Docker for the ports, so no sbox rules here.
-    let (effective, lb_enabled) =
-        crate::node::effective_rules(&input.rules, input.ingress.node_ip, None);
-    let cfg = &effective;
-    let lbs = LbSet::for_rules(cfg, input.ingress.subnet)?;
-    let mut out = String::new();
-    let ing = &input.ingress;
-    let _ = writeln!(
-        out,
+    let discovered = Discovered {
+        sysctl_files: input.sysctl_files.clone(),
+        ..Discovered::default()
+    };
+    let node = Node::build(&input.rules, input.ingress, &discovered)?.node;
+    let mut out = Text::default();
+    write_header(&mut out, &node);
+    write_sbox(&mut out, &node, input.uninstall);
+    write_task(&mut out, &node, &input.task, input.uninstall);
+    Ok(out.0)
+}
+
+/// The plan's text, written line by line.
+#[derive(Default)]
+struct Text(String);
+
+impl Text {
+    /// Appends `line` and a newline.
+    fn line(&mut self, line: impl std::fmt::Display) {
+        let _ = writeln!(self.0, "{line}");
+    }
+
+    /// Appends `text` as it is.
+    fn push(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+
+    /// The state after applying `batches` to an empty one; they were rendered from an empty
+    /// state, so they always apply to one (an error is written as a `# internal error` line).
+    fn installed(&mut self, batches: &[TableBatch]) -> IptablesState {
+        let mut installed = IptablesState::default();
+        for b in batches {
+            if let Err(e) = installed.apply(&b.text) {
+                self.line(format_args!("# internal error: {e}"));
+            }
+        }
+        installed
+    }
+}
+
+/// The `#` lines: ingress, ID encoding, every load balancer, the `--services` filter.
+fn write_header(out: &mut Text, node: &Node) {
+    let (cfg, lbs, ing) = (&node.rules, &node.lbs, &node.ingress);
+    out.line(format_args!(
         "# dird plan: ingress subnet {}, this node's ingress IP {}",
         ing.subnet, ing.node_ip
-    );
-    let _ = writeln!(
-        out,
+    ));
+    out.line(format_args!(
         "# id encoding: {}{}",
         cfg.id_encoding.name(),
         if lbs.forced_indexed {
@@ -96,15 +132,14 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
         } else {
             ""
         }
-    );
+    ));
     for m in &lbs.members {
         let this = if m.ip == ing.node_ip {
             "  <== this node"
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "# load balancer {} (position {}): ID {}, table {}, mark {:#x}/{:#x}{this}",
             m.ip,
             m.position,
@@ -112,107 +147,86 @@ pub fn render(input: &PlanInput) -> Result<String, ConfigError> {
             m.id.table(),
             m.id.mark(),
             MARK_MASK
-        );
+        ));
     }
     if lbs.members.is_empty() {
-        let _ = writeln!(out, "# no load balancers configured");
+        out.line("# no load balancers configured");
     }
     if !cfg.services.is_empty() {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "# task rules only for services: {}",
             cfg.services.join(", ")
-        );
+        ));
     }
+}
 
+/// The `## ingress_sbox` section: the load-balancer rules (or their removal), or why none.
+fn write_sbox(out: &mut Text, node: &Node, uninstall: bool) {
     let empty = IptablesState::default();
-    let _ = writeln!(out, "\n## ingress_sbox");
-    match (lbs.id_of(ing.node_ip), input.uninstall) {
-        (Some(id), false) if !lb_enabled => {
-            let _ = writeln!(
-                out,
+    let ing = &node.ingress;
+    out.line("\n## ingress_sbox");
+    match (node.lbs.id_of(ing.node_ip), uninstall) {
+        (Some(id), false) if !node.lb_enabled => {
+            out.line(format_args!(
                 "# this node is load balancer ID {id}, but --services without --tcp-ports/--udp-ports: \
                  the daemon reads those services' published ports from Docker and filters on them; \
                  give the port flags to see the rules"
-            );
+            ));
         }
         (Some(id), false) => {
-            let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
-            let _ = writeln!(
-                out,
+            let plan = lb_plan(&node.rules, ing, id, &node.sysctl_files);
+            out.line(format_args!(
                 "# this node is load balancer ID {id}\n### iptables-restore --noflush"
-            );
-            out.push_str(&render_text(&render_sync(&plan.iptables, &empty)));
-            let _ = writeln!(out, "### sysctls");
-            for s in &plan.sysctls {
-                let _ = writeln!(out, "{s}");
-            }
+            ));
+            out.push(&render_text(&render_sync(&plan.iptables, &empty)));
+            out.line("### sysctls");
+            plan.sysctls.iter().for_each(|s| out.line(s));
         }
         (Some(id), true) => {
-            let plan = lb_plan(cfg, ing, id, &input.sysctl_files);
-            let mut installed = IptablesState::default();
-            for b in render_sync(&plan.iptables, &empty) {
-                // The text was rendered from an empty state, so it always applies to one.
-                if let Err(e) = installed.apply(&b.text) {
-                    let _ = writeln!(out, "# internal error: {e}");
-                }
-            }
-            let _ = writeln!(
-                out,
-                "### iptables-restore --noflush (removes the rules above)"
-            );
-            out.push_str(&render_text(&render_sync(&lb_uninstall_plan(), &installed)));
+            let plan = lb_plan(&node.rules, ing, id, &node.sysctl_files);
+            let installed = out.installed(&render_sync(&plan.iptables, &empty));
+            out.line("### iptables-restore --noflush (removes the rules above)");
+            out.push(&render_text(&render_sync(&lb_uninstall_plan(), &installed)));
         }
         (None, _) => {
-            let _ = writeln!(
-                out,
-                "# this node is not a load balancer: dird installs nothing here"
-            );
+            out.line("# this node is not a load balancer: dird installs nothing here");
         }
     }
+}
 
-    let _ = writeln!(
-        out,
+/// The `## task container` section: a task's rules, routing and sysctls (or their removal).
+fn write_task(out: &mut Text, node: &Node, task: &TaskIngress, uninstall: bool) {
+    let empty = IptablesState::default();
+    out.line(format_args!(
         "\n## task container (ingress interface {}, address {})",
-        input.task.iface, input.task.addr
-    );
-    let task = task_plan(&lbs, ing, &input.task);
-    if input.uninstall {
-        let mut installed = IptablesState::default();
-        for b in render_sync(&task.iptables, &empty) {
-            if let Err(e) = installed.apply(&b.text) {
-                let _ = writeln!(out, "# internal error: {e}");
-            }
-        }
+        task.iface, task.addr
+    ));
+    let plan = task_plan(&node.lbs, &node.ingress, task);
+    if uninstall {
+        let installed = out.installed(&render_sync(&plan.iptables, &empty));
         let (ipt, _) = task_uninstall_plan();
-        let _ = writeln!(
-            out,
-            "### iptables-restore --noflush (removes the rules above)"
-        );
-        out.push_str(&render_text(&render_sync(&ipt, &installed)));
-        write_routing(&mut out, &task.routing, Verb::Del);
-        return Ok(out);
+        out.line("### iptables-restore --noflush (removes the rules above)");
+        out.push(&render_text(&render_sync(&ipt, &installed)));
+        write_routing(out, &plan.routing, Verb::Del);
+        return;
     }
-    let _ = writeln!(out, "### iptables-restore --noflush");
-    out.push_str(&render_text(&render_sync(&task.iptables, &empty)));
-    write_routing(&mut out, &task.routing, Verb::Add);
-    let _ = writeln!(out, "### sysctls");
-    for s in &task.sysctls {
-        let _ = writeln!(out, "{s}");
-    }
-    Ok(out)
+    out.line("### iptables-restore --noflush");
+    out.push(&render_text(&render_sync(&plan.iptables, &empty)));
+    write_routing(out, &plan.routing, Verb::Add);
+    out.line("### sysctls");
+    plan.sysctls.iter().for_each(|s| out.line(s));
 }
 
 /// The `### routing` section: the `ip` commands applying `verb` to each rule and route.
-fn write_routing(out: &mut String, routing: &RoutingPlan, verb: Verb) {
-    let _ = writeln!(out, "### routing");
+fn write_routing(out: &mut Text, routing: &RoutingPlan, verb: Verb) {
+    out.line("### routing");
     for r in &routing.rules {
-        let _ = writeln!(out, "{}", r.command(verb));
+        out.line(r.command(verb));
     }
     for r in &routing.udp_rules {
-        let _ = writeln!(out, "{}", r.command(verb));
+        out.line(r.command(verb));
     }
     for r in &routing.routes {
-        let _ = writeln!(out, "{}", r.command(verb));
+        out.line(r.command(verb));
     }
 }

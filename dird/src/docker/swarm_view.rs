@@ -16,23 +16,27 @@ use crate::ids::LbSet;
 pub enum ViewError {
     #[error("verbose ingress view: not JSON: {0}")]
     Json(String),
-    #[error("verbose ingress view has no Services[\"\"].Tasks (is this node in a swarm?)")]
+    #[error("verbose ingress view lists no Services (is this node in a swarm?)")]
     NoEndpoints,
 }
 
-/// Every `ingress-endpoint` task: one per node.
+/// Every `ingress-endpoint` task: one per node. Docker 20.10 lists them under the service
+/// named `""` (the sandboxes' endpoints have no service); newer engines key an endpoint without
+/// a service by its own name, `ingress-endpoint`. Both are read: every service's tasks.
 pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
     let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
     let net = match &v {
         Value::Array(a) => a.first().cloned().unwrap_or(Value::Null),
         other => other.clone(),
     };
-    let tasks = net
-        .pointer("/Services//Tasks")
-        .and_then(Value::as_array)
+    let services = net
+        .get("Services")
+        .and_then(Value::as_object)
         .ok_or(ViewError::NoEndpoints)?;
-    let mut out: Vec<SwarmNode> = tasks
-        .iter()
+    let mut out: Vec<SwarmNode> = services
+        .values()
+        .filter_map(|s| s.get("Tasks").and_then(Value::as_array))
+        .flatten()
         .filter(|t| t.get("Name").and_then(Value::as_str) == Some("ingress-endpoint"))
         .filter_map(|t| {
             let ingress_ip = t.get("EndpointIP")?.as_str()?.parse::<Ipv4Addr>().ok()?;

@@ -2,6 +2,8 @@
 //! ingress facts, bring this node's `ingress_sbox` (load balancer or not) and each service
 //! task to the desired state, or remove everything dird added.
 
+mod build;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,8 @@ use crate::plan::{
     lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress,
     RoutingPlan, Sysctl, TaskIngress,
 };
+
+pub use build::{Built, Discovered};
 
 /// A service task container: its id (for logs), its service, and its network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]

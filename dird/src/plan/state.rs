@@ -134,67 +134,7 @@ impl IptablesState {
                 return Err(err("missing chain"));
             }
             let spec = normalize_spec(spec);
-            match cmd {
-                "-A" | "--append" => chains
-                    .get_mut(chain)
-                    .ok_or_else(|| err("no such chain"))?
-                    .push(spec),
-                "-I" | "--insert" => {
-                    let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
-                    let (pos, spec) = match spec.split_once(' ') {
-                        Some((n, s)) if n.bytes().all(|b| b.is_ascii_digit()) => (
-                            n.parse::<usize>().map_err(|_| err("bad position"))?,
-                            s.to_owned(),
-                        ),
-                        _ if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) => {
-                            return Err(err("insert without rule"))
-                        }
-                        _ => (1, spec),
-                    };
-                    if pos == 0 || pos > rules.len() + 1 {
-                        return Err(err("bad position"));
-                    }
-                    rules.insert(pos - 1, spec);
-                }
-                "-D" | "--delete" => {
-                    let rules = chains.get_mut(chain).ok_or_else(|| err("no such chain"))?;
-                    let at = rules
-                        .iter()
-                        .position(|r| *r == spec)
-                        .ok_or_else(|| err("no such rule"))?;
-                    rules.remove(at);
-                }
-                "-F" | "--flush" => chains
-                    .get_mut(chain)
-                    .ok_or_else(|| err("no such chain"))?
-                    .clear(),
-                "-N" | "--new-chain" => {
-                    if chains.contains_key(chain) {
-                        return Err(err("chain exists"));
-                    }
-                    chains.insert(chain.to_owned(), Vec::new());
-                }
-                "-X" | "--delete-chain" => {
-                    if t.is_builtin(chain) {
-                        return Err(err("cannot delete a built-in chain"));
-                    }
-                    match chains.get(chain) {
-                        None => return Err(err("no such chain")),
-                        Some(rules) if !rules.is_empty() => return Err(err("chain not empty")),
-                        Some(_) => {}
-                    }
-                    let target = format!("-j {chain}");
-                    if chains
-                        .values()
-                        .flatten()
-                        .any(|r| r.ends_with(&target) || r.contains(&format!("{target} ")))
-                    {
-                        return Err(err("chain still referenced"));
-                    }
-                    chains.remove(chain);
-                }
-                _ => return Err(err("unknown command")),
-            }
+            run_command(chains, t, cmd, chain, spec).map_err(err)?;
         }
         if table.is_some() || skipping {
             return Err(ParseError {
@@ -251,5 +191,77 @@ impl IptablesState {
         }
         out.tables.retain(|_, ts| !ts.chains.is_empty());
         out
+    }
+}
+
+/// Applies one `iptables-restore` command (`-A`, `-I`, `-D`, `-F`, `-N`, `-X`) to a table's
+/// chains; the error is the message for the line.
+fn run_command(
+    chains: &mut BTreeMap<String, Vec<String>>,
+    t: Table,
+    cmd: &str,
+    chain: &str,
+    spec: String,
+) -> Result<(), &'static str> {
+    match cmd {
+        "-A" | "--append" => chains.get_mut(chain).ok_or("no such chain")?.push(spec),
+        "-I" | "--insert" => {
+            let rules = chains.get_mut(chain).ok_or("no such chain")?;
+            let (pos, spec) = insert_position(spec)?;
+            if pos == 0 || pos > rules.len() + 1 {
+                return Err("bad position");
+            }
+            rules.insert(pos - 1, spec);
+        }
+        "-D" | "--delete" => {
+            let rules = chains.get_mut(chain).ok_or("no such chain")?;
+            let at = rules
+                .iter()
+                .position(|r| *r == spec)
+                .ok_or("no such rule")?;
+            rules.remove(at);
+        }
+        "-F" | "--flush" => chains.get_mut(chain).ok_or("no such chain")?.clear(),
+        "-N" | "--new-chain" => {
+            if chains.contains_key(chain) {
+                return Err("chain exists");
+            }
+            chains.insert(chain.to_owned(), Vec::new());
+        }
+        "-X" | "--delete-chain" => {
+            if t.is_builtin(chain) {
+                return Err("cannot delete a built-in chain");
+            }
+            match chains.get(chain) {
+                None => return Err("no such chain"),
+                Some(rules) if !rules.is_empty() => return Err("chain not empty"),
+                Some(_) => {}
+            }
+            let target = format!("-j {chain}");
+            if chains
+                .values()
+                .flatten()
+                .any(|r| r.ends_with(&target) || r.contains(&format!("{target} ")))
+            {
+                return Err("chain still referenced");
+            }
+            chains.remove(chain);
+        }
+        _ => return Err("unknown command"),
+    }
+    Ok(())
+}
+
+/// The position (default 1) and the rule of an `-I` command's `[N] RULE`.
+fn insert_position(spec: String) -> Result<(usize, String), &'static str> {
+    match spec.split_once(' ') {
+        Some((n, s)) if n.bytes().all(|b| b.is_ascii_digit()) => Ok((
+            n.parse::<usize>().map_err(|_| "bad position")?,
+            s.to_owned(),
+        )),
+        _ if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) => {
+            Err("insert without rule")
+        }
+        _ => Ok((1, spec)),
     }
 }

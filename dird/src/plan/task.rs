@@ -46,6 +46,17 @@ pub struct TaskPlan {
 /// balancer instead of leaving through the gwbridge.
 pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan {
     let iface = task.iface.as_str();
+    TaskPlan {
+        iptables: IptablesPlan::new(task_chains(lbs, ingress, iface), legacy::task_rules()),
+        routing: task_routing(lbs, ingress, task),
+        sysctls: task_sysctls(iface),
+    }
+}
+
+/// dird's mangle chains in a task: PREROUTING copies the load balancer's ID from the TOS
+/// byte of a new connection's first packet into the connection mark (and the packet's);
+/// OUTPUT restores it on replies.
+fn task_chains(lbs: &LbSet, ingress: &Ingress, iface: &str) -> Vec<OwnChain> {
     let enc = lbs.encoding;
     let mut pre = vec![
         "-m conntrack ! --ctstate NEW -j RETURN".to_owned(),
@@ -70,7 +81,7 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     // restore in OUTPUT changes nothing (no re-route per reply packet).
     pre.push(restore.clone());
     let out = vec![format!("-p tcp {restore}"), format!("-p udp {restore}")];
-    let chains = vec![
+    vec![
         OwnChain {
             table: Table::Mangle,
             builtin: "PREROUTING",
@@ -81,7 +92,13 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
             builtin: "OUTPUT",
             rules: out,
         },
-    ];
+    ]
+}
+
+/// One rule and one table per load balancer (replies marked with its ID go back through
+/// it), and, for the task's UDP ports, the source-port rules and the route of the first one.
+fn task_routing(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> RoutingPlan {
+    let iface = task.iface.as_str();
     let mut routing = RoutingPlan::default();
     for m in &lbs.members {
         routing.rules.push(PolicyRule {
@@ -125,6 +142,11 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     routing.rules.sort();
     routing.routes.sort();
     routing.udp_rules.sort();
+    routing
+}
+
+/// Loose reverse-path filtering on all and on the ingress interface, and fwmark accept.
+fn task_sysctls(iface: &str) -> Vec<Sysctl> {
     let mut sysctls: Vec<Sysctl> = [
         ["net", "ipv4", "conf", "all", "rp_filter"],
         ["net", "ipv4", "conf", iface, "rp_filter"],
@@ -133,11 +155,7 @@ pub fn task_plan(lbs: &LbSet, ingress: &Ingress, task: &TaskIngress) -> TaskPlan
     .filter_map(|c| Sysctl::new(c, "2"))
     .collect();
     sysctls.extend(Sysctl::new(&["net", "ipv4", "tcp_fwmark_accept"], "1"));
-    TaskPlan {
-        iptables: IptablesPlan::new(chains, legacy::task_rules()),
-        routing,
-        sysctls,
-    }
+    sysctls
 }
 
 /// The UDP ports a task's servers listen on, from Docker's own rules in the task:

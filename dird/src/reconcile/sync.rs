@@ -11,7 +11,7 @@ use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
 use crate::config::{sysctl_conf, Config, ConfigError, PortSpec};
 use crate::docker::{DockerClient, DockerError};
 use crate::ids::auto::assign_auto;
-use crate::node::{self, Node, SboxOutcome, TaskRef};
+use crate::node::{self, Built, Discovered, Node, SboxOutcome, TaskRef};
 use crate::plan::Ingress;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +111,9 @@ async fn published_ports(
     }
 }
 
-/// The node's configuration for this ingress: load balancers (the original's default list when
-/// none were given), ports (from the services when `--services` has no ports), sysctl files.
+/// The node's configuration for this ingress: reads from Docker what [`Node::build`] needs
+/// (published ports when `--services` has no ports, the swarm's view with `auto`), the sysctl
+/// files and the iptables backend, builds the node and logs its load balancers.
 pub async fn build_node(
     client: &DockerClient,
     launch: &Launch,
@@ -123,8 +124,7 @@ pub async fn build_node(
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
     let published = published_ports(client, cfg).await?;
-    let (rules, lb_enabled) = node::effective_rules(&cfg.rules, ingress.node_ip, published);
-    let files = if rules.performance {
+    let sysctl_files = if cfg.rules.performance {
         sysctl_conf::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
             error!("{e}; not applying sysctl files");
             Vec::new()
@@ -134,7 +134,7 @@ pub async fn build_node(
     };
     // Nothing is installed without a backend: the caller gets the error and installs nothing.
     let tools = backend_tools(launch, cfg).await?;
-    let mut node = if cfg.rules.auto_gateways {
+    let swarm = if cfg.rules.auto_gateways {
         let view = client
             .swarm_view()
             .await
@@ -144,15 +144,23 @@ pub async fn build_node(
                 "the swarm lists no ingress endpoint yet".into(),
             ));
         }
-        let set = assign_auto(&view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
-        for c in &set.unmatched_hosts {
-            warn!("--load-balancer-hosts {c} matches no node of the swarm");
-        }
-        Node::with_lbs(rules, ingress, set.lbs, files, tools)
+        view
     } else {
-        Node::new(rules, ingress, files, tools)?
+        Vec::new()
     };
-    node.lb_enabled = lb_enabled;
+    let discovered = Discovered {
+        published,
+        swarm,
+        sysctl_files,
+        tools,
+    };
+    let Built {
+        node,
+        unmatched_hosts,
+    } = Node::build(&cfg.rules, ingress, &discovered)?;
+    for c in &unmatched_hosts {
+        warn!("--load-balancer-hosts {c} matches no node of the swarm");
+    }
     if node.lbs.forced_indexed {
         info!(
             "ingress subnet {} is larger than /24: using indexed IDs",

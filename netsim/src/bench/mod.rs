@@ -141,11 +141,6 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
     let sc = scenario::load(&opts.scenario)?;
     let sh = shape(&sc)?;
     let lb = sc.nodes[sh.lb].clone();
-    let dur = Duration::from_secs_f64(opts.seconds);
-    let w = |out: &mut dyn Write, line: String| {
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    };
     let mut counts = vec![1];
     counts.extend(opts.lbs.iter().copied().filter(|&c| c != 1));
 
@@ -156,12 +151,40 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
     let published = SocketAddrV4::new(lb.public_ip, sh.port);
     let proxy = SocketAddrV4::new(lb.public_ip, sh.port.wrapping_add(1000));
     let _nginx = nginx::Nginx::start(&plain.nodes[sh.lb].host, proxy, published)?;
+    let topos = dird_topologies(&sc, lb.ingress_ip, &counts)?;
+    let dsts = Destinations { published, proxy };
+    check_paths(&plain, &topos, &sh, lb.ingress_ip, dsts)?;
+    let mut paths = paths_under_test(&plain, &topos, dsts);
+    measure(&mut paths, opts, out)?;
+    Ok(report(&paths, opts, &sc, &sh, out))
+}
+
+/// Writes `line` to the bench's output at once (progress is watched live).
+fn say(out: &mut dyn Write, line: impl std::fmt::Display) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Where the clients send: the published port (masquerade or dird), nginx's port.
+#[derive(Clone, Copy)]
+struct Destinations {
+    published: SocketAddrV4,
+    proxy: SocketAddrV4,
+}
+
+/// One topology per load-balancer count, with dird configured on every node; the real load
+/// balancer (`lb_ip`) is last in the list.
+fn dird_topologies(
+    sc: &Scenario,
+    lb_ip: Ipv4Addr,
+    counts: &[usize],
+) -> Result<Vec<(usize, Topology)>, Error> {
     let mut topos = Vec::new();
     for (i, &count) in counts.iter().enumerate() {
         tracing::info!("building the topology with dird, {count} load balancer(s)");
-        let t = Topology::build(&sc, 2 + i)?;
+        let t = Topology::build(sc, 2 + i)?;
         wider_ports(&t.clients[0])?;
-        let list = lb_list(&sc, lb.ingress_ip, count)?;
+        let list = lb_list(sc, lb_ip, count)?;
         let ips: Vec<String> = list.iter().map(Ipv4Addr::to_string).collect();
         let args = vec!["--ingress-gateway-ips".to_string(), ips.join(",")];
         for n in 0..sc.nodes.len() {
@@ -170,28 +193,47 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
         }
         topos.push((count, t));
     }
+    Ok(topos)
+}
 
-    let body = load::one(&plain.clients[0], published)?;
+/// One request on each path shows what it must: the LB's ingress IP (masquerade), the client
+/// in X-Forwarded-For (nginx), the client (dird).
+fn check_paths(
+    plain: &Topology,
+    topos: &[(usize, Topology)],
+    sh: &Shape,
+    lb_ip: Ipv4Addr,
+    dsts: Destinations,
+) -> Result<(), Error> {
+    let body = load::one(&plain.clients[0], dsts.published)?;
     check(
-        parse_answer(&body).is_some_and(|a| a.peer == lb.ingress_ip),
+        parse_answer(&body).is_some_and(|a| a.peer == lb_ip),
         "masquerade path must show the LB's ingress IP",
         &body,
     )?;
-    let body = load::one(&plain.clients[0], proxy)?;
+    let body = load::one(&plain.clients[0], dsts.proxy)?;
     check(
         body.contains(&format!(" xff={}", sh.client_ip)),
         "nginx path must forward the client in X-Forwarded-For",
         &body,
     )?;
-    for (count, t) in &topos {
-        let body = load::one(&t.clients[0], published)?;
+    for (count, t) in topos {
+        let body = load::one(&t.clients[0], dsts.published)?;
         check(
             parse_answer(&body).is_some_and(|a| a.peer == sh.client_ip),
             &format!("dird path ({count} LBs) must show the client"),
             &body,
         )?;
     }
+    Ok(())
+}
 
+/// The rows: masquerade, dird, nginx, then dird at each further load-balancer count.
+fn paths_under_test(
+    plain: &Topology,
+    topos: &[(usize, Topology)],
+    dsts: Destinations,
+) -> Vec<PathUnderTest> {
     let row = |name: String| Row {
         name,
         ..Row::default()
@@ -200,19 +242,19 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
         PathUnderTest {
             row: row("1 swarm default (masquerade)".into()),
             client: plain.clients[0].clone(),
-            dst: published,
+            dst: dsts.published,
             bulk: true,
         },
         PathUnderTest {
             row: row("2 dird (1 LB)".into()),
             client: topos[0].1.clients[0].clone(),
-            dst: published,
+            dst: dsts.published,
             bulk: true,
         },
         PathUnderTest {
             row: row("3 nginx on LB (X-Forwarded-For)".into()),
             client: plain.clients[0].clone(),
-            dst: proxy,
+            dst: dsts.proxy,
             bulk: true,
         },
     ];
@@ -220,19 +262,25 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
         paths.push(PathUnderTest {
             row: row(format!("  dird, {count} LBs (LB's rule last)")),
             client: t.clients[0].clone(),
-            dst: published,
+            dst: dsts.published,
             bulk: false,
         });
     }
+    paths
+}
 
-    w(
+/// A warm-up, then `opts.rounds` rounds over every path (order rotated each round): short
+/// connections, then one bulk transfer where the path has one.
+fn measure(paths: &mut [PathUnderTest], opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
+    let dur = Duration::from_secs_f64(opts.seconds);
+    say(
         out,
         format!(
             "warm-up: 1 s per path; then {} rounds, paths interleaved (order rotated each round)",
             opts.rounds
         ),
     );
-    for p in &paths {
+    for p in paths.iter() {
         load::conns(&p.client, p.dst, opts.threads, Duration::from_secs(1))?;
     }
     let bytes = opts.bulk_mib * 1024 * 1024;
@@ -260,7 +308,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
             .iter()
             .map(|p| format!("{:.0}", p.row.conns.last().copied().unwrap_or(f64::NAN)))
             .collect();
-        w(
+        say(
             out,
             format!(
                 "round {}/{} ({:.0?}): conns/s {}",
@@ -271,19 +319,30 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
             ),
         );
     }
+    Ok(())
+}
 
-    w(out, String::new());
+/// The header, the table, the targets and the errors; returns the rows and the machine line.
+fn report(
+    paths: &[PathUnderTest],
+    opts: &Options,
+    sc: &Scenario,
+    sh: &Shape,
+    out: &mut dyn Write,
+) -> (Vec<Row>, String) {
+    let lb = &sc.nodes[sh.lb];
+    say(out, String::new());
     let machine = machine_header(&opts.machine);
-    w(out, format!("dird data-plane bench — {machine}"));
-    w(out, format!(
+    say(out, format!("dird data-plane bench — {machine}"));
+    say(out, format!(
         "topology: client {} -> {} (public {}, ingress {}) -> task on another node, ingress {}; {} rounds x {} s of short HTTP GETs from {} threads (new TCP connection each), bulk {} MiB on one connection; medians over rounds, ratios = median of per-round ratios; MB = 10^6 bytes",
         sh.client_ip, lb.name, lb.public_ip, lb.ingress_ip, sc.subnet, opts.rounds, opts.seconds, opts.threads, opts.bulk_mib
     ));
     let rows: Vec<Row> = paths.iter().map(|p| p.row.clone()).collect();
-    w(out, table::render(&rows));
-    w(out, table::targets(&rows));
+    say(out, table::render(&rows));
+    say(out, table::targets(&rows));
     for r in rows.iter().filter(|r| r.errors > 0) {
-        w(
+        say(
             out,
             format!(
                 "errors on {}: {} (first: {})",
@@ -293,5 +352,5 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(Vec<Row>, String), Er
             ),
         );
     }
-    Ok((rows, machine))
+    (rows, machine)
 }

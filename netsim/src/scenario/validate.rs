@@ -17,9 +17,19 @@ const MAX_NODES: usize = 200;
 
 struct Ctx<'a> {
     file: &'a Path,
+    raw: &'a RawScenario,
 }
 
 impl Ctx<'_> {
+    /// The index of the node named `name`, or an error for `key`.
+    fn node_idx(&self, key: String, name: &str) -> Result<usize, ScenarioError> {
+        self.raw
+            .node
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| self.err(key, name, "no [[node]] has this name"))
+    }
+
     fn err(
         &self,
         key: impl Into<String>,
@@ -157,11 +167,112 @@ impl Allocator {
         }
         None
     }
+
+    /// The next free address, or an error for `key` when the subnet is full.
+    fn alloc_for(&mut self, ctx: &Ctx, key: String) -> Result<Ipv4Addr, ScenarioError> {
+        self.alloc().ok_or_else(|| {
+            ctx.err(
+                key,
+                self.subnet,
+                "the ingress subnet has no free address left",
+            )
+        })
+    }
+}
+
+/// Hands out tasks: an ingress address, the next slot of their service and the next
+/// docker_gwbridge address of their node.
+struct TaskAllocator {
+    /// The next docker_gwbridge address of each node.
+    gw_next: Vec<u32>,
+    /// The last slot given in each service.
+    slots: Vec<usize>,
+}
+
+impl TaskAllocator {
+    fn new(nodes: usize, services: usize) -> TaskAllocator {
+        TaskAllocator {
+            gw_next: vec![u32::from(SBOX_GW_IP) + 1; nodes],
+            slots: vec![0; services],
+        }
+    }
+
+    /// A new task of `service` on `node`, started by step `step` (`None`: at the start).
+    fn task(
+        &mut self,
+        ctx: &Ctx,
+        alloc: &mut Allocator,
+        key: String,
+        (service, node): (usize, usize),
+        step: Option<usize>,
+    ) -> Result<Task, ScenarioError> {
+        self.slots[service] += 1;
+        let ingress_ip = alloc.alloc_for(ctx, key)?;
+        let gw_ip = Ipv4Addr::from(self.gw_next[node]);
+        self.gw_next[node] += 1;
+        Ok(Task {
+            service,
+            node,
+            slot: self.slots[service],
+            ingress_ip,
+            gw_ip,
+            step,
+        })
+    }
+
+    /// An error when a node has more tasks than docker_gwbridge has addresses.
+    fn check_gwbridge(&self, ctx: &Ctx) -> Result<(), ScenarioError> {
+        if self
+            .gw_next
+            .iter()
+            .any(|&n| n >= u32::from(Ipv4Addr::new(172, 18, 255, 255)))
+        {
+            return Err(ctx.err(
+                "service",
+                "tasks",
+                "too many tasks on one node for docker_gwbridge",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file };
-    let subnet_str = raw.ingress_subnet.as_deref().unwrap_or(DEFAULT_SUBNET);
+    let ctx = Ctx { file, raw: &raw };
+    let (subnet, gateway) = ingress_subnet(&ctx)?;
+    check_names(&ctx)?;
+    let mut alloc = Allocator {
+        subnet,
+        used: BTreeSet::from([subnet.network(), subnet.broadcast(), gateway]),
+        next: u32::from(subnet.network()) + 2,
+    };
+    let nodes = nodes(&ctx, &mut alloc, gateway)?;
+    let mut tasks = TaskAllocator::new(nodes.len(), raw.service.len());
+    let (services, initial_tasks) = services(&ctx, &mut alloc, &mut tasks)?;
+    let clients = clients(&ctx)?;
+    let dird = dird(&ctx, nodes.len())?;
+    let mut sc = Scenario {
+        file: file.to_path_buf(),
+        description: raw.description.clone(),
+        subnet,
+        gateway,
+        nodes,
+        services,
+        tasks: initial_tasks,
+        clients,
+        dird,
+        expect: Vec::new(),
+        steps: Vec::new(),
+    };
+    steps(&ctx, &mut sc, &mut alloc, &mut tasks)?;
+    tasks.check_gwbridge(&ctx)?;
+    expectations(&ctx, &mut sc)?;
+    Ok(sc)
+}
+
+/// The ingress subnet (default [`DEFAULT_SUBNET`]) and its gateway, the first address.
+fn ingress_subnet(ctx: &Ctx) -> Result<(Ipv4Net, Ipv4Addr), ScenarioError> {
+    let subnet_str = ctx.raw.ingress_subnet.as_deref().unwrap_or(DEFAULT_SUBNET);
     let subnet: Ipv4Net = subnet_str.parse().map_err(|_| {
         ctx.err(
             "ingress_subnet",
@@ -175,12 +286,16 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
     if subnet.prefix_len() > 29 {
         return Err(ctx.err("ingress_subnet", subnet_str, "too small (at most /29)"));
     }
-    let gateway = Ipv4Addr::from(u32::from(subnet.network()) + 1);
+    Ok((subnet, Ipv4Addr::from(u32::from(subnet.network()) + 1)))
+}
 
-    // Names are unique across nodes, services and clients.
+/// Names are valid and unique across nodes, services and clients; there are 1 to
+/// [`MAX_NODES`] nodes.
+fn check_names(ctx: &Ctx) -> Result<(), ScenarioError> {
+    let raw = ctx.raw;
     let mut names: HashMap<String, String> = HashMap::new();
     let mut claim = |key: String, name: &str| -> Result<(), ScenarioError> {
-        check_name(&ctx, &key, name)?;
+        check_name(ctx, &key, name)?;
         if let Some(prev) = names.insert(name.to_string(), key.clone()) {
             return Err(ctx.err(key, name, format!("name already used by {prev}")));
         }
@@ -201,22 +316,38 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
     if raw.node.len() > MAX_NODES {
         return Err(ctx.err("node", raw.node.len(), format!("at most {MAX_NODES} nodes")));
     }
+    Ok(())
+}
 
-    let node_idx = |key: String, name: &str| -> Result<usize, ScenarioError> {
-        raw.node
-            .iter()
-            .position(|n| n.name == name)
-            .ok_or_else(|| ctx.err(key, name, "no [[node]] has this name"))
-    };
+/// The nodes: explicit ingress addresses are reserved first, so that allocation skips them.
+fn nodes(ctx: &Ctx, alloc: &mut Allocator, gateway: Ipv4Addr) -> Result<Vec<Node>, ScenarioError> {
+    let explicit = explicit_node_ips(ctx, alloc, gateway)?;
+    let mut nodes = Vec::new();
+    for (i, (n, ip)) in ctx.raw.node.iter().zip(explicit).enumerate() {
+        let ingress_ip = match ip {
+            Some(ip) => ip,
+            None => alloc.alloc_for(ctx, format!("node[{i}]"))?,
+        };
+        nodes.push(Node {
+            name: n.name.clone(),
+            ingress_ip,
+            load_balancer: n.load_balancer,
+            public_ip: Ipv4Addr::new(198, 18, 0, 10 + i as u8),
+            in_swarm: n.in_swarm.unwrap_or(true),
+        });
+    }
+    Ok(nodes)
+}
 
-    // Explicit node addresses first, so allocation skips them.
-    let mut alloc = Allocator {
-        subnet,
-        used: BTreeSet::from([subnet.network(), subnet.broadcast(), gateway]),
-        next: u32::from(subnet.network()) + 2,
-    };
-    let mut explicit: Vec<Option<Ipv4Addr>> = Vec::new();
-    for (i, n) in raw.node.iter().enumerate() {
+/// Each node's `ingress_ip`, checked and reserved in `alloc` (`None` where not given).
+fn explicit_node_ips(
+    ctx: &Ctx,
+    alloc: &mut Allocator,
+    gateway: Ipv4Addr,
+) -> Result<Vec<Option<Ipv4Addr>>, ScenarioError> {
+    let subnet = alloc.subnet;
+    let mut explicit = Vec::new();
+    for (i, n) in ctx.raw.node.iter().enumerate() {
         let key = format!("node[{i}].ingress_ip");
         let Some(s) = &n.ingress_ip else {
             explicit.push(None);
@@ -247,29 +378,20 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
         }
         explicit.push(Some(ip));
     }
-    let full = |key: String| ctx.err(key, subnet, "the ingress subnet has no free address left");
-    let mut nodes = Vec::new();
-    for (i, (n, ip)) in raw.node.iter().zip(explicit).enumerate() {
-        let ingress_ip = match ip {
-            Some(ip) => ip,
-            None => alloc.alloc().ok_or_else(|| full(format!("node[{i}]")))?,
-        };
-        nodes.push(Node {
-            name: n.name.clone(),
-            ingress_ip,
-            load_balancer: n.load_balancer,
-            public_ip: Ipv4Addr::new(198, 18, 0, 10 + i as u8),
-            in_swarm: n.in_swarm.unwrap_or(true),
-        });
-    }
+    Ok(explicit)
+}
 
-    // Services: VIP, then the initial tasks, service by service (Docker's order).
-    let mut gw_next: Vec<u32> = vec![u32::from(SBOX_GW_IP) + 1; nodes.len()];
-    let mut slots: Vec<usize> = vec![0; raw.service.len()];
+/// The services and their initial tasks: the VIP, then the tasks, service by service
+/// (Docker's order).
+fn services(
+    ctx: &Ctx,
+    alloc: &mut Allocator,
+    tasks: &mut TaskAllocator,
+) -> Result<(Vec<Service>, Vec<Task>), ScenarioError> {
     let mut services = Vec::new();
-    let mut tasks = Vec::new();
+    let mut initial = Vec::new();
     let mut seen_ports: HashMap<(u16, Proto), Claim> = HashMap::new();
-    for (i, s) in raw.service.iter().enumerate() {
+    for (i, s) in ctx.raw.service.iter().enumerate() {
         if s.publish.is_empty() {
             return Err(ctx.err(
                 format!("service[{i}].publish"),
@@ -277,8 +399,8 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
                 "a service needs at least one published port",
             ));
         }
-        let publish = parse_service_publish(&ctx, i, s, &mut seen_ports)?;
-        let vip = alloc.alloc().ok_or_else(|| full(format!("service[{i}]")))?;
+        let publish = parse_service_publish(ctx, i, s, &mut seen_ports)?;
+        let vip = alloc.alloc_for(ctx, format!("service[{i}]"))?;
         services.push(Service {
             name: s.name.clone(),
             fwmark: FIRST_FWMARK + i as u32,
@@ -287,26 +409,19 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
         });
         for (j, t) in s.tasks.iter().enumerate() {
             let key = format!("service[{i}].tasks[{j}]");
-            let node = node_idx(key.clone(), t)?;
-            slots[i] += 1;
-            let ingress_ip = alloc.alloc().ok_or_else(|| full(key))?;
-            let gw_ip = Ipv4Addr::from(gw_next[node]);
-            gw_next[node] += 1;
-            tasks.push(Task {
-                service: i,
-                node,
-                slot: slots[i],
-                ingress_ip,
-                gw_ip,
-                step: None,
-            });
+            let node = ctx.node_idx(key.clone(), t)?;
+            initial.push(tasks.task(ctx, alloc, key, (i, node), None)?);
         }
     }
+    Ok((services, initial))
+}
 
+/// The clients: TEST-NET host addresses, one per client.
+fn clients(ctx: &Ctx) -> Result<Vec<Client>, ScenarioError> {
     let mut clients = Vec::new();
     let test_nets: Vec<Ipv4Net> = TEST_NETS.iter().filter_map(|n| n.parse().ok()).collect();
     let mut client_ips = BTreeSet::new();
-    for (i, c) in raw.client.iter().enumerate() {
+    for (i, c) in ctx.raw.client.iter().enumerate() {
         let key = format!("client[{i}].ip");
         let ip: Ipv4Addr =
             c.ip.parse()
@@ -334,46 +449,42 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
             tos: c.tos,
         });
     }
+    Ok(clients)
+}
 
-    let dird = match &raw.dird {
-        None => None,
-        Some(d) => {
-            let nodes = match &d.nodes {
-                None => (0..nodes.len()).collect(),
-                Some(list) => {
-                    let mut v = Vec::new();
-                    for (j, n) in list.iter().enumerate() {
-                        let idx = node_idx(format!("dird.nodes[{j}]"), n)?;
-                        if v.contains(&idx) {
-                            return Err(ctx.err(format!("dird.nodes[{j}]"), n, "listed twice"));
-                        }
-                        v.push(idx);
-                    }
-                    v
+/// The `[dird]` section: its arguments and its nodes (default: all `node_count`).
+fn dird(ctx: &Ctx, node_count: usize) -> Result<Option<Dird>, ScenarioError> {
+    let Some(d) = &ctx.raw.dird else {
+        return Ok(None);
+    };
+    let nodes = match &d.nodes {
+        None => (0..node_count).collect(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for (j, n) in list.iter().enumerate() {
+                let idx = ctx.node_idx(format!("dird.nodes[{j}]"), n)?;
+                if v.contains(&idx) {
+                    return Err(ctx.err(format!("dird.nodes[{j}]"), n, "listed twice"));
                 }
-            };
-            Some(Dird {
-                args: d.args.clone(),
-                nodes,
-            })
+                v.push(idx);
+            }
+            v
         }
     };
-
-    let mut sc = Scenario {
-        file: file.to_path_buf(),
-        description: raw.description.clone(),
-        subnet,
-        gateway,
+    Ok(Some(Dird {
+        args: d.args.clone(),
         nodes,
-        services,
-        tasks,
-        clients,
-        dird,
-        expect: Vec::new(),
-        steps: Vec::new(),
-    };
+    }))
+}
 
-    for (i, st) in raw.step.iter().enumerate() {
+/// The steps (without their expectations): their tasks are added to `sc.tasks`.
+fn steps(
+    ctx: &Ctx,
+    sc: &mut Scenario,
+    alloc: &mut Allocator,
+    tasks: &mut TaskAllocator,
+) -> Result<(), ScenarioError> {
+    for (i, st) in ctx.raw.step.iter().enumerate() {
         let mut add = Vec::new();
         for (j, a) in st.add_tasks.iter().enumerate() {
             let key = format!("step[{i}].add_tasks[{j}]");
@@ -388,19 +499,9 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
                         "no [[service]] has this name",
                     )
                 })?;
-            let node = node_idx(format!("{key}.node"), &a.node)?;
-            slots[service] += 1;
-            let ingress_ip = alloc.alloc().ok_or_else(|| full(key))?;
-            let gw_ip = Ipv4Addr::from(gw_next[node]);
-            gw_next[node] += 1;
-            sc.tasks.push(Task {
-                service,
-                node,
-                slot: slots[service],
-                ingress_ip,
-                gw_ip,
-                step: Some(i),
-            });
+            let node = ctx.node_idx(format!("{key}.node"), &a.node)?;
+            sc.tasks
+                .push(tasks.task(ctx, alloc, key, (service, node), Some(i))?);
             add.push(sc.tasks.len() - 1);
         }
         if st.dird_args.is_some() && sc.dird.is_none() {
@@ -410,21 +511,7 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
                 "needs a [dird] section",
             ));
         }
-        let mut join = Vec::new();
-        for (j, n) in st.join.iter().enumerate() {
-            join.push(node_idx(format!("step[{i}].join[{j}]"), n)?);
-        }
-        let mut leave = Vec::new();
-        for (j, n) in st.leave.iter().enumerate() {
-            leave.push(node_idx(format!("step[{i}].leave[{j}]"), n)?);
-        }
-        if (!join.is_empty() || !leave.is_empty()) && sc.dird.is_none() {
-            return Err(ctx.err(
-                format!("step[{i}].join"),
-                format!("{:?} {:?}", st.join, st.leave),
-                "needs a [dird] section",
-            ));
-        }
+        let (join, leave) = step_membership(ctx, i, st, sc.dird.is_some())?;
         sc.steps.push(Step {
             description: st.description.clone(),
             add_tasks: add,
@@ -434,41 +521,47 @@ pub fn validate(file: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError
             expect: Vec::new(),
         });
     }
-    if gw_next
-        .iter()
-        .any(|&n| n >= u32::from(Ipv4Addr::new(172, 18, 255, 255)))
-    {
+    Ok(())
+}
+
+/// Step `i`'s `join` and `leave` nodes; they need a `[dird]` section.
+fn step_membership(
+    ctx: &Ctx,
+    i: usize,
+    st: &RawStep,
+    has_dird: bool,
+) -> Result<(Vec<usize>, Vec<usize>), ScenarioError> {
+    let mut join = Vec::new();
+    for (j, n) in st.join.iter().enumerate() {
+        join.push(ctx.node_idx(format!("step[{i}].join[{j}]"), n)?);
+    }
+    let mut leave = Vec::new();
+    for (j, n) in st.leave.iter().enumerate() {
+        leave.push(ctx.node_idx(format!("step[{i}].leave[{j}]"), n)?);
+    }
+    if (!join.is_empty() || !leave.is_empty()) && !has_dird {
         return Err(ctx.err(
-            "service",
-            "tasks",
-            "too many tasks on one node for docker_gwbridge",
+            format!("step[{i}].join"),
+            format!("{:?} {:?}", st.join, st.leave),
+            "needs a [dird] section",
         ));
     }
+    Ok((join, leave))
+}
 
-    let expects: Vec<(String, &RawExpect)> = raw
-        .expect
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("expect[{i}]"), e))
-        .chain(raw.step.iter().enumerate().flat_map(|(i, st)| {
-            st.expect
-                .iter()
-                .enumerate()
-                .map(move |(j, e)| (format!("step[{i}].expect[{j}]"), e))
-        }))
-        .collect();
-    for (key, e) in expects {
-        let ex = validate_expect(&ctx, &sc, &key, e, &raw)?;
-        match key
-            .strip_prefix("step[")
-            .and_then(|r| r.split_once(']'))
-            .and_then(|(n, _)| n.parse::<usize>().ok())
-        {
-            Some(step) => sc.steps[step].expect.push(ex),
-            None => sc.expect.push(ex),
+/// The top-level expectations, then each step's, validated against the whole scenario.
+fn expectations(ctx: &Ctx, sc: &mut Scenario) -> Result<(), ScenarioError> {
+    for (i, e) in ctx.raw.expect.iter().enumerate() {
+        let ex = validate_expect(ctx, sc, &format!("expect[{i}]"), e)?;
+        sc.expect.push(ex);
+    }
+    for (i, st) in ctx.raw.step.iter().enumerate() {
+        for (j, e) in st.expect.iter().enumerate() {
+            let ex = validate_expect(ctx, sc, &format!("step[{i}].expect[{j}]"), e)?;
+            sc.steps[i].expect.push(ex);
         }
     }
-    Ok(sc)
+    Ok(())
 }
 
 fn validate_expect(
@@ -476,64 +569,11 @@ fn validate_expect(
     sc: &Scenario,
     key: &str,
     e: &RawExpect,
-    raw: &RawScenario,
 ) -> Result<Expect, ScenarioError> {
-    let (client, from_task) = match (&e.client, &e.from_task) {
-        (Some(c), None) => {
-            let i = sc
-                .clients
-                .iter()
-                .position(|x| &x.name == c)
-                .ok_or_else(|| {
-                    ctx.err(format!("{key}.client"), c, "no [[client]] has this name")
-                })?;
-            (i, None)
-        }
-        (None, Some(t)) => {
-            let i = (0..sc.tasks.len())
-                .find(|&i| &sc.task_name(i) == t)
-                .ok_or_else(|| {
-                    ctx.err(
-                        format!("{key}.from_task"),
-                        t,
-                        "no task has this name (service.slot)",
-                    )
-                })?;
-            if sc.tasks[i].step.is_some() {
-                return Err(ctx.err(
-                    format!("{key}.from_task"),
-                    t,
-                    "a task sending requests must run from the start",
-                ));
-            }
-            (0, Some(i))
-        }
-        _ => {
-            return Err(ctx.err(
-                key.to_string(),
-                format!("client={:?} from_task={:?}", e.client, e.from_task),
-                "give exactly one of client and from_task",
-            ))
-        }
-    };
-    let node = raw
-        .node
-        .iter()
-        .position(|n| n.name == e.node)
-        .ok_or_else(|| ctx.err(format!("{key}.node"), &e.node, "no [[node]] has this name"))?;
+    let (client, from_task) = expect_sender(ctx, sc, key, e)?;
+    let node = ctx.node_idx(format!("{key}.node"), &e.node)?;
     let proto = parse_proto(ctx, &format!("{key}.proto"), &e.proto)?;
-    let sees = match e.sees.as_str() {
-        "client" => Sees::Client,
-        "masquerade" => Sees::Masquerade,
-        "unreachable" => Sees::Unreachable,
-        other => {
-            return Err(ctx.err(
-                format!("{key}.sees"),
-                other,
-                "expected client, masquerade or unreachable",
-            ))
-        }
-    };
+    let sees = parse_sees(ctx, key, &e.sees)?;
     if sc.service_for_port(e.port, proto).is_none() && sees != Sees::Unreachable {
         return Err(ctx.err(
             format!("{key}.port"),
@@ -541,13 +581,10 @@ fn validate_expect(
             format!("no service publishes {}/{proto}", e.port),
         ));
     }
-    let reply_via =
-        match &e.reply_via {
-            None => None,
-            Some(n) => Some(raw.node.iter().position(|x| &x.name == n).ok_or_else(|| {
-                ctx.err(format!("{key}.reply_via"), n, "no [[node]] has this name")
-            })?),
-        };
+    let reply_via = match &e.reply_via {
+        None => None,
+        Some(n) => Some(ctx.node_idx(format!("{key}.reply_via"), n)?),
+    };
     if reply_via.is_some() && sees == Sees::Unreachable {
         return Err(ctx.err(
             format!("{key}.reply_via"),
@@ -572,4 +609,64 @@ fn validate_expect(
         reply_via,
         ecn: e.ecn,
     })
+}
+
+/// Who sends an expectation's request: (client index, None) for a client, (0, Some(task
+/// index)) for a task running from the start.
+fn expect_sender(
+    ctx: &Ctx,
+    sc: &Scenario,
+    key: &str,
+    e: &RawExpect,
+) -> Result<(usize, Option<usize>), ScenarioError> {
+    match (&e.client, &e.from_task) {
+        (Some(c), None) => {
+            let i = sc
+                .clients
+                .iter()
+                .position(|x| &x.name == c)
+                .ok_or_else(|| {
+                    ctx.err(format!("{key}.client"), c, "no [[client]] has this name")
+                })?;
+            Ok((i, None))
+        }
+        (None, Some(t)) => {
+            let i = (0..sc.tasks.len())
+                .find(|&i| &sc.task_name(i) == t)
+                .ok_or_else(|| {
+                    ctx.err(
+                        format!("{key}.from_task"),
+                        t,
+                        "no task has this name (service.slot)",
+                    )
+                })?;
+            if sc.tasks[i].step.is_some() {
+                return Err(ctx.err(
+                    format!("{key}.from_task"),
+                    t,
+                    "a task sending requests must run from the start",
+                ));
+            }
+            Ok((0, Some(i)))
+        }
+        _ => Err(ctx.err(
+            key.to_string(),
+            format!("client={:?} from_task={:?}", e.client, e.from_task),
+            "give exactly one of client and from_task",
+        )),
+    }
+}
+
+/// An expectation's `sees`.
+fn parse_sees(ctx: &Ctx, key: &str, sees: &str) -> Result<Sees, ScenarioError> {
+    match sees {
+        "client" => Ok(Sees::Client),
+        "masquerade" => Ok(Sees::Masquerade),
+        "unreachable" => Ok(Sees::Unreachable),
+        other => Err(ctx.err(
+            format!("{key}.sees"),
+            other,
+            "expected client, masquerade or unreachable",
+        )),
+    }
 }

@@ -110,18 +110,24 @@ impl Topology {
         netns::sysctls(&self.underlay, &[("net/ipv4/ip_forward", "1")])
     }
 
+    /// Node `i`: its host, sbox and overlay namespaces, wired to the underlay and each other.
     fn build_node(&mut self, i: usize) -> Result<(), Error> {
         let node = self.sc.nodes[i].clone();
         let host = self.create(&format!("{}-host", node.name))?;
         let sbox = self.create(&format!("{}-sbox", node.name))?;
         let ovl = self.create(&format!("{}-ovl", node.name))?;
-        let (ulf, hostf, sboxf, ovlf) = (
-            open(&self.underlay)?,
-            open(&host)?,
-            open(&sbox)?,
-            open(&ovl)?,
-        );
+        self.link_host_to_underlay(i, &host)?;
+        self.build_host(&node, &host, &sbox, &ovl)?;
+        self.build_overlay(&node, &ovl, &sbox)?;
+        let ipvs = self.build_sbox(&node, &sbox)?;
+        self.ipvs.push(ipvs);
+        self.nodes.push(NodeNs { host, sbox, ovl });
+        Ok(())
+    }
 
+    /// The veth `n<i>` on the underlay's bridge `ul0`, `eth0` in node `i`'s host.
+    fn link_host_to_underlay(&self, i: usize, host: &Path) -> Result<(), Error> {
+        let (ulf, hostf) = (open(&self.underlay)?, open(host)?);
         let port = format!("n{i}");
         netns::rtnl(&self.underlay, move |h| async move {
             links::add_veth(
@@ -142,11 +148,15 @@ impl Topology {
             .await?;
             links::set_master(&h, &port, "ul0").await?;
             links::up(&h, &port).await
-        })?;
+        })
+    }
 
-        let (hostf, sboxf2, ovlf2) = (open(&host)?, open(&sbox)?, open(&ovl)?);
+    /// The host: its underlay address and route, `docker_gwbridge` linked to the sbox's
+    /// `eth1`, `vxlan0` moved into the overlay, forwarding and Docker's host rules.
+    fn build_host(&self, node: &Node, host: &Path, sbox: &Path, ovl: &Path) -> Result<(), Error> {
+        let (hostf, sboxf, ovlf) = (open(host)?, open(sbox)?, open(ovl)?);
         let public = node.public_ip;
-        netns::rtnl(&host, move |h| async move {
+        netns::rtnl(host, move |h| async move {
             links::lo_up(&h).await?;
             links::add_addr(&h, "eth0", public, UNDERLAY_PREFIX).await?;
             links::up(&h, "eth0").await?;
@@ -165,7 +175,7 @@ impl Topology {
                 },
                 VethEnd {
                     name: "eth1",
-                    netns: &sboxf2,
+                    netns: &sboxf,
                     mac: Some(gw_mac),
                     mtu: None,
                 },
@@ -173,25 +183,30 @@ impl Topology {
             .await?;
             links::set_master(&h, "gw0", "docker_gwbridge").await?;
             links::up(&h, "gw0").await?;
-            links::add_vxlan(&h, "vxlan0", &ovlf2, VXLAN_ID, VXLAN_PORT, INGRESS_MTU).await
+            links::add_vxlan(&h, "vxlan0", &ovlf, VXLAN_ID, VXLAN_PORT, INGRESS_MTU).await
         })?;
-        netns::sysctls(&host, &[("net/ipv4/ip_forward", "1")])?;
+        netns::sysctls(host, &[("net/ipv4/ip_forward", "1")])?;
         // dockerd loads br_netfilter and turns this on: bridged traffic on docker_gwbridge goes
         // through the host's conntrack, which un-DNATs the sandbox's replies to a task that
         // asked its own node's published port (a proxy inside the swarm).
-        if let Err(e) = netns::sysctls(&host, &[("net/bridge/bridge-nf-call-iptables", "1")]) {
+        if let Err(e) = netns::sysctls(host, &[("net/bridge/bridge-nf-call-iptables", "1")]) {
             tracing::warn!(
                 "br_netfilter unavailable ({e}); hairpin through the ingress will not work"
             );
         }
-        iptables_restore(&host, &rules::host_rules(&self.sc))?;
+        iptables_restore(host, &rules::host_rules(&self.sc))
+    }
 
+    /// The overlay: bridge `br0` (the ingress gateway) over `vxlan0`, and the veth whose
+    /// other end is the sbox's `eth0`.
+    fn build_overlay(&self, node: &Node, ovl: &Path, sbox: &Path) -> Result<(), Error> {
+        let (ovlf, sboxf) = (open(ovl)?, open(sbox)?);
         let (gw, prefix, ingress) = (
             self.sc.gateway,
             self.sc.subnet.prefix_len(),
             node.ingress_ip,
         );
-        netns::rtnl(&ovl, move |h| async move {
+        netns::rtnl(ovl, move |h| async move {
             links::lo_up(&h).await?;
             links::add_bridge(&h, "br0", None, Some(INGRESS_MTU)).await?;
             links::add_addr(&h, "br0", gw, prefix).await?;
@@ -217,10 +232,15 @@ impl Topology {
             .await?;
             links::set_master(&h, "veth0", "br0").await?;
             links::up(&h, "veth0").await
-        })?;
+        })
+    }
 
+    /// The sbox: its ingress address and the services' VIPs on `eth0`, `eth1` on
+    /// `docker_gwbridge`, forwarding, Docker's sbox rules and one IPVS service per fwmark.
+    fn build_sbox(&self, node: &Node, sbox: &Path) -> Result<Ipvs, Error> {
+        let (prefix, ingress) = (self.sc.subnet.prefix_len(), node.ingress_ip);
         let vips: Vec<Ipv4Addr> = self.sc.services.iter().map(|s| s.vip).collect();
-        netns::rtnl(&sbox, move |h| async move {
+        netns::rtnl(sbox, move |h| async move {
             links::lo_up(&h).await?;
             links::add_addr(&h, "eth0", ingress, prefix).await?;
             for vip in vips {
@@ -231,18 +251,16 @@ impl Topology {
             links::up(&h, "eth1").await?;
             links::add_route(&h, Ipv4Addr::UNSPECIFIED, 0, Some(GWBRIDGE_IP), None).await
         })?;
-        let mut ipvs = Ipvs::open_in(&sbox)?;
+        let mut ipvs = Ipvs::open_in(sbox)?;
         netns::sysctls(
-            &sbox,
+            sbox,
             &[("net/ipv4/ip_forward", "1"), ("net/ipv4/vs/conntrack", "1")],
         )?;
-        iptables_restore(&sbox, &rules::sbox_rules(&self.sc, ingress))?;
+        iptables_restore(sbox, &rules::sbox_rules(&self.sc, ingress))?;
         for svc in &self.sc.services {
             ipvs.add_fwmark_service(svc.fwmark, "rr")?;
         }
-        self.ipvs.push(ipvs);
-        self.nodes.push(NodeNs { host, sbox, ovl });
-        Ok(())
+        Ok(ipvs)
     }
 
     /// Tell every overlay where the other nodes' endpoint `ip` lives.

@@ -1,0 +1,136 @@
+//! The one constructor of a [`Node`] from a configuration and what was discovered about the
+//! node: used by the daemon (facts from Docker), by netsim (facts from its scenario) and by
+//! `dird plan` (facts from the command line), so that all three configure a node the same way.
+
+use ipnet::Ipv4Net;
+
+use super::{effective_rules, Node};
+use crate::apply::IptablesTools;
+use crate::config::{ConfigError, PortSpec, RuleConfig};
+use crate::ids::auto::{assign_auto, SwarmNode};
+use crate::ids::LbSet;
+use crate::plan::{Ingress, Sysctl};
+
+/// What the caller found out about this node (through Docker, a scenario or flags).
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    /// With `--services` and no port flags: those services' published ports (tcp, udp).
+    /// `None` when they were not read; then such a node enables no load-balancer rules.
+    pub published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
+    /// With `--ingress-gateway-ips auto`: every swarm node (the swarm's verbose ingress view).
+    pub swarm: Vec<SwarmNode>,
+    /// The sysctl.d files applied in the sbox.
+    pub sysctl_files: Vec<Sysctl>,
+    /// The iptables programs of the backend in use.
+    pub tools: IptablesTools,
+}
+
+/// A built node and, with `auto`, the `--load-balancer-hosts` filters that matched no node.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub node: Node,
+    pub unmatched_hosts: Vec<Ipv4Net>,
+}
+
+impl Node {
+    /// The node with its effective rules (see [`effective_rules`]) and its load balancers:
+    /// assigned from `discovered.swarm` with `auto`, from the configured list otherwise.
+    pub fn build(
+        rules: &RuleConfig,
+        ingress: Ingress,
+        discovered: &Discovered,
+    ) -> Result<Built, ConfigError> {
+        let (rules, lb_enabled) =
+            effective_rules(rules, ingress.node_ip, discovered.published.clone());
+        let (lbs, unmatched_hosts) = if rules.auto_gateways {
+            let set = assign_auto(
+                &discovered.swarm,
+                ingress.subnet,
+                &rules.lb_hosts,
+                rules.id_encoding,
+            )?;
+            (set.lbs, set.unmatched_hosts)
+        } else {
+            (LbSet::for_rules(&rules, ingress.subnet)?, Vec::new())
+        };
+        let mut node = Node::with_lbs(
+            rules,
+            ingress,
+            lbs,
+            discovered.sysctl_files.clone(),
+            discovered.tools.clone(),
+        );
+        node.lb_enabled = lb_enabled;
+        Ok(Built {
+            node,
+            unmatched_hosts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingress() -> Ingress {
+        Ingress {
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            node_ip: "10.0.0.3".parse().unwrap(),
+        }
+    }
+
+    fn ips(node: &Node) -> Vec<String> {
+        node.lbs.members.iter().map(|m| m.ip.to_string()).collect()
+    }
+
+    #[test]
+    fn without_gateways_the_load_balancers_are_the_originals_default() {
+        let built = Node::build(&RuleConfig::default(), ingress(), &Discovered::default()).unwrap();
+        assert_eq!(ips(&built.node).len(), 8);
+        assert!(built.node.lb_id().is_some());
+    }
+
+    #[test]
+    fn auto_takes_the_load_balancers_from_the_swarm_view() {
+        let rules = RuleConfig {
+            auto_gateways: true,
+            lb_hosts: vec![
+                "192.168.1.0/24".parse().unwrap(),
+                "172.16.0.0/16".parse().unwrap(),
+            ],
+            ..Default::default()
+        };
+        let node = |ingress: &str, host: &str| SwarmNode {
+            ingress_ip: ingress.parse().unwrap(),
+            host_ip: Some(host.parse().unwrap()),
+        };
+        let discovered = Discovered {
+            swarm: vec![
+                node("10.0.0.3", "192.168.1.10"),
+                node("10.0.0.4", "192.168.2.10"),
+            ],
+            ..Discovered::default()
+        };
+        let built = Node::build(&rules, ingress(), &discovered).unwrap();
+        assert_eq!(ips(&built.node), ["10.0.0.3"]);
+        assert_eq!(built.unmatched_hosts, ["172.16.0.0/16".parse().unwrap()]);
+    }
+
+    #[test]
+    fn services_without_published_ports_enable_no_load_balancer_rules() {
+        let rules = RuleConfig {
+            services: vec!["web".into()],
+            ..Default::default()
+        };
+        let built = Node::build(&rules, ingress(), &Discovered::default()).unwrap();
+        assert!(!built.node.lb_enabled);
+        assert_eq!(built.node.lb_id(), None);
+        let discovered = Discovered {
+            published: Some((vec![PortSpec::Single(80)], Vec::new())),
+            ..Discovered::default()
+        };
+        let built = Node::build(&rules, ingress(), &discovered).unwrap();
+        assert!(built.node.lb_enabled);
+        assert_eq!(built.node.rules.tcp_ports, [PortSpec::Single(80)]);
+    }
+}
