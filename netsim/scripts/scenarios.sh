@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run netsim scenario files: directly when this host has IPVS and we are root, otherwise in a
 # throwaway VM (virtme-ng, stock Debian kernel, TCG). Installs what is missing first.
-# Usage: netsim/scripts/scenarios.sh [--expect-fail FILE]... [--reference DIR] FILE...
+# Usage: netsim/scripts/scenarios.sh [--expect-fail FILE]... [--reference DIR]... FILE...
 # Exit status: netsim's verdict (0 all hold, 1 some expectation failed, 2 error).
 set -euo pipefail
 

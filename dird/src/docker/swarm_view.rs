@@ -123,6 +123,14 @@ mod tests {
         assert_eq!(a[0].host_ip, Some(Ipv4Addr::new(192, 0, 2, 1)));
     }
 
+    /// Docker 26.1's view (one-node swarm, services web and api): its Services list the
+    /// services' tasks only, no `ingress-endpoint`, so `auto` finds no load balancer there.
+    #[test]
+    fn docker_26_1_lists_no_ingress_endpoint() {
+        let v = include_str!("../../tests/fixtures/ingress-verbose-26.1.json");
+        assert_eq!(parse(v), Ok(Vec::new()));
+    }
+
     #[test]
     fn table_from_the_captured_view() {
         let view = parse(B).unwrap();

@@ -3,61 +3,12 @@
 //! so that installed and desired state compare as strings.
 
 use super::legacy::LegacyRule;
+use super::table::Table;
 
 /// The comment on every jump rule dird adds to a built-in chain.
 pub const JUMP_COMMENT: &str = "dird";
 /// dird's own chains are `DIRD-<built-in chain>`.
 pub const CHAIN_PREFIX: &str = "DIRD-";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Table {
-    Raw,
-    Mangle,
-    Nat,
-    Filter,
-}
-
-impl Table {
-    pub const ALL: [Table; 4] = [Table::Raw, Table::Mangle, Table::Nat, Table::Filter];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Raw => "raw",
-            Table::Mangle => "mangle",
-            Table::Nat => "nat",
-            Table::Filter => "filter",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == s)
-    }
-
-    /// The `*<name>` line that opens this table in `iptables-save` and `iptables-restore` text.
-    pub fn header(self) -> String {
-        format!("*{}", self.name())
-    }
-
-    /// The name a `*<name>` header line opens (trimmed; maybe empty or unknown), or `None` for
-    /// any other line.
-    pub fn header_name(line: &str) -> Option<&str> {
-        line.strip_prefix('*').map(str::trim)
-    }
-
-    /// The built-in chains of this table (a chain named like this is never ours to create).
-    pub fn builtins(self) -> &'static [&'static str] {
-        match self {
-            Table::Raw => &["PREROUTING", "OUTPUT"],
-            Table::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
-            Table::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
-            Table::Filter => &["INPUT", "FORWARD", "OUTPUT"],
-        }
-    }
-
-    pub fn is_builtin(self, chain: &str) -> bool {
-        self.builtins().contains(&chain)
-    }
-}
 
 /// A chain dird owns: `DIRD-<builtin>` in `table`, with its rules in order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

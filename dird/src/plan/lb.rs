@@ -1,8 +1,9 @@
 //! The load balancer's part, inside `ingress_sbox`: skip Docker's SNAT for IPVS traffic into
 //! the ingress subnet, stamp this node's ID into the IP header, stop conntrack, tune IPVS.
 
-use super::iptables::{IptablesPlan, OwnChain, Table};
+use super::iptables::{IptablesPlan, OwnChain};
 use super::ports::{join, port_filters};
+use super::table::Table;
 use super::{legacy, Ingress, Sysctl};
 use crate::config::{IdEncoding, RuleConfig};
 use crate::ids::LbId;

@@ -1,7 +1,7 @@
 //! Rules the original bash daemon (v4.3.0) leaves behind, as `iptables-save` prints them.
 //! dird removes them when it installs or uninstalls, so that a node can migrate in place.
 
-use super::iptables::Table;
+use super::table::Table;
 
 /// The marker rule the original adds to a configured container's `mangle OUTPUT`.
 pub const LEGACY_MARKER: &str = "-m comment --comment docker-ingress-routing-daemon";

@@ -12,9 +12,10 @@ pub mod restore;
 pub mod routing;
 pub mod state;
 pub mod sysctl;
+pub mod table;
 pub mod task;
 
-pub use iptables::{IptablesPlan, OwnChain, Table, CHAIN_PREFIX, JUMP_COMMENT};
+pub use iptables::{IptablesPlan, OwnChain, CHAIN_PREFIX, JUMP_COMMENT};
 pub use lb::{lb_plan, lb_uninstall_plan, LbPlan};
 pub use ports::{chunks, port_filters, MULTIPORT_MAX_SLOTS};
 pub use render::{render_sync, render_text, TableBatch};
@@ -25,6 +26,7 @@ pub use routing::{
 };
 pub use state::{IptablesState, ParseError};
 pub use sysctl::{OnError, Sysctl};
+pub use table::Table;
 pub use task::{task_plan, task_uninstall_plan, udp_redirect_ports, TaskIngress, TaskPlan};
 
 use std::net::Ipv4Addr;

@@ -2,9 +2,10 @@
 //! desired plan, one batch per table (each batch is one atomic commit), touching nothing but
 //! dird's own chains, their jumps, and the original daemon's rules.
 
-use super::iptables::{jump_spec, IptablesPlan, Table};
+use super::iptables::{jump_spec, IptablesPlan};
 use super::legacy;
 use super::state::IptablesState;
+use super::table::Table;
 
 /// One table's changes: `*table … COMMIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]

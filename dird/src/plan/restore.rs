@@ -6,10 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use super::iptables::{Table, CHAIN_PREFIX};
+use super::iptables::CHAIN_PREFIX;
 use super::legacy::{self, LegacyRule};
 use super::render::TableBatch;
 use super::state::{IptablesState, TableState};
+use super::table::Table;
 
 /// The batches that take dird's part of `tables` from `current` back to `saved`; none for a
 /// table whose part already matches. `legacy`: the original daemon's rules the plan removes

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::iptables::{own_chain_name, IptablesPlan, OwnChain, Table, CHAIN_PREFIX};
+use super::iptables::{own_chain_name, IptablesPlan, OwnChain, CHAIN_PREFIX};
+use super::table::Table;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}: {text:?}")]

@@ -2,11 +2,12 @@
 //! packet of a connection, restore it as the packet mark on replies, and route marked replies
 //! back through that load balancer (one table each), with loose reverse-path filtering.
 
-use super::iptables::{IptablesPlan, OwnChain, Table};
+use super::iptables::{IptablesPlan, OwnChain};
 use super::routing::{
     port_ranges, PolicyRule, Route, RoutingPlan, UdpSourceRule, RT_TABLE_MAIN, UDP_MAIN_PRIORITY,
     UDP_SOURCE_PRIORITY,
 };
+use super::table::Table;
 use super::{legacy, Ingress, Sysctl};
 use std::net::Ipv4Addr;
 
