@@ -185,7 +185,9 @@ wait_tasks() {
 # `docker service ps --no-trunc`), distinct ones on one line; "none reported" when empty.
 task_errors() {
     local e
-    e=$(for s in "$@"; do $DOCKER service ps --no-trunc --format '{{.Error}}' "$s" 2>/dev/null; done |
+    # (JSON: one line per task even when Docker's message holds a newline)
+    e=$(for s in "$@"; do $DOCKER service ps --no-trunc --format '{{json .Error}}' "$s" 2>/dev/null; done |
+        sed -E 's/^"//; s/"$//; s/\\n/ /g; s/\\"/"/g; s/\\u003c/</g; s/\\u003e/>/g; s/\\u0026/\&/g' |
         grep -v '^$' | sort | uniq -c | sort -rn | head -n 3 |
         sed -E 's/^ *([0-9]+) /\1x /' | tr '\n' ';' | sed 's/;$//; s/;/; /g')
     printf 'Docker: %s\n' "${e:-none reported}"
