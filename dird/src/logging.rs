@@ -1,6 +1,26 @@
 //! Log set-up: plain lines under journald (`JOURNAL_STREAM` set), timestamps otherwise.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use tracing_subscriber::EnvFilter;
+
+/// Keys already reported, for conditions that recur at every audit but are worth one warning
+/// per process (a sysctl.d line, a container's refused sandbox key).
+#[derive(Default)]
+pub struct Once(Mutex<Option<HashSet<String>>>);
+
+impl Once {
+    pub const fn new() -> Once {
+        Once(Mutex::new(None))
+    }
+
+    /// True the first time `key` is seen (and records it).
+    pub fn first(&self, key: &str) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get_or_insert_with(HashSet::new).insert(key.to_owned())
+    }
+}
 
 pub fn init() {
     let filter = EnvFilter::try_from_env("DIRD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

@@ -66,6 +66,19 @@ fn redirect_udp(ns: &Netns, published: u16, target: u16) {
     ]);
 }
 
+/// A second apply with load balancers 10.0.0.2 and 10.0.0.3 changes nothing, and uninstall
+/// puts the namespace back to `before`.
+fn reapply_changes_nothing_and_uninstall_is_exact(ns: &Netns, t: &TaskRef, before: &str) {
+    let TaskOutcome::Applied { outcome, .. } =
+        node(&["10.0.0.2", "10.0.0.3"]).sync_task(t).unwrap()
+    else {
+        panic!()
+    };
+    assert!(!outcome.changed(), "idempotent: {outcome:?}");
+    uninstall_task(t, &IptablesTools::default()).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
 fn udp_rule_lines(ns: &Netns) -> Vec<String> {
     ns.ip(&["rule"])
         .lines()
@@ -203,14 +216,7 @@ fn udp_servers_get_source_rules_and_uninstall_removes_them() {
         got.contains("dev gw0") && got.contains("src 172.18.0.3"),
         "{got}"
     );
-    let TaskOutcome::Applied { outcome, .. } =
-        node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap()
-    else {
-        panic!()
-    };
-    assert!(!outcome.changed(), "idempotent");
-    uninstall_task(&t, &IptablesTools::default()).unwrap();
-    assert_eq!(ns.snapshot(), before);
+    reapply_changes_nothing_and_uninstall_is_exact(&ns, &t, &before);
 }
 
 #[test]
@@ -504,14 +510,7 @@ fn served_udp_port_ranges_get_one_pair_of_rules() {
         "10001",
     ]);
     assert!(got.contains("src 10.0.0.5"), "{got}");
-    let TaskOutcome::Applied { outcome, .. } =
-        node(&["10.0.0.2", "10.0.0.3"]).sync_task(&t).unwrap()
-    else {
-        panic!()
-    };
-    assert!(!outcome.changed(), "idempotent: {outcome:?}");
-    uninstall_task(&t, &IptablesTools::default()).unwrap();
-    assert_eq!(ns.snapshot(), before);
+    reapply_changes_nothing_and_uninstall_is_exact(&ns, &t, &before);
 }
 
 #[test]

@@ -3,12 +3,11 @@
 //! setting's [`OnError`]: dird's own settings fail the apply; lines of sysctl.d files are
 //! skipped (with one warning per setting for the life of the process, or silently).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use tracing::{debug, warn};
 
+use crate::logging::Once;
 use crate::plan::{OnError, Sysctl};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,14 +43,11 @@ pub fn write(s: &Sysctl, value: &str) -> Result<(), SysctlError> {
 
 /// `key=value` of settings already warned about (one warning each per process: a line that
 /// cannot apply in the namespace fails again at every audit).
-static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static WARNED: Once = Once::new();
 
 /// Whether this is the first failure of `s` (and records it).
 pub fn first_failure(s: &Sysctl) -> bool {
-    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
-    warned
-        .get_or_insert_with(HashSet::new)
-        .insert(format!("{}={}", s.key(), s.value))
+    WARNED.first(&format!("{}={}", s.key(), s.value))
 }
 
 /// Handles a failure by the setting's policy: `Err` for [`OnError::Fail`], else logged

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use bollard::models::ContainerInspectResponse;
 
 use super::{valid_container_id, SERVICE_LABEL};
+use crate::logging::Once;
 use crate::node::TaskRef;
 
 /// The folders dockerd keeps its sandboxes' namespaces in (`/var/run/docker`, its default
@@ -75,7 +76,7 @@ pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskR
         Ok(netns) => Some(TaskRef { id, service, netns }),
         // Unexpected (e.g. dockerd with another --exec-root): said once per container.
         Err(why @ Refusal::SandboxKey(_)) => {
-            if first_refusal(&id) {
+            if REFUSED.first(&id) {
                 tracing::warn!(container = %id, service = %service, "not configured: {why}");
             }
             None
@@ -89,15 +90,7 @@ pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskR
 
 /// Containers whose sandbox key was refused already (so the warning is not repeated at every
 /// audit).
-static REFUSED: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
-    std::sync::Mutex::new(None);
-
-/// True the first time `id` is refused.
-fn first_refusal(id: &str) -> bool {
-    let mut seen = REFUSED.lock().unwrap_or_else(|p| p.into_inner());
-    seen.get_or_insert_with(Default::default)
-        .insert(id.to_owned())
-}
+static REFUSED: Once = Once::new();
 
 #[cfg(test)]
 mod tests {

@@ -20,9 +20,8 @@ pub enum ViewError {
     NoEndpoints,
 }
 
-/// Every `ingress-endpoint` task: one per node. Docker 20.10 lists them under the service
-/// named `""` (the sandboxes' endpoints have no service); newer engines key an endpoint without
-/// a service by its own name, `ingress-endpoint`. Both are read: every service's tasks.
+/// Every `ingress-endpoint` task: one per node, looked for among every service's tasks (Docker
+/// 20.10 lists them under the service named `""`). Docker 26.1 lists none: an empty list.
 pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
     let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
     let net = match &v {
