@@ -22,8 +22,13 @@ impl Once {
     }
 }
 
+/// Info and up, except netlink-packet-route's warnings about attributes newer than it knows
+/// (one per interface read on a newer kernel: noise, not a fault of the node).
+pub const DEFAULT_FILTER: &str = "info,netlink_packet_route=error";
+
 pub fn init() {
-    let filter = EnvFilter::try_from_env("DIRD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("DIRD_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

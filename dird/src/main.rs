@@ -110,7 +110,7 @@ fn daemon(argv: Vec<String>) -> Result<ExitCode, Failure> {
         .build()
         .map_err(runtime_error)?;
     let launch = Launch::new(argv, legacy_env());
-    rt.block_on(async move {
+    let outcome = rt.block_on(async move {
         match cfg.action {
             Action::Usage => Ok(usage().await),
             Action::Uninstall => reconcile::uninstall_all(&launch, &cfg)
@@ -126,7 +126,11 @@ fn daemon(argv: Vec<String>) -> Result<ExitCode, Failure> {
                 Err(e) => Err(Failure::runtime(e)),
             },
         }
-    })
+    });
+    // An apply abandoned at its deadline may still hold a blocking thread: do not wait for it
+    // (its iptables children were killed on the way out).
+    rt.shutdown_timeout(Duration::from_millis(200));
+    outcome
 }
 
 fn plan(args: &config::PlanArgs) -> Result<ExitCode, Failure> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bollard::{ClientVersion, Docker};
 use dird::config::PortSpec;
 use dird::docker::raw::RawError;
-use dird::docker::{DockerClient, DockerError, Event, IngressState};
+use dird::docker::{DockerClient, DockerError, Event, IngressState, JoiningTask};
 use dird::node::TaskRef;
 use dird::plan::Ingress;
 use dird::reconcile::{build_node, BuildError, Launch};
@@ -169,7 +169,9 @@ async fn events_in_the_1_52_shape_are_mapped() {
     assert_eq!(
         got,
         vec![
-            None, // network connect
+            Some(Event::IngressJoined {
+                container: WEB_TASK.to_string()
+            }),
             Some(Event::ContainerStart {
                 id: WEB_TASK.to_string()
             }),
@@ -333,5 +335,37 @@ async fn published_ports_of_a_service() {
             .await
             .expect("services"),
         Some((vec![PortSpec::Single(8080)], vec![PortSpec::Single(5353)]))
+    );
+}
+
+#[tokio::test]
+async fn a_task_joining_the_ingress_is_found_without_an_inspect() {
+    let engine = FakeEngine::start(Spec::engine_29());
+    let client = connect(&engine).await;
+    let joined = client.joining_task(WEB_TASK).await.expect("asked");
+    assert_eq!(
+        joined,
+        Some(JoiningTask {
+            id: WEB_TASK[..12].to_string(),
+            service: "web".into(),
+            ip: Ipv4Addr::new(10, 0, 0, 4),
+        })
+    );
+    // dird keys containers by their short id.
+    assert_eq!(
+        client.joining_task(&WEB_TASK[..12]).await.expect("asked"),
+        joined
+    );
+    // Not a service task, or not a container id at all: nothing to configure.
+    assert_eq!(client.joining_task(PLAIN).await.expect("asked"), None);
+    assert_eq!(client.joining_task("../../etc").await.expect("asked"), None);
+    // Docker holds a starting container locked: it was never inspected.
+    assert!(
+        !engine
+            .requests()
+            .iter()
+            .any(|r| r.contains(&format!("/containers/{WEB_TASK}/json"))),
+        "{:?}",
+        engine.requests()
     );
 }

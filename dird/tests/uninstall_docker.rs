@@ -10,10 +10,9 @@ mod common;
 #[path = "common/fake_engine.rs"]
 mod fake_engine;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use common::Netns;
+use common::{Mounted, Netns};
 use dird::reconcile::{uninstall_all, Launch};
 use fake_engine::{host_task, shared_task, Container, FakeEngine, Spec};
 
@@ -22,54 +21,32 @@ const HOST_KEY: &str = "/run/docker/netns/5e1f0a9b8c7d";
 const SHARED_KEY: &str = "/run/docker/netns/6f2a1b0c9d8e";
 
 /// A throwaway namespace with the original daemon's kind of rule, bind-mounted at `key`.
-struct Sandbox {
-    ns: Netns,
-    key: &'static str,
+fn sandbox(tag: &str, key: &'static str) -> Mounted {
+    let ns = Netns::new(tag);
+    ns.ip(&[
+        "rule",
+        "add",
+        "from",
+        "10.0.0.0/24",
+        "fwmark",
+        "5",
+        "lookup",
+        "5",
+        "priority",
+        "32700",
+    ]);
+    Mounted::new(ns, key)
 }
 
-impl Sandbox {
-    fn new(tag: &str, key: &'static str) -> Sandbox {
-        let ns = Netns::new(tag);
-        ns.ip(&[
-            "rule",
-            "add",
-            "from",
-            "10.0.0.0/24",
-            "fwmark",
-            "5",
-            "lookup",
-            "5",
-            "priority",
-            "32700",
-        ]);
-        std::fs::create_dir_all(Path::new(key).parent().expect("parent")).expect("netns dir");
-        std::fs::write(key, b"").expect("mount point");
-        let ok = Command::new("mount")
-            .args(["--bind", &ns.path().display().to_string(), key])
-            .status()
-            .expect("mount")
-            .success();
-        assert!(ok, "bind-mount {} at {key}", ns.name);
-        Sandbox { ns, key }
-    }
-
-    fn has_original_rule(&self) -> bool {
-        self.ns.ip(&["rule"]).contains("lookup 5")
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.key).status();
-        let _ = std::fs::remove_file(self.key);
-    }
+fn has_original_rule(s: &Mounted) -> bool {
+    s.ns.ip(&["rule"]).contains("lookup 5")
 }
 
 #[test]
 fn uninstall_cleans_tasks_but_leaves_host_network_and_shared_namespaces_alone() {
-    let normal = Sandbox::new("uninst-task", NORMAL_KEY);
-    let host = Sandbox::new("uninst-host", HOST_KEY);
-    let shared = Sandbox::new("uninst-shared", SHARED_KEY);
+    let normal = sandbox("uninst-task", NORMAL_KEY);
+    let host = sandbox("uninst-host", HOST_KEY);
+    let shared = sandbox("uninst-shared", SHARED_KEY);
     let (host_before, shared_before) = (host.ns.snapshot(), shared.ns.snapshot());
 
     let task = Container {
@@ -114,7 +91,7 @@ fn uninstall_cleans_tasks_but_leaves_host_network_and_shared_namespaces_alone() 
         .expect("uninstall");
 
     assert!(
-        !normal.has_original_rule(),
+        !has_original_rule(&normal),
         "the normal task's namespace was not cleaned: {}",
         normal.ns.ip(&["rule"])
     );

@@ -174,6 +174,22 @@ where
     .map_err(|e| enter_error(target, e))?
 }
 
+/// The address the namespace at `ns` holds in `subnet`, if any (which sandbox a task joining
+/// the ingress has, before Docker can be asked).
+pub fn address_in(ns: &Path, subnet: Ipv4Net) -> Result<Option<std::net::Ipv4Addr>, ApplyError> {
+    let name = ns.display().to_string();
+    let target = name.as_str();
+    netns::run_in(ns, || {
+        with_netlink(target, |handle| async move {
+            routing::find_interface_in(&handle, subnet)
+                .await
+                .map(|found| found.map(|(_, ip)| ip))
+                .map_err(|e| fail(target, Step::FindInterface, e))
+        })
+    })
+    .map_err(|e| enter_error(target, e))?
+}
+
 /// One `iptables-save` of every table, parsed.
 fn read_here(target: &str, tools: &IptablesTools) -> Result<IptablesState, ApplyError> {
     let all = tools

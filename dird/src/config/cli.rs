@@ -53,7 +53,8 @@ pub struct DaemonArgs {
     /// compatibility).
     #[arg(long)]
     pub preexisting: bool,
-    /// Pass '--wait' to iptables (wait for the xtables lock).
+    /// Pass '--wait' to iptables (wait for the xtables lock; without either wait flag dird
+    /// passes '--wait 10'). The --apply-timeout deadline still applies.
     #[arg(long)]
     pub iptables_wait: bool,
     /// Pass '--wait <N>' to iptables.
@@ -67,6 +68,11 @@ pub struct DaemonArgs {
     /// one year).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub resync_interval: u64,
+    /// (extension) Seconds one namespace's apply may take (1 to 3600); then its iptables
+    /// child processes are killed, the apply counts as failed and the container is retried
+    /// with backoff.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub apply_timeout: u64,
 }
 
 /// Flags that shape the rules; shared by the daemon and `dird plan`.

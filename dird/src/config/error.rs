@@ -25,6 +25,13 @@ pub enum ConfigError {
         value: u64,
         max: u64,
     },
+    #[error("{flag} {value} is out of range: {min} to {max} seconds")]
+    OutOfRange {
+        flag: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
     #[error("--install and --uninstall cannot be used together")]
     InstallAndUninstall,
     #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]

@@ -14,6 +14,11 @@ use ipnet::Ipv4Net;
 
 /// The longest `--resync-interval` accepted: one year.
 pub const MAX_RESYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;
+/// The xtables-lock wait when neither `--iptables-wait` flag is given: bounded, so that a
+/// process holding `/run/xtables.lock` delays dird's batches rather than failing them.
+pub const DEFAULT_IPTABLES_WAIT_SECS: u32 = 10;
+/// `--apply-timeout` bounds: a namespace's apply is given up (its children killed) after it.
+pub const MAX_APPLY_TIMEOUT_SECS: u64 = 3600;
 
 /// The legacy environment variable of the bash daemon, read before `--ingress-gateway-ips`.
 pub const LEGACY_GATEWAYS_ENV: &str = "INGRESS_NODE_GATEWAY_IPS";
@@ -68,6 +73,8 @@ pub struct Config {
     /// `--config FILE`: more flags, re-read on SIGHUP.
     pub config_file: Option<std::path::PathBuf>,
     pub resync_interval: std::time::Duration,
+    /// `--apply-timeout`: how long one namespace's apply may take.
+    pub apply_timeout: std::time::Duration,
 }
 
 /// Why a configuration could not be loaded (all are the operator's to fix).
@@ -174,7 +181,7 @@ impl Config {
                 },
             )?)),
             None if args.iptables_wait => Some(IptablesWait::Forever),
-            None => None,
+            None => Some(IptablesWait::Seconds(DEFAULT_IPTABLES_WAIT_SECS)),
         };
         Ok(Config {
             action,
@@ -183,8 +190,22 @@ impl Config {
             iptables_wait,
             config_file: args.config.clone(),
             resync_interval: resync_interval(args.resync_interval)?,
+            apply_timeout: apply_timeout(args.apply_timeout)?,
         })
     }
+}
+
+/// `--apply-timeout`: 1 to [`MAX_APPLY_TIMEOUT_SECS`] seconds.
+fn apply_timeout(secs: u64) -> Result<std::time::Duration, ConfigError> {
+    if !(1..=MAX_APPLY_TIMEOUT_SECS).contains(&secs) {
+        return Err(ConfigError::OutOfRange {
+            flag: "--apply-timeout",
+            value: secs,
+            min: 1,
+            max: MAX_APPLY_TIMEOUT_SECS,
+        });
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// `--resync-interval`: at most [`MAX_RESYNC_INTERVAL_SECS`] (the daemon's audit timer cannot

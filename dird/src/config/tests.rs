@@ -183,3 +183,28 @@ fn resync_interval_is_at_most_a_year() {
         assert!(e.to_string().contains(absurd), "{e}");
     }
 }
+
+#[test]
+fn iptables_waits_ten_seconds_unless_told() {
+    let c = cfg(&["--install"]).unwrap();
+    assert_eq!(c.iptables_wait, Some(IptablesWait::Seconds(10)));
+    assert_eq!(c.apply_timeout.as_secs(), 30);
+}
+
+#[test]
+fn apply_timeout_is_bounded() {
+    assert_eq!(
+        cfg(&["--install", "--apply-timeout", "5"])
+            .unwrap()
+            .apply_timeout
+            .as_secs(),
+        5
+    );
+    for bad in ["0", "3601"] {
+        let e = cfg(&["--install", "--apply-timeout", bad]).unwrap_err();
+        assert!(
+            e.to_string().contains("--apply-timeout") && e.to_string().contains(bad),
+            "{e}"
+        );
+    }
+}

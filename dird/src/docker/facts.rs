@@ -57,6 +57,13 @@ pub fn ingress_from_network(net: &Network) -> Result<Ingress, FactsError> {
     })
 }
 
+/// The ingress address of container `id`'s endpoint in `GET /networks/ingress`.
+pub fn endpoint_address(net: &Network, id: &str) -> Option<Ipv4Addr> {
+    let endpoint = net.containers.as_ref()?.get(id)?;
+    let addr = endpoint.ipv4_address.as_deref()?;
+    addr.split('/').next()?.parse().ok()
+}
+
 /// Published ingress-mode ports of the named services: (tcp, udp).
 pub fn published_ports(services: &[Service], names: &[String]) -> (Vec<PortSpec>, Vec<PortSpec>) {
     let mut tcp = Vec::new();

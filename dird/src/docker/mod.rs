@@ -24,6 +24,9 @@ use crate::plan::Ingress;
 /// Where Docker keeps the ingress sandbox's network namespace.
 pub const SBOX_NETNS: &str = "/var/run/docker/netns/ingress_sbox";
 
+/// The swarm's ingress network.
+const INGRESS: &str = "ingress";
+
 /// How long one Engine request may take to answer (bollard's own default).
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
@@ -35,6 +38,8 @@ pub enum DockerError {
     Raw(#[from] raw::RawError),
     #[error(transparent)]
     View(#[from] swarm_view::ViewError),
+    #[error("Docker Engine: {what} took longer than {secs} s")]
+    Slow { what: &'static str, secs: u64 },
     #[error("Docker socket path {0:?} is not UTF-8")]
     SocketPath(PathBuf),
     /// `/services` answered 503 on a node whose `/info` says it is a manager: the swarm has
@@ -61,11 +66,24 @@ pub struct DockerClient {
     socket: PathBuf,
 }
 
+/// A service task that joined the ingress: the sandbox holding `ip` is its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoiningTask {
+    pub id: String,
+    pub service: String,
+    pub ip: std::net::Ipv4Addr,
+}
+
 /// What dird reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     ContainerStart {
         id: String,
+    },
+    /// A container joined the ingress network (`network connect`), before it starts: Docker
+    /// is about to put it into the load balancers' rotation.
+    IngressJoined {
+        container: String,
     },
     ContainerGone {
         id: String,
@@ -148,7 +166,7 @@ impl DockerClient {
             verbose: false,
             scope: None,
         };
-        match self.docker.inspect_network("ingress", Some(opts)).await {
+        match self.docker.inspect_network(INGRESS, Some(opts)).await {
             Ok(net) => Ok(match facts::ingress_from_network(&net) {
                 Ok(i) => IngressState::Ready(i),
                 Err(e) => IngressState::NotReady(e.to_string()),
@@ -214,6 +232,40 @@ impl DockerClient {
         Ok(sandbox::task_from_inspect(id, &c))
     }
 
+    /// A container that has just joined the ingress, before it runs: its service and its
+    /// ingress address. Asked without inspecting the container, which Docker holds locked
+    /// while it starts it: the container list gives the labels, the ingress network its
+    /// endpoints. `None` when it is not a service task or has no ingress address (yet).
+    pub async fn joining_task(&self, id: &str) -> Result<Option<JoiningTask>, DockerError> {
+        if !valid_container_id(id) {
+            return Ok(None);
+        }
+        let opts = ListContainersOptions {
+            all: true,
+            filters: filters(&[("id", &[id])]),
+            ..Default::default()
+        };
+        let listed = self.docker.list_containers(Some(opts)).await?;
+        // `id` may be the short form: the list gives the full one, which keys the endpoints.
+        let Some((full, service)) = listed.iter().find_map(|c| {
+            let full = c.id.as_deref().filter(|f| f.starts_with(id))?;
+            let service = c.labels.as_ref()?.get(SERVICE_LABEL)?;
+            Some((full.to_owned(), service.clone()))
+        }) else {
+            return Ok(None);
+        };
+        let opts = InspectNetworkOptions {
+            verbose: false,
+            scope: None,
+        };
+        let net = self.docker.inspect_network(INGRESS, Some(opts)).await?;
+        Ok(facts::endpoint_address(&net, &full).map(|ip| JoiningTask {
+            id: id.chars().take(12).collect(),
+            service,
+            ip,
+        }))
+    }
+
     /// Published ingress ports of the named services: (tcp, udp); `None` on a worker node,
     /// where the Swarm API cannot list services. A manager answers 503 too when the swarm has
     /// no leader: `/info` (`Swarm.ControlAvailable`) tells the two apart, and a manager's 503
@@ -254,10 +306,19 @@ impl DockerClient {
         self.docker.events(Some(opts)).map(|r| {
             let m = r?;
             let action = m.action.unwrap_or_default();
-            let id = m.actor.and_then(|a| a.id).unwrap_or_default();
+            let (id, attributes) = m
+                .actor
+                .map(|a| (a.id.unwrap_or_default(), a.attributes.unwrap_or_default()))
+                .unwrap_or_default();
+            let attribute = |k: &str| attributes.get(k).map(String::as_str);
             use bollard::models::EventMessageTypeEnum as T;
             Ok(match (m.typ, action.as_str()) {
                 (Some(T::CONTAINER), "start") => Some(Event::ContainerStart { id }),
+                (Some(T::NETWORK), "connect") if attribute("name") == Some(INGRESS) => {
+                    attribute("container").map(|c| Event::IngressJoined {
+                        container: c.to_owned(),
+                    })
+                }
                 (Some(T::CONTAINER), "die" | "destroy") => Some(Event::ContainerGone { id }),
                 (Some(T::SERVICE), "create" | "update" | "remove") => Some(Event::ServiceChanged),
                 (Some(T::NETWORK), "create" | "destroy") => Some(Event::NetworkChanged),

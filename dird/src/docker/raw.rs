@@ -21,6 +21,8 @@ pub enum RawError {
         status: String,
         message: String,
     },
+    #[error("Docker Engine did not answer {request} within {secs} s")]
+    TimedOut { request: String, secs: u64 },
     #[error("Docker Engine sent a malformed HTTP response to {request}")]
     Malformed { request: String },
 }
@@ -41,14 +43,29 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.trim().to_owned())
 }
 
+/// How long [`get`] waits for the whole answer.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `GET /v<major>.<minor><path>` on the Engine listening on `socket`; returns the body of a
-/// 200 answer.
+/// 200 answer, or an error after [`TIMEOUT`].
 pub async fn get(socket: &Path, version: (usize, usize), path: &str) -> Result<String, RawError> {
+    let request = format!("/v{}.{}{}", version.0, version.1, path);
+    tokio::time::timeout(TIMEOUT, get_unbounded(socket, &request))
+        .await
+        .unwrap_or_else(|_| {
+            Err(RawError::TimedOut {
+                request,
+                secs: TIMEOUT.as_secs(),
+            })
+        })
+}
+
+async fn get_unbounded(socket: &Path, request: &str) -> Result<String, RawError> {
+    let request = request.to_owned();
     let io = |source| RawError::Io {
         path: socket.display().to_string(),
         source,
     };
-    let request = format!("/v{}.{}{}", version.0, version.1, path);
     let mut stream = UnixStream::connect(socket).await.map_err(io)?;
     stream
         .write_all(

@@ -4,6 +4,7 @@
 //! exits. Containers on the host's network or sharing another container's namespace are
 //! refused, and so is any sandbox key that is not a file Docker keeps in its netns folder.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use bollard::models::ContainerInspectResponse;
@@ -88,6 +89,40 @@ pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskR
     }
 }
 
+/// The container sandboxes Docker keeps now (`<dir>/<hex id>` in the first folder of
+/// [`NETNS_DIRS`] that exists), newest first: a task that has just joined the ingress owns
+/// one of the first.
+pub fn sandboxes() -> Vec<PathBuf> {
+    let Some(entries) = NETNS_DIRS.iter().find_map(|d| std::fs::read_dir(d).ok()) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(valid_container_id))
+        .filter_map(|e| {
+            let modified = e.metadata().and_then(|m| m.modified()).ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The first of `sandboxes` whose address (as `address_of` reads it) is `ip`.
+pub fn sandbox_with_address<F>(
+    sandboxes: &[PathBuf],
+    ip: Ipv4Addr,
+    address_of: F,
+) -> Option<PathBuf>
+where
+    F: Fn(&Path) -> Option<Ipv4Addr>,
+{
+    sandboxes
+        .iter()
+        .find(|p| address_of(p) == Some(ip))
+        .cloned()
+}
+
 /// Containers whose sandbox key was refused already (so the warning is not repeated at every
 /// audit).
 static REFUSED: Once = Once::new();
@@ -97,6 +132,29 @@ mod tests {
     use super::*;
 
     const KEY: &str = "/var/run/docker/netns/2f3c4d5e6f70";
+
+    #[test]
+    fn a_joining_task_is_found_by_its_ingress_address() {
+        let list: Vec<PathBuf> = [
+            "/run/docker/netns/aaaaaaaaaaaa",
+            "/run/docker/netns/bbbbbbbbbbbb",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let address_of = |p: &Path| match p.file_name()?.to_str()? {
+            "aaaaaaaaaaaa" => None,
+            _ => Some(Ipv4Addr::new(10, 0, 0, 7)),
+        };
+        assert_eq!(
+            sandbox_with_address(&list, Ipv4Addr::new(10, 0, 0, 7), address_of),
+            Some(list[1].clone())
+        );
+        assert_eq!(
+            sandbox_with_address(&list, Ipv4Addr::new(10, 0, 0, 8), address_of),
+            None
+        );
+    }
 
     #[test]
     fn a_task_namespace_is_its_sandbox() {

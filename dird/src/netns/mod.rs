@@ -3,6 +3,8 @@
 //! processes started from that thread (iptables-restore) and netlink sockets opened there
 //! belong to the target namespace; so do `/proc/sys/net` files opened there.
 
+pub mod child;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 

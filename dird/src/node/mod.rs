@@ -119,6 +119,13 @@ impl Node {
             .filter(|_| self.lb_enabled)
     }
 
+    /// This node with every iptables child process of its applies killed at `deadline`.
+    pub fn with_deadline(&self, deadline: std::time::Instant) -> Node {
+        let mut node = self.clone();
+        node.tools.deadline = Some(deadline);
+        node
+    }
+
     /// Whether a task of `service` gets rules (`--services` filter).
     pub fn wants_service(&self, service: &str) -> bool {
         self.rules.services.is_empty() || self.rules.services.iter().any(|s| s == service)

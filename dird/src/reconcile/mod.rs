@@ -1,24 +1,26 @@
-//! The daemon loop: start-up sync, container events, periodic audit, sbox rebuild detection,
-//! configuration reload. It decides *what* to apply (through [`crate::node::Node`]), never how.
+//! The daemon: connecting to Docker, signals, and the [`runner`] that does the work (start-up
+//! sync, container events, periodic audit, sbox rebuild detection, configuration reload). It
+//! decides *what* to apply (through [`crate::node::Node`]), never how.
 
+mod jobs;
+mod runner;
 mod sync;
+mod work;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info, warn};
+use tracing::warn;
 
-use crate::config::{self, Config};
-use crate::docker::{DockerClient, Event, IngressState, SBOX_NETNS};
-use crate::plan::Ingress;
+use crate::config::Config;
+use crate::docker::{DockerClient, SBOX_NETNS};
+use crate::netns::child;
+use runner::{Exit, Runner};
 
-pub use sync::{build_node, full_sync, uninstall_all, BuildError};
-
-/// How often `--ingress-gateway-ips auto` re-reads the swarm's view (network events also do).
-pub const AUTO_POLL: Duration = Duration::from_secs(10);
+pub use runner::{AUTO_POLL, MIN_SYNC_INTERVAL};
+pub use sync::{build_node, uninstall_all, BuildError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -84,28 +86,26 @@ impl Signals {
     }
 }
 
-fn reload(launch: &Launch, cfg: &mut Config) {
-    match config::load(&launch.argv, launch.legacy_env.as_deref()) {
-        Ok(new) => {
-            info!("configuration reloaded (SIGHUP)");
-            *cfg = new;
-        }
-        Err(e) => error!("configuration not reloaded, keeping the previous one: {e}"),
-    }
+/// Runs until SIGTERM/SIGINT; installed rules are left in place (as the original daemon).
+/// Connects to Docker (again, with backoff, whenever it goes away) and runs the [`Runner`]'s
+/// session; on the way out, iptables children still running are killed.
+pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
+    let mut signals = Signals::new()?;
+    let result = connect_and_run(&mut signals, Runner::new(launch, cfg)).await;
+    child::kill_all();
+    result
 }
 
-/// Runs until SIGTERM/SIGINT; installed rules are left in place (as the original daemon).
-pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
-    let mut signals = Signals::new()?;
+async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<(), DaemonError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
-    'connect: loop {
+    loop {
         // Every retry waits (with backoff), whatever failed: dockerd gone, an API error in a
         // sync, the event stream ending.
         if !std::mem::take(&mut first) {
             match signals.sleep(backoff).await {
                 Wake::Stop => return Ok(()),
-                Wake::Reload => reload(&launch, &mut cfg),
+                Wake::Reload => runner.reload(),
                 Wake::Elapsed => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -121,139 +121,18 @@ pub async fn run(launch: Launch, mut cfg: Config) -> Result<(), DaemonError> {
                     "Docker Engine not reachable ({e}); retrying in {}s",
                     backoff.as_secs()
                 );
-                continue 'connect;
+                continue;
             }
         };
-
-        // Wait for the swarm's ingress on this node.
-        let ingress: Ingress = loop {
-            match client.ingress().await {
-                Ok(IngressState::Ready(i)) => break i,
-                Ok(IngressState::NotReady(why)) => {
-                    info!("waiting for the swarm ingress: {why}; checking again in 5s")
-                }
-                Err(e) => {
-                    warn!("lost the Docker Engine while waiting for the ingress: {e}");
-                    continue 'connect;
-                }
-            }
-            match signals.sleep(Duration::from_secs(5)).await {
-                Wake::Stop => return Ok(()),
-                Wake::Reload => reload(&launch, &mut cfg),
-                Wake::Elapsed => {}
-            }
-        };
-        info!(
-            "ingress subnet {}, this node's ingress IP {}",
-            ingress.subnet, ingress.node_ip
-        );
-
-        let mut node = match build_node(&client, &launch, &cfg, ingress).await {
-            Ok(n) => n,
-            Err(sync::BuildError::Config(e)) => return Err(e.into()),
-            Err(sync::BuildError::Docker(e)) => {
-                warn!("Docker Engine: {e}");
-                continue 'connect;
-            }
-            Err(sync::BuildError::Waiting(why)) => {
-                info!("{why}; checking again");
-                continue 'connect;
-            }
-            // Logged once by build_node; retried with the backoff.
-            Err(sync::BuildError::Backend(_)) => continue 'connect,
-        };
-        if full_sync(&client, &launch, &node).await.is_err() {
-            continue 'connect;
+        let started = std::time::Instant::now();
+        match runner.session(&client, signals).await {
+            Exit::Stop => return Ok(()),
+            Exit::Fatal(e) => return Err(e.into()),
+            Exit::Reconnect => {}
         }
-        backoff = Duration::from_secs(1);
-
-        let mut events = Box::pin(client.events());
-        let mut audit = tokio::time::interval(if cfg.resync_interval.is_zero() {
-            Duration::from_secs(86400 * 365)
-        } else {
-            cfg.resync_interval
-        });
-        audit.reset();
-        let mut sbox_watch = tokio::time::interval(Duration::from_secs(2));
-        let mut sbox_id = sbox_identity(&launch.sbox);
-        let mut view_poll = tokio::time::interval(AUTO_POLL);
-        view_poll.reset();
-        loop {
-            let mut rebuild = false;
-            tokio::select! {
-                ev = events.next() => match ev {
-                    Some(Ok(Some(Event::ContainerStart { id }))) => sync::start_event(&client, &node, &id).await,
-                    Some(Ok(Some(Event::ContainerGone { id }))) => tracing::debug!(container = %id, "container gone; forgotten"),
-                    Some(Ok(Some(Event::ServiceChanged))) => rebuild = !cfg.rules.services.is_empty() && !cfg.rules.has_port_filter(),
-                    Some(Ok(Some(Event::NetworkChanged))) => rebuild = true,
-                    Some(Ok(None)) => {}
-                    Some(Err(e)) => {
-                        warn!("Docker event stream broke ({e}); reconnecting and resyncing");
-                        continue 'connect;
-                    }
-                    None => {
-                        warn!("Docker event stream ended; reconnecting and resyncing");
-                        continue 'connect;
-                    }
-                },
-                _ = audit.tick() => {
-                    if full_sync(&client, &launch, &node).await.is_err() {
-                        continue 'connect;
-                    }
-                }
-                _ = sbox_watch.tick() => {
-                    let now = sbox_identity(&launch.sbox);
-                    if now != sbox_id {
-                        info!("ingress_sbox was re-created; reinstalling the load-balancer rules");
-                        sbox_id = now;
-                        rebuild = true;
-                    }
-                }
-                _ = view_poll.tick(), if cfg.rules.auto_gateways => {
-                    rebuild = sync::view_changed(&client, &node).await;
-                }
-                _ = signals.hup.recv() => {
-                    reload(&launch, &mut cfg);
-                    rebuild = true;
-                }
-                _ = signals.term.recv() => return Ok(()),
-                _ = signals.int.recv() => return Ok(()),
-            }
-            if rebuild {
-                // The ingress may have moved (network re-created), ports may have changed.
-                let ingress = match client.ingress().await {
-                    Ok(IngressState::Ready(i)) => i,
-                    Ok(IngressState::NotReady(why)) => {
-                        info!("ingress not ready: {why}");
-                        continue 'connect;
-                    }
-                    Err(e) => {
-                        warn!("Docker Engine: {e}");
-                        continue 'connect;
-                    }
-                };
-                node = match build_node(&client, &launch, &cfg, ingress).await {
-                    Ok(n) => n,
-                    Err(sync::BuildError::Config(e)) => {
-                        error!("{e}; keeping the previous configuration");
-                        continue;
-                    }
-                    Err(sync::BuildError::Docker(e)) => {
-                        warn!("Docker Engine: {e}");
-                        continue 'connect;
-                    }
-                    Err(sync::BuildError::Waiting(why)) => {
-                        info!("{why}; keeping the previous load balancers");
-                        continue;
-                    }
-                    // Logged once by build_node; the previous node is dropped so that nothing
-                    // more is installed until the backend can be told again.
-                    Err(sync::BuildError::Backend(_)) => continue 'connect,
-                };
-                if full_sync(&client, &launch, &node).await.is_err() {
-                    continue 'connect;
-                }
-            }
+        // A session that lasted resets the backoff: Docker was back.
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_secs(1);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! One reconcile pass: the sbox, then every running service task. Blocking work (namespace
-//! threads, iptables-restore) runs on tokio's blocking pool.
+//! Building the node from Docker's facts, logging applies, `--uninstall`, and the swarm's view
+//! under `auto`. Blocking work (namespace threads, iptables) runs on tokio's blocking pool.
 
 use std::sync::Mutex;
 
@@ -178,26 +178,25 @@ pub async fn build_node(
     Ok(node)
 }
 
-fn log_sbox(result: &Result<SboxOutcome, ApplyError>) {
-    match result {
-        Ok(SboxOutcome::LoadBalancer { id, outcome }) if outcome.changed() => info!(
+pub(super) fn log_sbox(outcome: &SboxOutcome) {
+    match outcome {
+        SboxOutcome::LoadBalancer { id, outcome } if outcome.changed() => info!(
             netns = "ingress_sbox",
             "load-balancer rules installed (ID {id}): {}",
             describe(outcome)
         ),
-        Ok(SboxOutcome::LoadBalancer { .. }) => tracing::debug!(
+        SboxOutcome::LoadBalancer { .. } => tracing::debug!(
             netns = "ingress_sbox",
             "load-balancer rules already in place"
         ),
-        Ok(SboxOutcome::NotLoadBalancer { outcome }) if outcome.changed() => info!(
+        SboxOutcome::NotLoadBalancer { outcome } if outcome.changed() => info!(
             netns = "ingress_sbox",
             "not a load balancer: removed old load-balancer rules"
         ),
-        Ok(SboxOutcome::NotLoadBalancer { .. }) => tracing::debug!(
+        SboxOutcome::NotLoadBalancer { .. } => tracing::debug!(
             netns = "ingress_sbox",
             "not a load balancer: nothing to install"
         ),
-        Err(e) => error!("{e}"),
     }
 }
 
@@ -208,86 +207,18 @@ fn describe(o: &Outcome) -> String {
     )
 }
 
-fn log_task(t: &TaskRef, result: &Result<TaskOutcome, ApplyError>) {
+pub(super) fn log_task(t: &TaskRef, outcome: &TaskOutcome) {
     let (id, service, netns) = (&t.id, &t.service, t.netns.display());
-    match result {
-        Ok(TaskOutcome::Applied { interface, outcome }) if outcome.changed() => {
+    match outcome {
+        TaskOutcome::Applied { interface, outcome } if outcome.changed() => {
             info!(container = %id, service = %service, netns = %netns, "configured (ingress interface {interface}): {}", describe(outcome))
         }
-        Ok(TaskOutcome::Applied { .. }) => {
+        TaskOutcome::Applied { .. } => {
             tracing::debug!(container = %id, service = %service, "already configured")
         }
-        Ok(TaskOutcome::NoIngressInterface) => {
+        TaskOutcome::NoIngressInterface => {
             tracing::debug!(container = %id, service = %service, "no interface in the ingress subnet; skipped")
         }
-        Err(e) => error!("{e}"),
-    }
-}
-
-/// Applies one task on the blocking pool.
-async fn sync_task(node: &Node, task: TaskRef) {
-    let n = node.clone();
-    let t = task.clone();
-    match tokio::task::spawn_blocking(move || n.sync_task(&t)).await {
-        Ok(r) => log_task(&task, &r),
-        Err(e) => error!(container = %task.id, "worker failed: {e}"),
-    }
-}
-
-/// The sbox and every running service task. `Err` only when Docker could not be asked.
-pub async fn full_sync(
-    client: &DockerClient,
-    launch: &Launch,
-    node: &Node,
-) -> Result<(), DockerError> {
-    let tasks = client
-        .service_tasks()
-        .await
-        .inspect_err(|e| warn!("cannot list containers: {e}"))?;
-    let n = node.clone();
-    let sbox = launch.sbox.clone();
-    let result = if sbox.exists() {
-        tokio::task::spawn_blocking(move || n.sync_sbox(&sbox))
-            .await
-            .ok()
-    } else {
-        info!("no ingress_sbox at {} yet", launch.sbox.display());
-        None
-    };
-    if let Some(r) = result {
-        log_sbox(&r);
-    }
-    let wanted: Vec<TaskRef> = tasks
-        .into_iter()
-        .filter(|t| {
-            let keep = node.wants_service(&t.service);
-            if !keep {
-                tracing::debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
-            }
-            keep
-        })
-        .collect();
-    let n = node.clone();
-    let list = wanted.clone();
-    match tokio::task::spawn_blocking(move || n.sync_tasks(&list, node::default_workers())).await {
-        Ok(results) => wanted
-            .iter()
-            .zip(results.iter())
-            .for_each(|(t, r)| log_task(t, r)),
-        Err(e) => error!("workers failed: {e}"),
-    }
-    Ok(())
-}
-
-/// A container `start` event.
-pub async fn start_event(client: &DockerClient, node: &Node, id: &str) {
-    match client.task(id).await {
-        Ok(Some(t)) if node.wants_service(&t.service) => sync_task(node, t).await,
-        Ok(Some(t)) => {
-            info!(container = %t.id, service = %t.service, "service not in --services; skipped")
-        }
-        Ok(None) => {}
-        Err(e) => warn!(container = %id, "cannot inspect: {e}"),
     }
 }
 
@@ -423,7 +354,7 @@ mod tests {
             service: "web".into(),
             netns: PathBuf::from("/var/run/docker/netns/2f3c4d5e6f70"),
         };
-        let skip = || log_task(&t, &Ok(TaskOutcome::NoIngressInterface));
+        let skip = || log_task(&t, &TaskOutcome::NoIngressInterface);
         assert_eq!(logged(tracing::Level::INFO, skip), "");
         let debug = logged(tracing::Level::DEBUG, skip);
         assert!(

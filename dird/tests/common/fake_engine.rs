@@ -68,6 +68,8 @@ pub struct Spec {
     pub role: Role,
     /// The containers on this node.
     pub containers: Vec<Container>,
+    /// What `/events` streams (`None`: [`canned_events`]).
+    pub events: Option<Vec<Value>>,
 }
 
 /// This node's place in the swarm.
@@ -89,6 +91,7 @@ impl Spec {
             close_events: false,
             role: Role::Manager,
             containers: CONTAINERS.to_vec(),
+            events: None,
         }
     }
 
@@ -101,6 +104,7 @@ impl Spec {
             close_events: false,
             role: Role::Manager,
             containers: CONTAINERS.to_vec(),
+            events: None,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct FakeEngine {
     socket: PathBuf,
     requests: Arc<Mutex<Vec<String>>>,
     server: JoinHandle<()>,
+    /// Ends the open event streams (as a dockerd that goes away).
+    end_events: Arc<tokio::sync::Notify>,
 }
 
 impl FakeEngine {
@@ -128,9 +134,11 @@ impl FakeEngine {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let spec = Arc::new(spec);
+        let end_events = Arc::new(tokio::sync::Notify::new());
+        let end = end_events.clone();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, spec.clone(), log.clone()));
+                tokio::spawn(serve(stream, spec.clone(), log.clone(), end.clone()));
             }
         });
         FakeEngine {
@@ -138,11 +146,17 @@ impl FakeEngine {
             socket,
             requests,
             server,
+            end_events,
         }
     }
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// Ends every event stream open now; later ones stay open.
+    pub fn end_event_streams(&self) {
+        self.end_events.notify_waiters();
     }
 
     /// Every request target received so far (path and query, as sent), oldest first.
@@ -186,7 +200,12 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-async fn serve(mut stream: UnixStream, spec: Arc<Spec>, log: Arc<Mutex<Vec<String>>>) {
+async fn serve(
+    mut stream: UnixStream,
+    spec: Arc<Spec>,
+    log: Arc<Mutex<Vec<String>>>,
+    end: Arc<tokio::sync::Notify>,
+) {
     // The request head; dird sends no request bodies.
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
@@ -226,8 +245,8 @@ async fn serve(mut stream: UnixStream, spec: Arc<Spec>, log: Arc<Mutex<Vec<Strin
         Err(r) => return write(&mut stream, proto, &common, r).await,
     };
     let response = match (method.as_str(), path.as_str()) {
-        ("GET", "/events") => match events(&target) {
-            Ok(events) => return stream_events(stream, proto, &common, events, &spec).await,
+        ("GET", "/events") => match events(&target, &spec) {
+            Ok(events) => return stream_events(stream, proto, &common, events, &spec, &end).await,
             Err(r) => r,
         },
         ("GET", _) => answer(&path, query(&target), &spec),
@@ -243,6 +262,7 @@ async fn stream_events(
     common: &str,
     events: Vec<Value>,
     spec: &Spec,
+    end: &tokio::sync::Notify,
 ) {
     let mut out = format!(
         "{proto} 200 OK\r\n{common}Content-Type: application/json\r\n\
@@ -255,14 +275,20 @@ async fn stream_events(
     if stream.write_all(out.as_bytes()).await.is_err() {
         return;
     }
-    if spec.close_events {
-        let _ = stream.write_all(b"0\r\n\r\n").await;
-        let _ = stream.shutdown().await;
-    } else {
-        // dockerd keeps the stream open until the client goes away.
+    if !spec.close_events {
+        // dockerd keeps the stream open until the client goes away (or dockerd does).
+        let ended = end.notified();
+        tokio::pin!(ended);
         let mut buf = [0u8; 512];
-        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+        loop {
+            tokio::select! {
+                _ = &mut ended => break,
+                r = stream.read(&mut buf) => if !matches!(r, Ok(n) if n > 0) { return },
+            }
+        }
     }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let _ = stream.shutdown().await;
 }
 
 async fn write(stream: &mut UnixStream, proto: &str, common: &str, r: Response) {
@@ -392,9 +418,12 @@ fn answer(path: &str, q: HashMap<String, String>, spec: &Spec) -> Response {
             json_response(200, ingress(verbose))
         }
         ["networks", other] => error(404, format!("network {other} not found")),
-        ["containers", "json"] => match filters(&q, &["label", "status"]) {
+        ["containers", "json"] => match filters(&q, &["label", "status", "id"]) {
             Err(r) => r,
-            Ok(f) => json_response(200, list_containers(&spec.containers, &f)),
+            Ok(f) => {
+                let all = matches!(q.get("all").map(String::as_str), Some("true" | "1"));
+                json_response(200, list_containers(&spec.containers, &f, all))
+            }
         },
         ["containers", id, "json"] => match find_container(&spec.containers, id) {
             Some(c) => json_response(200, inspect_container(c)),
@@ -638,7 +667,7 @@ fn manifest() -> Value {
     })
 }
 
-fn list_containers(all: &[Container], f: &HashMap<String, Vec<String>>) -> Value {
+fn list_containers(all: &[Container], f: &HashMap<String, Vec<String>>, every: bool) -> Value {
     let wanted = |c: &Container| {
         let labels = labels(c);
         let label_ok = f.get("label").into_iter().flatten().all(|l| {
@@ -651,12 +680,16 @@ fn list_containers(all: &[Container], f: &HashMap<String, Vec<String>>) -> Value
                 (None, _) => false,
             }
         });
-        // Without a status filter, only running containers are listed (no `all=true`).
+        // Without a status filter, only running containers are listed, unless `all=true`.
         let status_ok = match f.get("status") {
             Some(s) => s.iter().any(|s| s == state_name(c)),
-            None => c.running,
+            None => c.running || every,
         };
-        label_ok && status_ok
+        // An id filter matches a prefix of the id.
+        let id_ok = f
+            .get("id")
+            .is_none_or(|ids| ids.iter().any(|i| c.id.starts_with(i.as_str())));
+        label_ok && status_ok && id_ok
     };
     Value::Array(
         all.iter()
@@ -918,13 +951,16 @@ fn web_service() -> Value {
 
 /// `GET /events`: the canned events of the `type` filter, in the API 1.52 shape (`Type`,
 /// `Action`, `Actor`, `scope`, `time`, `timeNano`; no `id`, `status`, `from`).
-fn events(target: &str) -> Result<Vec<Value>, Response> {
+fn events(target: &str, spec: &Spec) -> Result<Vec<Value>, Response> {
     let f = filters(
         &query(target),
         &["type", "container", "event", "label", "network"],
     )?;
     let types = f.get("type").cloned().unwrap_or_default();
-    Ok(canned_events()
+    Ok(spec
+        .events
+        .clone()
+        .unwrap_or_else(canned_events)
         .into_iter()
         .filter(|e| {
             types.is_empty() || types.iter().any(|t| Some(t.as_str()) == e["Type"].as_str())

@@ -227,3 +227,32 @@ pub fn original_task_commands(
     }
     out
 }
+
+/// A namespace bind-mounted at `key`, where Docker keeps its sandboxes (the file is removed
+/// on drop, the namespace with it).
+pub struct Mounted {
+    pub ns: Netns,
+    pub key: &'static str,
+}
+
+impl Mounted {
+    pub fn new(ns: Netns, key: &'static str) -> Mounted {
+        let dir = std::path::Path::new(key).parent().expect("parent");
+        std::fs::create_dir_all(dir).expect("netns dir");
+        std::fs::write(key, b"").expect("mount point");
+        let ok = Command::new("mount")
+            .args(["--bind", &ns.path().display().to_string(), key])
+            .status()
+            .expect("mount")
+            .success();
+        assert!(ok, "bind-mount {} at {key}", ns.name);
+        Mounted { ns, key }
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.key).status();
+        let _ = std::fs::remove_file(self.key);
+    }
+}

@@ -7,13 +7,17 @@
 use std::fmt;
 use std::io::ErrorKind;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::iptables::{
     IptablesError, IptablesTools, RESTORE_ENV, SAVE_ENV, SYSTEM_RESTORE, SYSTEM_SAVE,
 };
 use crate::config::IptablesWait;
+use crate::netns::child::{self, ChildError};
 use crate::netns::{self, NetnsError};
+
+/// How long one save or `--version` probe of the detection may run.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -197,6 +201,7 @@ impl Choice {
             save,
             restore,
             wait,
+            deadline: None,
         }
     }
 }
@@ -381,14 +386,11 @@ pub fn gather(host: Option<&Path>, sbox: Option<&Path>) -> Result<Evidence, Back
             }
             Err(e) => seen.save_failures.push(format!("ingress_sbox: {e}")),
         }
-        seen.restore_missing = Command::new(b.restore_program())
-            .arg("--version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .err()
-            .map(|e| e.to_string());
+        let deadline = Some(Instant::now() + PROBE_TIMEOUT);
+        seen.restore_missing =
+            child::run(b.restore_program(), &["--version".into()], None, deadline)
+                .err()
+                .map(|e| e.to_string());
     }
     Ok(ev)
 }
@@ -402,10 +404,13 @@ fn save_both() -> [SaveResult; 2] {
             save: b.save_program().into(),
             restore: b.restore_program().into(),
             wait: None,
+            deadline: Some(Instant::now() + PROBE_TIMEOUT),
         };
         match tools.save_all() {
             Ok(text) => Ok(Some(text)),
-            Err(IptablesError::Spawn { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            Err(IptablesError::Run(ChildError::Spawn { source, .. }))
+                if source.kind() == ErrorKind::NotFound =>
+            {
                 Ok(None)
             }
             Err(e) => Err(e),

@@ -1,0 +1,196 @@
+//! The runner's units of work, as `'static` futures it keeps in flight: one namespace (a task
+//! or the sbox) under a deadline, or one question to Docker (rebuild the node, list the
+//! tasks, re-read the swarm's view). Blocking work runs on tokio's blocking pool; at the
+//! deadline the future gives up and the namespace's iptables children are killed.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::sync::{self, build_node, BuildError};
+use super::work::Announce;
+use super::Launch;
+use crate::apply::{self, ApplyError, TaskOutcome};
+use crate::config::Config;
+use crate::docker::{sandbox, DockerClient, DockerError, IngressState};
+use crate::node::{Node, SboxOutcome, TaskRef};
+
+/// How long one question to Docker about one container may take (an inspect waits while
+/// Docker starts the container).
+pub const DOCKER_STEP: Duration = Duration::from_secs(30);
+/// How long past its deadline a namespace's apply may take to report (its children are
+/// dead by then; netlink work is not interrupted).
+const REPORT_GRACE: Duration = Duration::from_secs(1);
+/// How long listing every task may take.
+pub const DOCKER_LIST: Duration = Duration::from_secs(120);
+
+/// What is known of a container when its job starts.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// From the list of running tasks: configure it.
+    Listed(TaskRef),
+    /// From an event or a retry: ask Docker first.
+    Announced(Announce),
+}
+
+/// How one container's job ended.
+#[derive(Debug)]
+pub enum TaskResult {
+    Applied(TaskRef, TaskOutcome),
+    /// Not a running service task in a namespace of its own (or not on the ingress yet).
+    NotATask,
+    /// Its service is not in `--services`.
+    NotWanted(TaskRef),
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub enum Done {
+    Task {
+        id: String,
+        result: TaskResult,
+    },
+    Sbox(Result<SboxOutcome, String>),
+    /// No ingress_sbox namespace on this node (yet).
+    NoSbox(PathBuf),
+}
+
+/// A question to Docker that shapes the whole node.
+#[derive(Debug)]
+pub enum Control {
+    Rebuilt(Result<Node, BuildError>),
+    Listed(Result<Vec<TaskRef>, DockerError>),
+    ViewChanged(bool),
+}
+
+/// Runs `f` on the blocking pool with `node`'s children killed at the deadline; `Err` with the
+/// reason (naming `target` when it does not end in time).
+async fn in_time<T, F>(node: &Node, timeout: Duration, target: &str, f: F) -> Result<T, String>
+where
+    F: FnOnce(Node) -> Result<T, ApplyError> + Send + 'static,
+    T: Send + 'static,
+{
+    let bounded = node.with_deadline(Instant::now() + timeout);
+    // The children die at the deadline; the namespace's thread then has a moment to report
+    // which step it was at, before the apply is abandoned.
+    let work = tokio::task::spawn_blocking(move || f(bounded));
+    match tokio::time::timeout(timeout + REPORT_GRACE, work).await {
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(e)) => Err(format!("the worker stopped: {e}")),
+        Err(_) => Err(format!(
+            "{target}: timed out: the apply took longer than --apply-timeout {} s and was abandoned",
+            timeout.as_secs()
+        )),
+    }
+}
+
+/// The container's task, as Docker tells it now.
+async fn resolve(
+    client: &DockerClient,
+    node: &Node,
+    id: &str,
+    how: Announce,
+) -> Result<Option<TaskRef>, String> {
+    let asked = async {
+        match how {
+            Announce::Started => client.task(id).await.map_err(|e| e.to_string()),
+            Announce::Joined => joined(client, node, id).await,
+        }
+    };
+    tokio::time::timeout(DOCKER_STEP, asked)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "Docker did not answer within {} s",
+                DOCKER_STEP.as_secs()
+            ))
+        })
+}
+
+/// A container that has joined the ingress but may not run yet: its sandbox is the one that
+/// holds its ingress address.
+async fn joined(client: &DockerClient, node: &Node, id: &str) -> Result<Option<TaskRef>, String> {
+    let Some(j) = client.joining_task(id).await.map_err(|e| e.to_string())? else {
+        tracing::debug!(container = %id, "joined the ingress: not a service task, or no ingress address yet");
+        return Ok(None);
+    };
+    let subnet = node.ingress.subnet;
+    let ip = j.ip;
+    let found = tokio::task::spawn_blocking(move || {
+        let list = sandbox::sandboxes();
+        sandbox::sandbox_with_address(&list, ip, |p| apply::address_in(p, subnet).ok().flatten())
+    })
+    .await
+    .map_err(|e| format!("the worker stopped: {e}"))?;
+    Ok(found.map(|netns| TaskRef {
+        id: j.id,
+        service: j.service,
+        netns,
+    }))
+}
+
+/// One container: find it (unless listed), then configure it within `timeout`.
+pub async fn task(
+    client: DockerClient,
+    node: Node,
+    id: String,
+    source: Source,
+    timeout: Duration,
+) -> Done {
+    let found = match source {
+        Source::Listed(t) => Ok(Some(t)),
+        Source::Announced(how) => resolve(&client, &node, &id, how).await,
+    };
+    let result = match found {
+        Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
+        Ok(None) => TaskResult::NotATask,
+        Ok(Some(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
+        Ok(Some(t)) => {
+            let task = t.clone();
+            let target = crate::node::task_target(&t);
+            match in_time(&node, timeout, &target, move |n| n.sync_task(&task)).await {
+                Ok(outcome) => TaskResult::Applied(t, outcome),
+                Err(e) => TaskResult::Failed(e),
+            }
+        }
+    };
+    Done::Task { id, result }
+}
+
+/// The sbox, within `timeout`.
+pub async fn sbox(node: Node, path: PathBuf, timeout: Duration) -> Done {
+    if !path.exists() {
+        return Done::NoSbox(path);
+    }
+    let target = format!("ingress_sbox {}", path.display());
+    Done::Sbox(in_time(&node, timeout, &target, move |n| n.sync_sbox(&path)).await)
+}
+
+/// This node's configuration from Docker's facts now: the ingress, then [`build_node`].
+pub async fn rebuild(client: DockerClient, launch: Launch, cfg: Config) -> Control {
+    let built = async {
+        match client.ingress().await? {
+            IngressState::Ready(i) => build_node(&client, &launch, &cfg, i).await,
+            IngressState::NotReady(why) => Err(BuildError::Waiting(format!(
+                "waiting for the swarm ingress: {why}"
+            ))),
+        }
+    };
+    Control::Rebuilt(built.await)
+}
+
+/// Every running service task.
+pub async fn list(client: DockerClient) -> Control {
+    let listed = tokio::time::timeout(DOCKER_LIST, client.service_tasks()).await;
+    Control::Listed(listed.unwrap_or_else(|_| {
+        Err(DockerError::Slow {
+            what: "listing the service tasks",
+            secs: DOCKER_LIST.as_secs(),
+        })
+    }))
+}
+
+/// With `auto`: whether the swarm's view gives another set of load balancers.
+pub async fn view(client: DockerClient, node: Node) -> Control {
+    Control::ViewChanged(sync::view_changed(&client, &node).await)
+}

@@ -1,0 +1,406 @@
+//! The runner: one connected session with Docker. Event handlers only record work
+//! ([`Work`]); the loop starts it — at most one Docker-wide question at a time (rebuild,
+//! listing, the swarm's view) and up to `parallel` namespaces at a time, each under its
+//! deadline — and keeps reading events and signals meanwhile, so that no namespace stalls
+//! the daemon.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use tracing::{debug, error, info, warn};
+
+use super::jobs::{self, Control, Done, Source, TaskResult};
+use super::sync::{log_sbox, log_task, BuildError};
+use super::work::{Announce, Work};
+use super::{sbox_identity, Launch, Signals};
+use crate::config::{self, Config, ConfigError};
+use crate::docker::{DockerClient, Event};
+use crate::node::{Node, TaskRef};
+
+/// Minimum interval between two rebuilds or full syncs (bursts of events coalesce).
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// How often `--ingress-gateway-ips auto` re-reads the swarm's view (network events also do).
+pub const AUTO_POLL: Duration = Duration::from_secs(10);
+/// How long to wait before asking again when the ingress or the load balancers are not known.
+const NOT_READY_RETRY: Duration = Duration::from_secs(5);
+/// The key the sbox's retries are recorded under (never a container id: not hex).
+const SBOX: &str = "ingress_sbox";
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Why a session ended.
+#[derive(Debug)]
+pub enum Exit {
+    Stop,
+    /// Docker went away or failed a Docker-wide question: connect again.
+    Reconnect,
+    /// The configuration does not fit this swarm, and there is no previous one to keep.
+    Fatal(ConfigError),
+}
+
+/// What was last logged for a container, so that repeated outcomes are not logged again.
+#[derive(Debug, Default)]
+struct Status {
+    failures: u32,
+    last_error: Option<String>,
+}
+
+pub struct Runner {
+    launch: Launch,
+    cfg: Config,
+    /// A configuration read on SIGHUP, taken by the next rebuild if it fits the swarm.
+    candidate: Option<Config>,
+    node: Option<Node>,
+    work: Work,
+    status: HashMap<String, Status>,
+    parallel: usize,
+}
+
+/// One session's moving parts.
+struct Session {
+    control: Option<Boxed<Control>>,
+    /// Whether `control` is a rebuild that used the reload candidate.
+    with_candidate: bool,
+    jobs: FuturesUnordered<Boxed<Done>>,
+    busy: HashSet<String>,
+    /// Containers announced or due for a retry, then listed ones, waiting for a worker.
+    urgent: VecDeque<(String, Announce)>,
+    listed: VecDeque<TaskRef>,
+    sbox_wanted: bool,
+    want_view: bool,
+}
+
+impl Runner {
+    pub fn new(launch: Launch, cfg: Config) -> Runner {
+        let parallel = (2 * crate::node::default_workers()).clamp(2, 16);
+        Runner {
+            launch,
+            cfg,
+            candidate: None,
+            node: None,
+            work: Work::new(MIN_SYNC_INTERVAL),
+            status: HashMap::new(),
+            parallel,
+        }
+    }
+
+    /// SIGHUP: reads the configuration again. It replaces the current one only once a rebuild
+    /// has shown that it fits the swarm; until then, and if it does not, the old one stays.
+    pub fn reload(&mut self) {
+        match config::load(&self.launch.argv, self.launch.legacy_env.as_deref()) {
+            Ok(new) => {
+                info!("SIGHUP: configuration read; checking it against the swarm");
+                self.candidate = Some(new);
+                self.work.rebuild();
+            }
+            Err(e) => error!("configuration not reloaded, keeping the previous one: {e}"),
+        }
+    }
+
+    fn audit_period(&self) -> Duration {
+        if self.cfg.resync_interval.is_zero() {
+            Duration::from_secs(crate::config::MAX_RESYNC_INTERVAL_SECS)
+        } else {
+            self.cfg.resync_interval
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT, Docker goes away, or the first configuration cannot work.
+    /// The event stream is read from the start, so nothing that starts during a sync is lost.
+    pub async fn session(&mut self, client: &DockerClient, signals: &mut Signals) -> Exit {
+        let mut events = Box::pin(client.events());
+        self.work.rebuild();
+        let mut s = Session {
+            control: None,
+            with_candidate: false,
+            jobs: FuturesUnordered::new(),
+            busy: HashSet::new(),
+            urgent: VecDeque::new(),
+            listed: VecDeque::new(),
+            sbox_wanted: false,
+            want_view: false,
+        };
+        let mut audit = tokio::time::interval(self.audit_period());
+        audit.reset();
+        let mut sbox_watch = tokio::time::interval(Duration::from_secs(2));
+        let mut sbox_id = sbox_identity(&self.launch.sbox);
+        let mut view_poll = tokio::time::interval(AUTO_POLL);
+        view_poll.reset();
+        loop {
+            self.start_work(client, &mut s);
+            let wake = self
+                .work
+                .next_wake()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(Some(e))) => self.record(e),
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => {
+                        warn!("Docker event stream broke ({e}); reconnecting and resyncing");
+                        return Exit::Reconnect;
+                    }
+                    None => {
+                        warn!("Docker event stream ended; reconnecting and resyncing");
+                        return Exit::Reconnect;
+                    }
+                },
+                c = async { s.control.as_mut().expect("guarded").await }, if s.control.is_some() => {
+                    s.control = None;
+                    let period = self.audit_period();
+                    if let Some(exit) = self.controlled(client, &mut s, c) {
+                        return exit;
+                    }
+                    if self.audit_period() != period {
+                        audit = tokio::time::interval(self.audit_period());
+                        audit.reset();
+                    }
+                }
+                Some(done) = s.jobs.next(), if !s.jobs.is_empty() => self.finished(&mut s, done),
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = audit.tick() => self.work.full(),
+                _ = sbox_watch.tick() => {
+                    let now = sbox_identity(&self.launch.sbox);
+                    if now != sbox_id {
+                        info!("ingress_sbox was re-created; reinstalling the load-balancer rules");
+                        sbox_id = now;
+                        self.work.rebuild();
+                    }
+                }
+                _ = view_poll.tick(), if self.cfg.rules.auto_gateways => s.want_view = true,
+                _ = signals.hup.recv() => self.reload(),
+                _ = signals.term.recv() => return Exit::Stop,
+                _ = signals.int.recv() => return Exit::Stop,
+            }
+        }
+    }
+
+    /// Event handlers: they only record what is to be done.
+    fn record(&mut self, e: Event) {
+        match e {
+            Event::IngressJoined { container } => {
+                self.work.announce(&short(&container), Announce::Joined)
+            }
+            Event::ContainerStart { id } => self.work.announce(&short(&id), Announce::Started),
+            Event::ContainerGone { id } => {
+                let id = short(&id);
+                debug!(container = %id, "container gone; forgotten");
+                self.work.forget(&id);
+                self.status.remove(&id);
+            }
+            Event::ServiceChanged => {
+                if crate::node::needs_published_ports(&self.cfg.rules) {
+                    self.work.rebuild();
+                }
+            }
+            Event::NetworkChanged => self.work.rebuild(),
+        }
+    }
+
+    /// Starts whatever is due and fits: one Docker-wide question, then namespaces up to
+    /// `parallel` (announced containers first, the sbox once the listed tasks have started).
+    fn start_work(&mut self, client: &DockerClient, s: &mut Session) {
+        let now = Instant::now();
+        if s.control.is_none() {
+            if let Some(next) = self.work.take_sync(now) {
+                s.control = Some(match next {
+                    super::work::Next::Rebuild => {
+                        s.with_candidate = self.candidate.is_some();
+                        let cfg = self.candidate.clone().unwrap_or_else(|| self.cfg.clone());
+                        Box::pin(jobs::rebuild(client.clone(), self.launch.clone(), cfg))
+                    }
+                    super::work::Next::Full => Box::pin(jobs::list(client.clone())),
+                });
+            } else if std::mem::take(&mut s.want_view) {
+                if let Some(node) = &self.node {
+                    s.control = Some(Box::pin(jobs::view(client.clone(), node.clone())));
+                }
+            }
+        }
+        let Some(node) = self.node.clone() else {
+            return;
+        };
+        let busy = &s.busy;
+        s.urgent
+            .extend(self.work.take_due(now, |id| busy.contains(id)));
+        let timeout = self.cfg.apply_timeout;
+        while s.jobs.len() < self.parallel {
+            if let Some((id, how)) = s.urgent.pop_front() {
+                if s.busy.contains(&id) {
+                    self.work.announce(&id, how);
+                    continue;
+                }
+                s.busy.insert(id.clone());
+                if id == SBOX {
+                    let job = jobs::sbox(node.clone(), self.launch.sbox.clone(), timeout);
+                    s.jobs.push(Box::pin(job));
+                    continue;
+                }
+                let job = jobs::task(
+                    client.clone(),
+                    node.clone(),
+                    id,
+                    Source::Announced(how),
+                    timeout,
+                );
+                s.jobs.push(Box::pin(job));
+            } else if let Some(t) = s.listed.pop_front() {
+                if s.busy.contains(&t.id) || self.work.waiting_retry(&t.id) {
+                    continue;
+                }
+                s.busy.insert(t.id.clone());
+                let job = jobs::task(
+                    client.clone(),
+                    node.clone(),
+                    t.id.clone(),
+                    Source::Listed(t),
+                    timeout,
+                );
+                s.jobs.push(Box::pin(job));
+            } else if s.sbox_wanted && !s.busy.contains(SBOX) {
+                s.sbox_wanted = false;
+                s.busy.insert(SBOX.to_owned());
+                let job = jobs::sbox(node.clone(), self.launch.sbox.clone(), timeout);
+                s.jobs.push(Box::pin(job));
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// A Docker-wide question answered; `Some` ends the session.
+    fn controlled(&mut self, client: &DockerClient, s: &mut Session, c: Control) -> Option<Exit> {
+        match c {
+            Control::Rebuilt(r) => return self.rebuilt(client, s, r),
+            Control::Listed(Ok(tasks)) => {
+                let present: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+                self.status.retain(|id, _| {
+                    id == SBOX || present.contains(id.as_str()) || s.busy.contains(id)
+                });
+                s.listed = tasks.into();
+                s.sbox_wanted = true;
+            }
+            Control::Listed(Err(e)) => {
+                warn!("cannot list containers: {e}");
+                return Some(Exit::Reconnect);
+            }
+            Control::ViewChanged(true) => self.work.rebuild(),
+            Control::ViewChanged(false) => {}
+        }
+        None
+    }
+
+    fn rebuilt(
+        &mut self,
+        client: &DockerClient,
+        s: &mut Session,
+        r: Result<Node, BuildError>,
+    ) -> Option<Exit> {
+        let candidate = if std::mem::take(&mut s.with_candidate) {
+            self.candidate.take()
+        } else {
+            None
+        };
+        match r {
+            Ok(node) => {
+                if let Some(new) = candidate {
+                    info!("configuration reloaded (SIGHUP)");
+                    self.cfg = new;
+                }
+                if self.node.as_ref().map(|n| n.ingress) != Some(node.ingress) {
+                    info!(
+                        "ingress subnet {}, this node's ingress IP {}",
+                        node.ingress.subnet, node.ingress.node_ip
+                    );
+                }
+                self.node = Some(node);
+                // The rebuild counts as the full sync's start: list the tasks now.
+                s.control = Some(Box::pin(jobs::list(client.clone())));
+            }
+            Err(BuildError::Config(e)) if candidate.is_some() => {
+                error!("configuration not reloaded, keeping the previous one: {e}")
+            }
+            Err(BuildError::Config(e)) if self.node.is_none() => return Some(Exit::Fatal(e)),
+            Err(BuildError::Config(e)) => error!("{e}; keeping the previous load balancers"),
+            Err(BuildError::Docker(e)) => {
+                warn!("Docker Engine: {e}");
+                return Some(Exit::Reconnect);
+            }
+            Err(BuildError::Waiting(why)) => {
+                info!("{why}; checking again in {} s", NOT_READY_RETRY.as_secs());
+                self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+            }
+            Err(BuildError::Backend(_)) => {
+                // Logged once by build_node; nothing more is installed until the backend can
+                // be told again.
+                self.node = None;
+                self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+            }
+        }
+        None
+    }
+
+    /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
+    fn finished(&mut self, s: &mut Session, done: Done) {
+        let (id, failed) = match done {
+            Done::Task { id, result } => {
+                let failed = match result {
+                    TaskResult::Applied(t, outcome) => {
+                        log_task(&t, &outcome);
+                        None
+                    }
+                    TaskResult::NotATask => {
+                        debug!(container = %id, "not a running service task in a sandbox of its own (or not on the ingress yet); skipped");
+                        None
+                    }
+                    TaskResult::NotWanted(t) => {
+                        debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
+                        None
+                    }
+                    TaskResult::Failed(e) => Some(e),
+                };
+                (id, failed)
+            }
+            Done::Sbox(r) => {
+                let failed = r.as_ref().err().cloned();
+                if let Ok(o) = &r {
+                    log_sbox(o);
+                }
+                (SBOX.to_owned(), failed)
+            }
+            Done::NoSbox(path) => {
+                info!("no ingress_sbox at {} yet", path.display());
+                (SBOX.to_owned(), None)
+            }
+        };
+        s.busy.remove(&id);
+        let status = self.status.entry(id.clone()).or_default();
+        match failed {
+            None => {
+                if status.failures > 0 {
+                    info!(container = %id, "configured after {} failed attempt(s)", status.failures);
+                }
+                *status = Status::default();
+            }
+            Some(e) => {
+                status.failures += 1;
+                let delay = self.work.failed(&id, status.failures, Instant::now());
+                if status.last_error.as_deref() == Some(e.as_str()) {
+                    debug!(container = %id, "still failing (attempt {}), retrying in {} s: {e}", status.failures, delay.as_secs());
+                } else {
+                    error!("{e}; retrying in {} s", delay.as_secs());
+                    status.last_error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+/// The 12-digit id dird keys containers by (events give 64 digits).
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}

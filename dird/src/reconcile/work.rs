@@ -1,0 +1,178 @@
+//! What the daemon has to do, as event handlers record it; the runner takes it from here. Pure
+//! bookkeeping (no I/O), so that coalescing and retry schedules are tested on their own.
+//!
+//! - A *rebuild* (ingress, services or configuration changed) and a *full sync* (every running
+//!   task and the sbox) are coalesced: however many are asked for, one runs, and no sooner
+//!   than `min_interval` after the previous one (kube-proxy's `BoundedFrequencyRunner`). The
+//!   audit asks for a full sync every `--resync-interval`: the maximum interval.
+//! - A container announced by an event is due at once: one namespace, and the sooner its rules
+//!   are in place the fewer connections break.
+//! - A container whose apply failed is tried again on its own schedule, with a doubling delay.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// How a container came to be due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Announce {
+    /// It joined the ingress network (`network connect`): not started yet.
+    Joined,
+    /// It started, or it is tried again after a failure.
+    Started,
+}
+
+/// Delay before the first retry; it doubles with each failure up to [`RETRY_MAX`].
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// The delay before retry number `failures` (1 = after the first failure).
+pub fn retry_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Retry {
+    at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Work {
+    min_interval: Duration,
+    rebuild: bool,
+    full: bool,
+    /// When the last rebuild or full sync began.
+    last_sync: Option<Instant>,
+    due: BTreeMap<String, Announce>,
+    retries: HashMap<String, Retry>,
+}
+
+/// What the runner should start now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Rebuild the node, then sync everything.
+    Rebuild,
+    /// Sync the sbox and every running task.
+    Full,
+}
+
+impl Work {
+    pub fn new(min_interval: Duration) -> Work {
+        Work {
+            min_interval,
+            rebuild: false,
+            full: false,
+            last_sync: None,
+            due: BTreeMap::new(),
+            retries: HashMap::new(),
+        }
+    }
+
+    pub fn rebuild(&mut self) {
+        self.rebuild = true;
+    }
+
+    pub fn full(&mut self) {
+        self.full = true;
+    }
+
+    /// A rebuild, not before `at` (the ingress or the swarm's view is not ready yet).
+    pub fn rebuild_at(&mut self, at: Instant) {
+        self.rebuild = true;
+        self.last_sync = Some(at.checked_sub(self.min_interval).unwrap_or(at));
+    }
+
+    /// A container event. A container waiting for a retry keeps its schedule, unless it has
+    /// just started (then it is a new attempt of Docker's, worth trying at once).
+    pub fn announce(&mut self, id: &str, how: Announce) {
+        if how == Announce::Joined && self.retries.contains_key(id) {
+            return;
+        }
+        self.retries.remove(id);
+        let slot = self.due.entry(id.to_owned()).or_insert(how);
+        *slot = (*slot).max(how);
+    }
+
+    /// The container is gone: nothing more to do for it.
+    pub fn forget(&mut self, id: &str) {
+        self.due.remove(id);
+        self.retries.remove(id);
+    }
+
+    /// The rebuild or full sync to start at `now`, if one is asked for and the minimum
+    /// interval has passed; it counts as started.
+    pub fn take_sync(&mut self, now: Instant) -> Option<Next> {
+        if !(self.rebuild || self.full) {
+            return None;
+        }
+        if self
+            .last_sync
+            .is_some_and(|t| now.saturating_duration_since(t) < self.min_interval)
+        {
+            return None;
+        }
+        self.last_sync = Some(now);
+        self.full = false;
+        Some(if std::mem::take(&mut self.rebuild) {
+            Next::Rebuild
+        } else {
+            Next::Full
+        })
+    }
+
+    /// Containers due at `now` (announced, or whose retry time has come) except those in
+    /// `busy`; they leave the record.
+    pub fn take_due(
+        &mut self,
+        now: Instant,
+        busy: impl Fn(&str) -> bool,
+    ) -> Vec<(String, Announce)> {
+        let ready: Vec<String> = self
+            .retries
+            .iter()
+            .filter(|(id, r)| r.at <= now && !busy(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut out: Vec<(String, Announce)> = Vec::new();
+        for id in ready {
+            self.retries.remove(&id);
+            out.push((id, Announce::Started));
+        }
+        let due: Vec<String> = self.due.keys().filter(|id| !busy(id)).cloned().collect();
+        for id in due {
+            if let Some(how) = self.due.remove(&id) {
+                out.push((id, how));
+            }
+        }
+        out
+    }
+
+    /// Whether `id` waits for a retry (a full sync leaves it to its own schedule).
+    pub fn waiting_retry(&self, id: &str) -> bool {
+        self.retries.contains_key(id)
+    }
+
+    /// `id`'s apply failed for the `failures`-th time in a row at `now`: when it is retried.
+    pub fn failed(&mut self, id: &str, failures: u32, now: Instant) -> Duration {
+        let delay = retry_delay(failures);
+        self.retries
+            .insert(id.to_owned(), Retry { at: now + delay });
+        delay
+    }
+
+    /// The earliest time something recorded becomes due (None: nothing recorded).
+    pub fn next_wake(&self) -> Option<Instant> {
+        let sync = (self.rebuild || self.full).then(|| {
+            self.last_sync
+                .map(|t| t + self.min_interval)
+                .unwrap_or_else(Instant::now)
+        });
+        let announced = (!self.due.is_empty()).then(Instant::now);
+        let retry = self.retries.values().map(|r| r.at).min();
+        [sync, announced, retry].into_iter().flatten().min()
+    }
+}
+
+#[cfg(test)]
+#[path = "work_tests.rs"]
+mod tests;

@@ -1,0 +1,80 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const MIN: Duration = Duration::from_secs(1);
+
+#[test]
+fn bursts_of_sync_requests_coalesce_into_one_per_min_interval() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    for _ in 0..50 {
+        w.rebuild();
+        w.full();
+    }
+    assert_eq!(w.take_sync(t0), Some(Next::Rebuild));
+    assert_eq!(w.take_sync(t0), None, "one sync for the whole burst");
+    // More requests during the minimum interval wait for its end, and are one sync again.
+    for _ in 0..50 {
+        w.full();
+    }
+    assert_eq!(w.take_sync(t0 + MIN / 2), None);
+    assert_eq!(w.next_wake(), Some(t0 + MIN));
+    assert_eq!(w.take_sync(t0 + MIN), Some(Next::Full));
+    assert_eq!(w.take_sync(t0 + MIN * 5), None);
+}
+
+#[test]
+fn a_rebuild_wins_over_a_full_sync() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    w.full();
+    w.rebuild();
+    assert_eq!(w.take_sync(t0), Some(Next::Rebuild));
+    assert_eq!(w.take_sync(t0 + MIN), None);
+}
+
+#[test]
+fn announced_containers_are_due_at_once_and_skip_busy_ones() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    w.announce("aaa", Announce::Joined);
+    w.announce("bbb", Announce::Started);
+    w.announce("aaa", Announce::Started);
+    let due = w.take_due(t0, |id| id == "bbb");
+    assert_eq!(due, vec![("aaa".to_string(), Announce::Started)]);
+    // The busy one stays due until it is free.
+    assert_eq!(
+        w.take_due(t0, |_| false),
+        vec![("bbb".to_string(), Announce::Started)]
+    );
+    assert_eq!(w.take_due(t0, |_| false), vec![]);
+}
+
+#[test]
+fn a_failed_container_is_retried_on_its_own_doubling_schedule() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    assert_eq!(w.failed("aaa", 1, t0), Duration::from_secs(1));
+    assert!(w.waiting_retry("aaa"));
+    assert_eq!(w.take_due(t0, |_| false), vec![]);
+    assert_eq!(w.next_wake(), Some(t0 + Duration::from_secs(1)));
+    let due = w.take_due(t0 + Duration::from_secs(1), |_| false);
+    assert_eq!(due, vec![("aaa".to_string(), Announce::Started)]);
+    assert_eq!(w.failed("aaa", 2, t0), Duration::from_secs(2));
+    assert_eq!(w.failed("aaa", 3, t0), Duration::from_secs(4));
+    assert_eq!(retry_delay(30), RETRY_MAX);
+    assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+    // Joining again does not jump the schedule; a start does; gone is gone.
+    w.announce("aaa", Announce::Joined);
+    assert_eq!(w.take_due(t0, |_| false), vec![]);
+    w.announce("aaa", Announce::Started);
+    assert_eq!(
+        w.take_due(t0, |_| false),
+        vec![("aaa".to_string(), Announce::Started)]
+    );
+    w.failed("bbb", 1, t0);
+    w.forget("bbb");
+    assert!(!w.waiting_retry("bbb"));
+    assert_eq!(w.next_wake(), None);
+}

@@ -1,0 +1,214 @@
+//! The daemon loop (root), in-process against a fake Engine, with real throwaway namespaces
+//! bind-mounted where Docker keeps its sandboxes: an ingress_sbox, a task, and a task in which
+//! `iptables-restore` hangs (a wrapper given through `DIRD_IPTABLES_RESTORE`). It shows that:
+//! - a task that has joined the ingress (`network connect`) is configured before it runs,
+//!   found by its ingress address among Docker's sandboxes;
+//! - the hung namespace does not stall the others: the other task is configured, and the sbox
+//!   is tried (on this kernel, which has no IPVS, its `net.ipv4.vs` sysctls fail);
+//! - the hung one is abandoned at `--apply-timeout` and retried on its own;
+//! - a SIGHUP with a configuration that does not fit the swarm keeps the previous one, also
+//!   across a reconnect to Docker (it used to make the next reconnect exit);
+//! - SIGTERM ends the daemon within 2 s, and the hung child is killed.
+//!
+//! One test only: it sets `DOCKER_HOST` and the iptables overrides, and signals its own process.
+
+mod common;
+#[path = "common/fake_engine.rs"]
+mod fake_engine;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Mounted, Netns};
+use dird::reconcile::{run, Launch};
+use fake_engine::{Container, FakeEngine, Spec, WEB_TASK};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const GOOD_KEY: &str = "/run/docker/netns/a1b2c3d4e5f6";
+const HUNG_KEY: &str = "/run/docker/netns/f6e5d4c3b2a1";
+/// The sandbox of a task that has joined the ingress and not started (yet).
+const JOINED_KEY: &str = "/run/docker/netns/0a1b2c3d4e5f";
+
+/// A task namespace bind-mounted at `key`.
+fn sandbox(tag: &str, key: &'static str, addr: &str) -> Mounted {
+    Mounted::new(Netns::task(tag, "eth0", addr), key)
+}
+
+fn has_dird_chains(s: &Mounted) -> bool {
+    s.ns.exec(&["iptables-save"]).contains("DIRD-")
+}
+
+fn task(id: &'static str, name: &'static str, slot: u32, key: &'static str) -> Container {
+    Container {
+        id,
+        name,
+        running: true,
+        pid: 5000 + i64::from(slot),
+        task: Some(("web", slot, "2h4j6l8n0q2s4u6w8y0a2c4e6")),
+        network_mode: "default",
+        sandbox_key: key,
+    }
+}
+
+/// Waits up to `secs` for `f`.
+fn wait_for(secs: u64, what: &str, f: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < end, "not within {secs} s: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Processes running `program` (by path), zombies excepted.
+fn running(program: &Path) -> usize {
+    let want = program.display().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit_once(") ")?.1.starts_with('Z');
+            (!zombie && String::from_utf8_lossy(&cmd).starts_with(&want)).then_some(())
+        })
+        .count()
+}
+
+#[test]
+fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt() {
+    dird::logging::init();
+    let dir = std::env::temp_dir().join(format!("dird-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let sbox = Netns::new("loop-sbox");
+    let good = sandbox("loop-good", GOOD_KEY, "10.0.0.7/24");
+    // WEB_TASK's address in the fake's ingress network.
+    let joined = sandbox("loop-joined", JOINED_KEY, "10.0.0.4/24");
+    let hung = sandbox("loop-hung", HUNG_KEY, "10.0.0.5/24");
+    hung.ns.ip(&[
+        "link", "add", "hang0", "type", "veth", "peer", "name", "hang0p",
+    ]);
+
+    // iptables-restore hangs where a link `hang0` exists; each hang is counted.
+    let sleeper = dir.join("dirdloopsleep");
+    std::fs::copy("/bin/sleep", &sleeper).expect("sleep");
+    let hangs = dir.join("hangs");
+    let wrapper = dir.join("restore");
+    write_script(
+        &wrapper,
+        &format!(
+            "if ip link show hang0 >/dev/null 2>&1; then echo x >>{hangs}; exec {sleeper} 3600; fi\nexec iptables-restore \"$@\"",
+            hangs = hangs.display(),
+            sleeper = sleeper.display()
+        ),
+    );
+    let config = dir.join("dird.conf");
+    std::fs::write(&config, "--ingress-gateway-ips 10.0.0.2\n").expect("config");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let engine = {
+        let _inside = rt.enter();
+        FakeEngine::start(Spec {
+            containers: vec![
+                task(
+                    "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                    "web.1.2h4j6l8n0q2s4u6w8y0a2c4e6",
+                    1,
+                    GOOD_KEY,
+                ),
+                task(
+                    "f6e5d4c3b2a10f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e",
+                    "web.2.2h4j6l8n0q2s4u6w8y0a2c4e6",
+                    2,
+                    HUNG_KEY,
+                ),
+                // Announced by the fake's `network connect` event, never running: only the
+                // early path (joined the ingress) can configure it.
+                Container {
+                    running: false,
+                    ..task(WEB_TASK, "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6", 3, JOINED_KEY)
+                },
+            ],
+            // Only the `network connect` of WEB_TASK: it never starts.
+            events: Some(
+                fake_engine::canned_events()
+                    .into_iter()
+                    .filter(|e| e["Type"] != "container")
+                    .collect(),
+            ),
+            ..Spec::engine_29()
+        })
+    };
+    std::env::set_var(
+        "DOCKER_HOST",
+        format!("unix://{}", engine.socket().display()),
+    );
+    std::env::set_var("DIRD_IPTABLES_SAVE", "iptables-save");
+    std::env::set_var("DIRD_IPTABLES_RESTORE", &wrapper);
+    let argv: Vec<String> = [
+        "dird",
+        "--install",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--apply-timeout",
+        "2",
+        "--resync-interval",
+        "0",
+    ]
+    .map(String::from)
+    .to_vec();
+    let cfg = dird::config::load(&argv, None).expect("configuration");
+    let mut launch = Launch::new(argv, None);
+    launch.sbox = sbox.path();
+    launch.sysctl_dir = PathBuf::from("/nonexistent");
+    let handle = rt.handle().clone();
+    let daemon = std::thread::spawn(move || handle.block_on(run(launch, cfg)));
+
+    wait_for(20, "the other task is configured", || {
+        has_dird_chains(&good)
+    });
+    wait_for(20, "the task that joined the ingress is configured", || {
+        has_dird_chains(&joined)
+    });
+    let hang_count = || {
+        std::fs::read_to_string(&hangs)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    wait_for(20, "the hung task is tried again", || hang_count() >= 2);
+    assert!(!has_dird_chains(&hung));
+
+    // A configuration that cannot fit this swarm (the load balancer is off the ingress),
+    // then Docker goes away and comes back.
+    let good_before = good.ns.snapshot();
+    std::fs::write(&config, "--ingress-gateway-ips 10.9.9.9\n").expect("config");
+    kill(Pid::this(), Signal::SIGHUP).expect("SIGHUP");
+    std::thread::sleep(Duration::from_millis(1500));
+    engine.end_event_streams();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !daemon.is_finished(),
+        "dird stopped after a bad reload and a reconnect: {:?}",
+        daemon.join()
+    );
+    assert_eq!(good.ns.snapshot(), good_before, "the task's rules changed");
+
+    // SIGTERM while the hung namespace is being tried.
+    wait_for(20, "a hang is under way", || running(&sleeper) > 0);
+    let asked = Instant::now();
+    kill(Pid::this(), Signal::SIGTERM).expect("SIGTERM");
+    wait_for(5, "dird ends", || daemon.is_finished());
+    let took = asked.elapsed();
+    let result = daemon.join().expect("daemon thread");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(took <= Duration::from_secs(2), "SIGTERM took {took:?}");
+    assert_eq!(running(&sleeper), 0, "the hung iptables-restore survived");
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
