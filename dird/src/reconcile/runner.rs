@@ -58,6 +58,8 @@ pub struct Runner {
     work: Work,
     status: HashMap<String, Status>,
     parallel: usize,
+    /// The last rebuild failure logged, so that a lasting one is logged once.
+    last_build_error: Option<String>,
 }
 
 /// One session's moving parts.
@@ -85,6 +87,7 @@ impl Runner {
             work: Work::new(MIN_SYNC_INTERVAL),
             status: HashMap::new(),
             parallel,
+            last_build_error: None,
         }
     }
 
@@ -307,6 +310,7 @@ impl Runner {
         };
         match r {
             Ok(node) => {
+                self.last_build_error = None;
                 if let Some(new) = candidate {
                     info!("configuration reloaded (SIGHUP)");
                     self.cfg = new;
@@ -324,14 +328,35 @@ impl Runner {
             Err(BuildError::Config(e)) if candidate.is_some() => {
                 error!("configuration not reloaded, keeping the previous one: {e}")
             }
-            Err(BuildError::Config(e)) if self.node.is_none() => return Some(Exit::Fatal(e)),
-            Err(BuildError::Config(e)) => error!("{e}; keeping the previous load balancers"),
+            // A configuration that does not fit at start-up is the operator's to fix; under
+            // `auto` the misfit comes from the swarm (a node whose offset does not fit), which
+            // may change: keep waiting, as with a misfit that appears later.
+            Err(BuildError::Config(e)) if self.node.is_none() && !self.cfg.rules.auto_gateways => {
+                return Some(Exit::Fatal(e))
+            }
+            Err(BuildError::Config(e)) => {
+                let keeping = if self.node.is_some() {
+                    "keeping the previous load balancers"
+                } else {
+                    "nothing installed yet"
+                };
+                self.build_failed(format!("{e}; {keeping}"), true);
+                if self.node.is_none() {
+                    self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+                }
+            }
             Err(BuildError::Docker(e)) => {
                 warn!("Docker Engine: {e}");
                 return Some(Exit::Reconnect);
             }
             Err(BuildError::Waiting(why)) => {
-                info!("{why}; checking again in {} s", NOT_READY_RETRY.as_secs());
+                self.build_failed(
+                    format!(
+                        "{why}; checking again every {} s",
+                        NOT_READY_RETRY.as_secs()
+                    ),
+                    false,
+                );
                 self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
             }
             Err(BuildError::Backend(_)) => {
@@ -342,6 +367,18 @@ impl Runner {
             }
         }
         None
+    }
+
+    /// Logs a rebuild failure (an error, or a wait at info) when it differs from the last one.
+    fn build_failed(&mut self, line: String, is_error: bool) {
+        if self.last_build_error.as_deref() == Some(line.as_str()) {
+            debug!("{line}");
+        } else if is_error {
+            error!("{line}");
+        } else {
+            info!("{line}");
+        }
+        self.last_build_error = Some(line);
     }
 
     /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
