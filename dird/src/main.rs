@@ -165,7 +165,7 @@ async fn usage() -> ExitCode {
     let detected = match detect().await {
         Ok((i, view)) => {
             let auto = config::RuleConfig {
-                auto_gateways: true,
+                auto_load_balancers: true,
                 ..Default::default()
             };
             let table = commands::lbs::render(&auto, &i, &view)

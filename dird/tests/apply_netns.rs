@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use common::Netns;
 use dird::apply::{self, IptablesTools, NsPlan, Step, TaskOutcome};
-use dird::config::{Gateway, RuleConfig};
+use dird::config::{LbEntry, RuleConfig};
 use dird::node::{uninstall_task, Node, TaskRef};
 use dird::plan::{Ingress, IptablesPlan, OwnChain, PolicyRule, Route, RoutingPlan, Table};
 
@@ -87,11 +87,11 @@ fn udp_rule_lines(ns: &Netns) -> Vec<String> {
         .collect()
 }
 
-fn node(gateways: &[&str]) -> Node {
+fn node(load_balancers: &[&str]) -> Node {
     let rules = RuleConfig {
-        gateways: gateways
+        load_balancers: load_balancers
             .iter()
-            .map(|g| Gateway::Ip(g.parse().unwrap()))
+            .map(|g| LbEntry::Ip(g.parse().unwrap()))
             .collect(),
         performance: true,
         ..Default::default()
@@ -220,7 +220,7 @@ fn udp_servers_get_source_rules_and_uninstall_removes_them() {
 }
 
 #[test]
-fn a_changed_gateway_list_is_reconciled_in_place() {
+fn a_changed_load_balancer_list_is_reconciled_in_place() {
     let ns = Netns::task("recfg", "eth0", "10.0.0.5/24");
     node(&["10.0.0.2", "10.0.0.3"])
         .sync_task(&task_ref(&ns))

@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use dird::apply::{IptablesTools, TaskOutcome};
-use dird::config::{Gateway, PortSpec, RuleConfig};
+use dird::config::{LbEntry, PortSpec, RuleConfig};
 use dird::ids::auto::SwarmNode;
 use dird::node::{needs_published_ports, Discovered, Node, TaskRef};
 use dird::plan::Ingress;
@@ -70,14 +70,18 @@ pub struct NodeFacts {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("dird on node {node}: {detail}")]
-    Dird { node: String, detail: String },
+    #[error("dird on node {node}: {source}")]
+    Dird {
+        node: String,
+        #[source]
+        source: crate::error::Cause,
+    },
 }
 
-fn err(facts: &NodeFacts, detail: impl std::fmt::Display) -> HookError {
+fn err(facts: &NodeFacts, cause: impl Into<crate::error::Cause>) -> HookError {
     HookError::Dird {
         node: facts.node.clone(),
-        detail: detail.to_string(),
+        source: cause.into(),
     }
 }
 
@@ -93,11 +97,11 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
         node_ip: facts.node_ingress_ip,
     };
     let mut rules = cfg.rules.clone();
-    if rules.gateways.is_empty() && !rules.auto_gateways {
-        rules.gateways = facts
+    if rules.load_balancers.is_empty() && !rules.auto_load_balancers {
+        rules.load_balancers = facts
             .load_balancer_ips
             .iter()
-            .map(|ip| Gateway::Ip(*ip))
+            .map(|ip| LbEntry::Ip(*ip))
             .collect();
     }
     let discovered = Discovered {

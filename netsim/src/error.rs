@@ -1,22 +1,31 @@
 //! netsim's error type.
 
+/// The cause of a failed step, kept as the error it was.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
-    #[error("namespace {ns}: {step}: {detail}")]
+    #[error("namespace {ns}: {step}: {source}")]
     Netns {
         ns: String,
         step: String,
-        detail: String,
+        #[source]
+        source: Cause,
     },
-    #[error("netlink: {step}: {detail}")]
-    Netlink { step: String, detail: String },
-    #[error("IPVS in {ns}: {step}: {detail}")]
+    #[error("netlink: {step}: {source}")]
+    Netlink {
+        step: String,
+        #[source]
+        source: Cause,
+    },
+    #[error("IPVS in {ns}: {step}: {source}")]
     Ipvs {
         ns: String,
         step: String,
-        detail: String,
+        #[source]
+        source: Cause,
     },
     #[error("{0}")]
     Dird(String),

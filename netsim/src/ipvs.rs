@@ -184,11 +184,11 @@ pub struct Ipvs {
     ns: String,
 }
 
-fn ipvs_err(ns: &str, step: &str, detail: impl ToString) -> Error {
+fn ipvs_err(ns: &str, step: &str, cause: impl Into<crate::error::Cause>) -> Error {
     Error::Ipvs {
         ns: ns.to_string(),
         step: step.to_string(),
-        detail: detail.to_string(),
+        source: cause.into(),
     }
 }
 

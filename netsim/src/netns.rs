@@ -29,11 +29,11 @@ fn registry() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn err(ns: &Path, step: &str, detail: impl ToString) -> Error {
+fn err(ns: &Path, step: &str, cause: impl Into<crate::error::Cause>) -> Error {
     Error::Netns {
         ns: ns.display().to_string(),
         step: step.to_string(),
-        detail: detail.to_string(),
+        source: cause.into(),
     }
 }
 

@@ -254,7 +254,7 @@ pub fn start(
         res.map_err(|detail| Error::Netns {
             ns: netns.display().to_string(),
             step: format!("whoami listen {port}/{proto}"),
-            detail,
+            source: detail.into(),
         })?;
     }
     Ok(handles)

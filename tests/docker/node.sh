@@ -342,21 +342,23 @@ no_dird_rules() { ! grep -Eqi 'DIRD-|--comment "?dird|docker-ingress-routing-dae
 
 # --- two-VM handshakes through the shared results folder -----------------------------------
 
-signal() { printf '%s\n' "${2:-}" >"$RESULTS/sig-$1.tmp" && mv "$RESULTS/sig-$1.tmp" "$RESULTS/sig-$1"; }
-# await NAME SECONDS: wait for the peer's signal NAME; give up early if the peer failed.
-await() {
+# post_note NAME [TEXT]: leave the note NAME (a file) for the other VM.
+post_note() { printf '%s\n' "${2:-}" >"$RESULTS/sig-$1.tmp" && mv "$RESULTS/sig-$1.tmp" "$RESULTS/sig-$1"; }
+# wait_note NAME SECONDS: wait for the other VM's note NAME and print it; give up early if the
+# other VM failed.
+wait_note() {
     local start=$SECONDS
-    log "waiting for signal $1"
+    log "waiting for note $1"
     until [[ -e "$RESULTS/sig-$1" ]]; do
         if [[ -e "$RESULTS/sig-abort" ]]; then
             abort "peer" "the other VM aborted: $(cat "$RESULTS/sig-abort")"
         fi
         if ((SECONDS - start >= $2)); then
-            abort "peer" "no signal '$1' from the other VM within $2 s"
+            abort "peer" "no note '$1' from the other VM within $2 s"
         fi
         sleep 2
     done
-    log "got signal $1 after $((SECONDS - start)) s"
+    log "got note $1 after $((SECONDS - start)) s"
     cat "$RESULTS/sig-$1"
 }
 

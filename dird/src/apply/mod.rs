@@ -77,13 +77,38 @@ impl fmt::Display for Step {
     }
 }
 
+/// Why an apply failed (the error of the step it was at).
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Netlink(#[from] rtnetlink::Error),
+    #[error(transparent)]
+    Iptables(#[from] iptables::IptablesError),
+    #[error(transparent)]
+    Parse(#[from] crate::plan::state::ParseError),
+    #[error(transparent)]
+    Routing(#[from] routing::RoutingError),
+    #[error(transparent)]
+    Sysctl(#[from] sysctl::SysctlError),
+    /// dird refused the namespace (it is the host's).
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error("the worker thread stopped before finishing")]
+    WorkerLost,
+}
+
 /// A failed apply: which namespace, which step, why, and whether the rollback succeeded.
 #[derive(Debug, thiserror::Error)]
-#[error("{target}: {step}: {message}{}", rollback_note(.rollback_failure))]
+#[error("{target}: {step}: {cause}{}", rollback_note(.rollback_failure))]
 pub struct ApplyError {
     pub target: String,
     pub step: Step,
-    pub message: String,
+    #[source]
+    pub cause: Box<Cause>,
     /// Set when undoing the partial change failed too.
     pub rollback_failure: Option<String>,
 }
@@ -91,11 +116,7 @@ pub struct ApplyError {
 impl ApplyError {
     /// A worker thread died before reporting (a panic inside an apply).
     pub fn worker_lost() -> ApplyError {
-        fail(
-            "worker",
-            Step::EnterNamespace,
-            "the worker thread stopped before finishing",
-        )
+        fail("worker", Step::EnterNamespace, Cause::WorkerLost)
     }
 }
 
@@ -105,11 +126,11 @@ fn rollback_note(r: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn fail(target: &str, step: Step, message: impl fmt::Display) -> ApplyError {
+pub(crate) fn fail(target: &str, step: Step, cause: impl Into<Cause>) -> ApplyError {
     ApplyError {
         target: target.to_owned(),
         step,
-        message: message.to_string(),
+        cause: Box::new(cause.into()),
         rollback_failure: None,
     }
 }

@@ -20,7 +20,7 @@ pub fn render(
         "ingress subnet {}, this node's ingress IP {}\n",
         ingress.subnet, ingress.node_ip
     );
-    if rules.auto_gateways {
+    if rules.auto_load_balancers {
         let set = assign_auto(view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
         out.push_str("load balancers: auto (every node");
         out.push_str(if rules.lb_hosts.is_empty() {
@@ -35,7 +35,7 @@ pub fn render(
             Some(ingress.node_ip),
         ));
     } else {
-        let (rules, _) = effective_rules(rules, ingress.node_ip, None);
+        let rules = effective_rules(rules, ingress.node_ip, None).rules;
         let lbs = LbSet::for_rules(&rules, ingress.subnet)?;
         out.push_str("load balancers: --ingress-gateway-ips\n");
         out.push_str(&render_table(view, &lbs, &[], Some(ingress.node_ip)));
@@ -55,7 +55,7 @@ pub fn backend_line(detected: &Result<Choice, BackendError>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Gateway;
+    use crate::config::LbEntry;
     use crate::docker::swarm_view::parse;
 
     #[test]
@@ -66,12 +66,12 @@ mod tests {
             node_ip: "10.0.0.2".parse().unwrap(),
         };
         let auto = RuleConfig {
-            auto_gateways: true,
+            auto_load_balancers: true,
             ..Default::default()
         };
         insta::assert_snapshot!("lbs_auto", render(&auto, &ingress, &view).unwrap());
         let explicit = RuleConfig {
-            gateways: vec![Gateway::Ip("10.0.0.3".parse().unwrap())],
+            load_balancers: vec![LbEntry::Ip("10.0.0.3".parse().unwrap())],
             ..Default::default()
         };
         insta::assert_snapshot!("lbs_explicit", render(&explicit, &ingress, &view).unwrap());

@@ -7,8 +7,8 @@ use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig}
 use crate::ids::MARK_MASK;
 use crate::node::{Discovered, Node};
 use crate::plan::{
-    lb_plan, lb_uninstall_plan, render_sync, render_text, task_plan, task_uninstall_plan, Ingress,
-    IpCommand, IptablesState, RoutingPlan, Sysctl, TableBatch, TaskIngress, Verb,
+    install_text, lb_plan, lb_uninstall_plan, removal_text, task_plan, task_uninstall_plan,
+    Ingress, Sysctl, TaskIngress,
 };
 
 /// Everything `dird plan` needs, already read and validated.
@@ -28,13 +28,13 @@ impl PlanInput {
         sysctl_files: Vec<Sysctl>,
     ) -> Result<PlanInput, ConfigError> {
         let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
-        if rules.auto_gateways {
+        if rules.auto_load_balancers {
             return Err(ConfigError::AutoInPlan);
         }
         let subnet = parse_subnet("--ingress-subnet", &args.ingress_subnet)?;
         let node_ip = parse_ipv4("--node-ip", &args.node_ip)?;
         if !subnet.contains(&node_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet {
+            return Err(ConfigError::LoadBalancerOutsideSubnet {
                 ip: node_ip,
                 subnet: subnet.to_string(),
             });
@@ -101,18 +101,6 @@ impl Text {
     fn push(&mut self, text: &str) {
         self.0.push_str(text);
     }
-
-    /// The state after applying `batches` to an empty one; they were rendered from an empty
-    /// state, so they always apply to one (an error is written as a `# internal error` line).
-    fn installed(&mut self, batches: &[TableBatch]) -> IptablesState {
-        let mut installed = IptablesState::default();
-        for b in batches {
-            if let Err(e) = installed.apply(&b.text) {
-                self.line(format_args!("# internal error: {e}"));
-            }
-        }
-        installed
-    }
 }
 
 /// The `#` lines: ingress, ID encoding, every load balancer, the `--services` filter.
@@ -162,7 +150,6 @@ fn write_header(out: &mut Text, node: &Node) {
 
 /// The `## ingress_sbox` section: the load-balancer rules (or their removal), or why none.
 fn write_sbox(out: &mut Text, node: &Node, uninstall: bool) {
-    let empty = IptablesState::default();
     let ing = &node.ingress;
     out.line("\n## ingress_sbox");
     match (node.lbs.id_of(ing.node_ip), uninstall) {
@@ -175,18 +162,12 @@ fn write_sbox(out: &mut Text, node: &Node, uninstall: bool) {
         }
         (Some(id), false) => {
             let plan = lb_plan(&node.rules, ing, id, &node.sysctl_files);
-            out.line(format_args!(
-                "# this node is load balancer ID {id}\n### iptables-restore --noflush"
-            ));
-            out.push(&render_text(&render_sync(&plan.iptables, &empty)));
-            out.line("### sysctls");
-            plan.sysctls.iter().for_each(|s| out.line(s));
+            out.line(format_args!("# this node is load balancer ID {id}"));
+            out.push(&install_text(&plan.iptables, None, &plan.sysctls));
         }
         (Some(id), true) => {
             let plan = lb_plan(&node.rules, ing, id, &node.sysctl_files);
-            let installed = out.installed(&render_sync(&plan.iptables, &empty));
-            out.line("### iptables-restore --noflush (removes the rules above)");
-            out.push(&render_text(&render_sync(&lb_uninstall_plan(), &installed)));
+            out.push(&removal_text(&plan.iptables, &lb_uninstall_plan(), None));
         }
         (None, _) => {
             out.line("# this node is not a load balancer: dird installs nothing here");
@@ -196,37 +177,65 @@ fn write_sbox(out: &mut Text, node: &Node, uninstall: bool) {
 
 /// The `## task container` section: a task's rules, routing and sysctls (or their removal).
 fn write_task(out: &mut Text, node: &Node, task: &TaskIngress, uninstall: bool) {
-    let empty = IptablesState::default();
     out.line(format_args!(
         "\n## task container (ingress interface {}, address {})",
         task.iface, task.addr
     ));
     let plan = task_plan(&node.lbs, &node.ingress, task);
     if uninstall {
-        let installed = out.installed(&render_sync(&plan.iptables, &empty));
         let (ipt, _) = task_uninstall_plan();
-        out.line("### iptables-restore --noflush (removes the rules above)");
-        out.push(&render_text(&render_sync(&ipt, &installed)));
-        write_routing(out, &plan.routing, Verb::Del);
-        return;
+        out.push(&removal_text(&plan.iptables, &ipt, Some(&plan.routing)));
+    } else {
+        out.push(&install_text(
+            &plan.iptables,
+            Some(&plan.routing),
+            &plan.sysctls,
+        ));
     }
-    out.line("### iptables-restore --noflush");
-    out.push(&render_text(&render_sync(&plan.iptables, &empty)));
-    write_routing(out, &plan.routing, Verb::Add);
-    out.line("### sysctls");
-    plan.sysctls.iter().for_each(|s| out.line(s));
 }
 
-/// The `### routing` section: the `ip` commands applying `verb` to each rule and route.
-fn write_routing(out: &mut Text, routing: &RoutingPlan, verb: Verb) {
-    out.line("### routing");
-    for r in &routing.rules {
-        out.line(r.command(verb));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LbEntry;
+
+    /// `dird plan` for node `node` of a two-load-balancer swarm.
+    fn input(node: [u8; 4], uninstall: bool) -> PlanInput {
+        let lb = |d| LbEntry::Ip(std::net::Ipv4Addr::new(10, 0, 0, d));
+        PlanInput {
+            rules: RuleConfig {
+                load_balancers: vec![lb(2), lb(3)],
+                performance: true,
+                services: vec!["web".into()],
+                tcp_ports: vec![crate::config::PortSpec::Single(8080)],
+                ..Default::default()
+            },
+            ingress: Ingress {
+                subnet: "10.0.0.0/24".parse().expect("subnet"),
+                node_ip: node.into(),
+            },
+            task: TaskIngress {
+                iface: "eth0".into(),
+                addr: [10, 0, 0, 100].into(),
+                udp_ports: Vec::new(),
+            },
+            sysctl_files: Vec::new(),
+            uninstall,
+        }
     }
-    for r in &routing.udp_rules {
-        out.line(r.command(verb));
+
+    #[test]
+    fn the_cli_shows_a_load_balancers_plan() {
+        insta::assert_snapshot!(render(&input([10, 0, 0, 2], false)).expect("plan"));
     }
-    for r in &routing.routes {
-        out.line(r.command(verb));
+
+    #[test]
+    fn the_cli_says_when_a_node_is_not_a_load_balancer() {
+        insta::assert_snapshot!(render(&input([10, 0, 0, 9], false)).expect("plan"));
+    }
+
+    #[test]
+    fn the_cli_shows_a_removal() {
+        insta::assert_snapshot!(render(&input([10, 0, 0, 2], true)).expect("plan"));
     }
 }

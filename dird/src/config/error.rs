@@ -35,15 +35,15 @@ pub enum ConfigError {
     #[error("--install and --uninstall cannot be used together")]
     InstallAndUninstall,
     #[error("load-balancer IP {ip} is outside the ingress subnet {subnet}")]
-    GatewayOutsideSubnet { ip: Ipv4Addr, subnet: String },
+    LoadBalancerOutsideSubnet { ip: Ipv4Addr, subnet: String },
     #[error("task IP {ip} in --task-ip is outside the ingress subnet {subnet}")]
     TaskIpOutsideSubnet { ip: Ipv4Addr, subnet: String },
     #[error(
         "load-balancer IP {ip} is the network or broadcast address of the ingress subnet {subnet}"
     )]
-    GatewayNotHost { ip: Ipv4Addr, subnet: String },
+    LoadBalancerNotHost { ip: Ipv4Addr, subnet: String },
     #[error("duplicate load-balancer IP {ip} in --ingress-gateway-ips")]
-    DuplicateGateway { ip: Ipv4Addr },
+    DuplicateLoadBalancer { ip: Ipv4Addr },
     #[error("load balancers {first} and {second} share the last octet {octet}, so they would get the same ID; use --indexed-ids")]
     SameLastOctet {
         first: Ipv4Addr,
@@ -59,7 +59,7 @@ pub enum ConfigError {
         hint: &'static str,
     },
     #[error("{count} load-balancer positions in --ingress-gateway-ips, but --id-encoding {encoding} holds at most {max}")]
-    TooManyGateways {
+    TooManyLoadBalancers {
         count: usize,
         encoding: &'static str,
         max: u8,

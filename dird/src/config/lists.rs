@@ -95,16 +95,16 @@ pub fn parse_ports(flag: &'static str, values: &[String]) -> Result<Vec<PortSpec
 
 /// One position of `--ingress-gateway-ips`: an address, or `null` (keeps its index, skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Gateway {
+pub enum LbEntry {
     Ip(Ipv4Addr),
     Null,
 }
 
-impl std::fmt::Display for Gateway {
+impl std::fmt::Display for LbEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Gateway::Ip(ip) => write!(f, "{ip}"),
-            Gateway::Null => f.write_str("null"),
+            LbEntry::Ip(ip) => write!(f, "{ip}"),
+            LbEntry::Null => f.write_str("null"),
         }
     }
 }
@@ -155,14 +155,17 @@ pub fn parse_cidrs(
         .collect()
 }
 
-pub fn parse_gateways(flag: &'static str, values: &[String]) -> Result<Vec<Gateway>, ConfigError> {
+pub fn parse_load_balancers(
+    flag: &'static str,
+    values: &[String],
+) -> Result<Vec<LbEntry>, ConfigError> {
     split_items(values)
         .iter()
         .map(|item| {
             if item.eq_ignore_ascii_case("null") {
-                Ok(Gateway::Null)
+                Ok(LbEntry::Null)
             } else {
-                parse_ipv4(flag, item).map(Gateway::Ip)
+                parse_ipv4(flag, item).map(LbEntry::Ip)
             }
         })
         .collect()
@@ -262,18 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn gateways_keep_null_positions() {
-        let g =
-            parse_gateways("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"])).unwrap();
+    fn load_balancer_lists_keep_null_positions() {
+        let g = parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"]))
+            .unwrap();
         assert_eq!(
             g,
             vec![
-                Gateway::Ip("10.0.0.2".parse().unwrap()),
-                Gateway::Null,
-                Gateway::Ip("10.0.0.4".parse().unwrap())
+                LbEntry::Ip("10.0.0.2".parse().unwrap()),
+                LbEntry::Null,
+                LbEntry::Ip("10.0.0.4".parse().unwrap())
             ]
         );
-        let err = parse_gateways("--ingress-gateway-ips", &v(&["10.0.0.300"])).unwrap_err();
+        let err = parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.300"])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid IPv4 address \"10.0.0.300\" in --ingress-gateway-ips"

@@ -8,7 +8,7 @@ pub mod sysctl_conf;
 
 pub use cli::{Cli, Command, DaemonArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs};
 pub use error::ConfigError;
-pub use lists::{parse_ipv4, parse_ports, split_items, Gateway, PortSpec};
+pub use lists::{parse_ipv4, parse_ports, split_items, LbEntry, PortSpec};
 
 use ipnet::Ipv4Net;
 
@@ -29,9 +29,9 @@ pub struct RuleConfig {
     pub services: Vec<String>,
     pub tcp_ports: Vec<PortSpec>,
     pub udp_ports: Vec<PortSpec>,
-    pub gateways: Vec<Gateway>,
-    /// `--ingress-gateway-ips auto`: the load balancers come from the swarm (`gateways` empty).
-    pub auto_gateways: bool,
+    pub load_balancers: Vec<LbEntry>,
+    /// `--ingress-gateway-ips auto`: the load balancers come from the swarm (`load_balancers` empty).
+    pub auto_load_balancers: bool,
     /// `--load-balancer-hosts`: with `auto`, only nodes whose underlay IP is in one of these.
     pub lb_hosts: Vec<ipnet::Ipv4Net>,
     pub performance: bool,
@@ -135,23 +135,23 @@ fn first_line(s: &str) -> String {
 impl RuleConfig {
     /// `legacy_env` is the value of [`LEGACY_GATEWAYS_ENV`], if set.
     pub fn from_args(args: &RuleArgs, legacy_env: Option<&str>) -> Result<RuleConfig, ConfigError> {
-        let mut gw_values: Vec<String> = legacy_env.map(str::to_owned).into_iter().collect();
-        gw_values.extend(args.ingress_gateway_ips.iter().cloned());
-        let auto_gateways = lists::is_auto(&gw_values)?;
+        let mut lb_values: Vec<String> = legacy_env.map(str::to_owned).into_iter().collect();
+        lb_values.extend(args.ingress_gateway_ips.iter().cloned());
+        let auto_load_balancers = lists::is_auto(&lb_values)?;
         let lb_hosts = lists::parse_cidrs("--load-balancer-hosts", &args.load_balancer_hosts)?;
-        if !lb_hosts.is_empty() && !auto_gateways {
+        if !lb_hosts.is_empty() && !auto_load_balancers {
             return Err(ConfigError::HostsWithoutAuto);
         }
         Ok(RuleConfig {
-            auto_gateways,
+            auto_load_balancers,
             lb_hosts,
             services: lists::parse_services(&args.services)?,
             tcp_ports: parse_ports("--tcp-ports", &args.tcp_ports)?,
             udp_ports: parse_ports("--udp-ports", &args.udp_ports)?,
-            gateways: if auto_gateways {
+            load_balancers: if auto_load_balancers {
                 Vec::new()
             } else {
-                lists::parse_gateways("--ingress-gateway-ips", &gw_values)?
+                lists::parse_load_balancers("--ingress-gateway-ips", &lb_values)?
             },
             performance: !args.no_performance,
             indexed_ids: args.indexed_ids,

@@ -62,7 +62,7 @@ pub fn assign_auto(
     let mut members: Vec<LoadBalancer> = Vec::new();
     for (i, n) in lb_nodes.iter().enumerate() {
         if !subnet.contains(&n.ingress_ip) {
-            return Err(ConfigError::GatewayOutsideSubnet {
+            return Err(ConfigError::LoadBalancerOutsideSubnet {
                 ip: n.ingress_ip,
                 subnet: subnet.to_string(),
             });

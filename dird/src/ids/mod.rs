@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use crate::config::{ConfigError, Gateway, IdEncoding, RuleConfig};
+use crate::config::{ConfigError, IdEncoding, LbEntry, RuleConfig};
 
 /// Routing tables used inside task containers are `TABLE_BASE + ID`: never 0, 253, 254, 255.
 pub const TABLE_BASE: u32 = 7000;
@@ -89,7 +89,7 @@ impl LbSet {
     /// [`LbSet::assign`] with the list, `--indexed-ids` and `--id-encoding` of `rules`.
     pub fn for_rules(rules: &RuleConfig, subnet: Ipv4Net) -> Result<LbSet, ConfigError> {
         LbSet::assign(
-            &rules.gateways,
+            &rules.load_balancers,
             subnet,
             rules.indexed_ids,
             rules.id_encoding,
@@ -100,7 +100,7 @@ impl LbSet {
     /// with `indexed` (forced when the subnet is larger than /24). `null` entries keep their
     /// position and get no ID. Rejects anything that would make two LBs indistinguishable.
     pub fn assign(
-        gateways: &[Gateway],
+        entries: &[LbEntry],
         subnet: Ipv4Net,
         indexed: bool,
         encoding: IdEncoding,
@@ -108,18 +108,18 @@ impl LbSet {
         let forced_indexed = !indexed && subnet.prefix_len() < 24;
         let indexed = indexed || forced_indexed;
         let max = encoding.max_id();
-        if indexed && gateways.len() > usize::from(max) {
-            return Err(ConfigError::TooManyGateways {
-                count: gateways.len(),
+        if indexed && entries.len() > usize::from(max) {
+            return Err(ConfigError::TooManyLoadBalancers {
+                count: entries.len(),
                 encoding: encoding.name(),
                 max,
             });
         }
         let mut members: Vec<LoadBalancer> = Vec::new();
-        for (i, gw) in gateways.iter().enumerate() {
-            let Gateway::Ip(ip) = *gw else { continue };
+        for (i, gw) in entries.iter().enumerate() {
+            let LbEntry::Ip(ip) = *gw else { continue };
             if members.iter().any(|m| m.ip == ip) {
-                return Err(ConfigError::DuplicateGateway { ip });
+                return Err(ConfigError::DuplicateLoadBalancer { ip });
             }
             let octet = ip.octets()[3];
             if !indexed {
@@ -132,13 +132,13 @@ impl LbSet {
                 }
             }
             if !subnet.contains(&ip) {
-                return Err(ConfigError::GatewayOutsideSubnet {
+                return Err(ConfigError::LoadBalancerOutsideSubnet {
                     ip,
                     subnet: subnet.to_string(),
                 });
             }
             if subnet.prefix_len() <= 30 && (ip == subnet.network() || ip == subnet.broadcast()) {
-                return Err(ConfigError::GatewayNotHost {
+                return Err(ConfigError::LoadBalancerNotHost {
                     ip,
                     subnet: subnet.to_string(),
                 });

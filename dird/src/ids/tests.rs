@@ -5,14 +5,14 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-fn gws(items: &[&str]) -> Vec<Gateway> {
+fn lb_list(items: &[&str]) -> Vec<LbEntry> {
     items
         .iter()
         .map(|s| {
             if *s == "null" {
-                Gateway::Null
+                LbEntry::Null
             } else {
-                Gateway::Ip(ip(s))
+                LbEntry::Ip(ip(s))
             }
         })
         .collect()
@@ -25,7 +25,7 @@ fn net(s: &str) -> Ipv4Net {
 #[test]
 fn last_octet_by_default() {
     let set = LbSet::assign(
-        &gws(&["10.0.0.2", "null", "10.0.0.17"]),
+        &lb_list(&["10.0.0.2", "null", "10.0.0.17"]),
         net("10.0.0.0/24"),
         false,
         IdEncoding::Tos,
@@ -42,7 +42,7 @@ fn last_octet_by_default() {
 #[test]
 fn indexed_counts_null_positions() {
     let set = LbSet::assign(
-        &gws(&["10.0.0.9", "null", "10.0.0.4"]),
+        &lb_list(&["10.0.0.9", "null", "10.0.0.4"]),
         net("10.0.0.0/24"),
         true,
         IdEncoding::Tos,
@@ -55,7 +55,7 @@ fn indexed_counts_null_positions() {
 #[test]
 fn larger_than_24_forces_indexed() {
     let set = LbSet::assign(
-        &gws(&["10.0.1.5", "10.0.2.5"]),
+        &lb_list(&["10.0.1.5", "10.0.2.5"]),
         net("10.0.0.0/16"),
         false,
         IdEncoding::Tos,
@@ -69,7 +69,7 @@ fn larger_than_24_forces_indexed() {
 #[test]
 fn reserved_tables_are_never_used() {
     let set = LbSet::assign(
-        &gws(&["10.0.0.253", "10.0.0.254"]),
+        &lb_list(&["10.0.0.253", "10.0.0.254"]),
         net("10.0.0.0/24"),
         false,
         IdEncoding::Tos,
@@ -88,32 +88,44 @@ fn reserved_tables_are_never_used() {
 #[test]
 fn bad_sets_are_named() {
     let n = net("10.0.0.0/24");
-    let e = LbSet::assign(&gws(&["10.0.0.2", "10.0.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = LbSet::assign(
+        &lb_list(&["10.0.0.2", "10.0.0.2"]),
+        n,
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "duplicate load-balancer IP 10.0.0.2 in --ingress-gateway-ips"
     );
-    let e = LbSet::assign(&gws(&["10.1.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = LbSet::assign(&lb_list(&["10.1.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
     assert_eq!(
         e.to_string(),
         "load-balancer IP 10.1.0.2 is outside the ingress subnet 10.0.0.0/24"
     );
-    let e = LbSet::assign(&gws(&["10.0.0.5", "10.0.1.5"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = LbSet::assign(
+        &lb_list(&["10.0.0.5", "10.0.1.5"]),
+        n,
+        false,
+        IdEncoding::Tos,
+    )
+    .unwrap_err();
     assert!(
         e.to_string().contains("10.0.0.5 and 10.0.1.5") && e.to_string().contains("--indexed-ids"),
         "{e}"
     );
-    let e = LbSet::assign(&gws(&["10.0.0.255"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = LbSet::assign(&lb_list(&["10.0.0.255"]), n, false, IdEncoding::Tos).unwrap_err();
     assert!(e.to_string().contains("10.0.0.255"), "{e}");
-    let e = LbSet::assign(&gws(&["10.0.0.100"]), n, false, IdEncoding::Dscp).unwrap_err();
+    let e = LbSet::assign(&lb_list(&["10.0.0.100"]), n, false, IdEncoding::Dscp).unwrap_err();
     assert!(
         e.to_string().contains("10.0.0.100") && e.to_string().contains("1-63"),
         "{e}"
     );
-    let many: Vec<Gateway> = (0..64).map(|_| Gateway::Null).collect();
+    let many: Vec<LbEntry> = (0..64).map(|_| LbEntry::Null).collect();
     let e = LbSet::assign(&many, n, true, IdEncoding::Dscp).unwrap_err();
     assert_eq!(e.to_string(), "64 load-balancer positions in --ingress-gateway-ips, but --id-encoding dscp holds at most 63");
-    let many: Vec<Gateway> = (0..256).map(|_| Gateway::Null).collect();
+    let many: Vec<LbEntry> = (0..256).map(|_| LbEntry::Null).collect();
     assert!(LbSet::assign(&many, net("10.0.0.0/16"), false, IdEncoding::Tos).is_err());
 }
 
@@ -128,15 +140,15 @@ proptest! {
     ) {
         let subnet = Ipv4Net::new(Ipv4Addr::new(10, 0, 0, 0), prefix).unwrap();
         let enc = if dscp { IdEncoding::Dscp } else { IdEncoding::Tos };
-        let gateways: Vec<Gateway> = hosts
+        let entries: Vec<LbEntry> = hosts
             .iter()
             .zip(nulls.iter())
             .map(|(h, null)| {
                 let ip = Ipv4Addr::from(u32::from(subnet.network()) | (h & !u32::from(subnet.netmask())));
-                if *null { Gateway::Null } else { Gateway::Ip(ip) }
+                if *null { LbEntry::Null } else { LbEntry::Ip(ip) }
             })
             .collect();
-        if let Ok(set) = LbSet::assign(&gateways, subnet, indexed, enc) {
+        if let Ok(set) = LbSet::assign(&entries, subnet, indexed, enc) {
             let mut seen = std::collections::BTreeSet::new();
             for m in &set.members {
                 prop_assert!(seen.insert(m.id));
@@ -146,7 +158,7 @@ proptest! {
                 prop_assert!(m.id.mark() != 0);
                 prop_assert_eq!(m.id.tos_byte(enc) & !enc.tos_mask(), 0);
             }
-            let named = gateways.iter().filter(|g| matches!(g, Gateway::Ip(_))).count();
+            let named = entries.iter().filter(|g| matches!(g, LbEntry::Ip(_))).count();
             prop_assert_eq!(set.members.len(), named);
         }
     }

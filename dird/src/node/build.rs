@@ -4,7 +4,7 @@
 
 use ipnet::Ipv4Net;
 
-use super::{effective_rules, Node};
+use super::{effective_rules, Effective, Node};
 use crate::apply::IptablesTools;
 use crate::config::{ConfigError, PortSpec, RuleConfig};
 use crate::ids::auto::{assign_auto, SwarmNode};
@@ -40,9 +40,9 @@ impl Node {
         ingress: Ingress,
         discovered: &Discovered,
     ) -> Result<Built, ConfigError> {
-        let (rules, lb_enabled) =
+        let Effective { rules, lb_enabled } =
             effective_rules(rules, ingress.node_ip, discovered.published.clone());
-        let (lbs, unmatched_hosts) = if rules.auto_gateways {
+        let (lbs, unmatched_hosts) = if rules.auto_load_balancers {
             let set = assign_auto(
                 &discovered.swarm,
                 ingress.subnet,
@@ -53,14 +53,14 @@ impl Node {
         } else {
             (LbSet::for_rules(&rules, ingress.subnet)?, Vec::new())
         };
-        let mut node = Node::with_lbs(
+        let node = Node {
             rules,
             ingress,
             lbs,
-            discovered.sysctl_files.clone(),
-            discovered.tools.clone(),
-        );
-        node.lb_enabled = lb_enabled;
+            sysctl_files: discovered.sysctl_files.clone(),
+            tools: discovered.tools.clone(),
+            lb_enabled,
+        };
         Ok(Built {
             node,
             unmatched_hosts,
@@ -84,7 +84,7 @@ mod tests {
     }
 
     #[test]
-    fn without_gateways_the_load_balancers_are_the_originals_default() {
+    fn without_a_list_the_load_balancers_are_the_originals_default() {
         let built = Node::build(&RuleConfig::default(), ingress(), &Discovered::default()).unwrap();
         assert_eq!(ips(&built.node).len(), 8);
         assert!(built.node.lb_id().is_some());
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn auto_takes_the_load_balancers_from_the_swarm_view() {
         let rules = RuleConfig {
-            auto_gateways: true,
+            auto_load_balancers: true,
             lb_hosts: vec![
                 "192.168.1.0/24".parse().unwrap(),
                 "172.16.0.0/16".parse().unwrap(),

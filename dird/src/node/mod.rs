@@ -7,8 +7,8 @@ mod build;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::apply::{self, ApplyError, IptablesTools, NsPlan, Outcome, Step, TaskOutcome};
-use crate::config::{ConfigError, Gateway, PortSpec, RuleConfig};
+use crate::apply::{self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, TaskOutcome};
+use crate::config::{ConfigError, LbEntry, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
 use crate::plan::{
     lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress,
@@ -41,17 +41,16 @@ pub enum SboxOutcome {
 /// The rules as this node applies them: the original daemon's default load-balancer list
 /// (.2 to .9 of this node's /24) when none were given, and — when `--services` has no port
 /// flags — the published ports of those services as the port filter (`published`: tcp, udp).
-/// The flag is false when that filter is empty: then nothing may skip masquerading.
 pub fn effective_rules(
     rules: &RuleConfig,
     node_ip: std::net::Ipv4Addr,
     published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
-) -> (RuleConfig, bool) {
+) -> Effective {
     let mut rules = rules.clone();
-    if rules.gateways.is_empty() && !rules.auto_gateways {
+    if rules.load_balancers.is_empty() && !rules.auto_load_balancers {
         let [a, b, c, _] = node_ip.octets();
-        rules.gateways = (2..=9)
-            .map(|d| Gateway::Ip(std::net::Ipv4Addr::new(a, b, c, d)))
+        rules.load_balancers = (2..=9)
+            .map(|d| LbEntry::Ip(std::net::Ipv4Addr::new(a, b, c, d)))
             .collect();
     }
     let mut lb_enabled = true;
@@ -61,7 +60,16 @@ pub fn effective_rules(
         rules.tcp_ports = tcp;
         rules.udp_ports = udp;
     }
-    (rules, lb_enabled)
+    Effective { rules, lb_enabled }
+}
+
+/// The rules a node applies ([`effective_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    pub rules: RuleConfig,
+    /// False when `--services` has no ports and those services publish none: then nothing may
+    /// skip masquerading.
+    pub lb_enabled: bool,
 }
 
 /// `--services` without `--tcp-ports`/`--udp-ports`: the port filter comes from the services.
@@ -240,14 +248,13 @@ fn refuse_host_namespace(netns: &Path, target: &str) -> Result<(), ApplyError> {
     {
         return Ok(());
     }
-    Err(ApplyError {
-        target: target.to_owned(),
-        step: Step::EnterNamespace,
-        message: "this is the host's network namespace (PID 1's or dird's own): task rules \
-                  never go there"
-            .into(),
-        rollback_failure: None,
-    })
+    Err(apply::fail(
+        target,
+        Step::EnterNamespace,
+        Cause::Refused(
+            "this is the host's network namespace (PID 1's or dird's own): task rules never go there",
+        ),
+    ))
 }
 
 pub fn task_target(task: &TaskRef) -> String {
@@ -303,11 +310,11 @@ mod tests {
             netns: PathBuf::from("/proc/self/ns/net"),
         };
         let e = uninstall_task(&task, &IptablesTools::default()).expect_err("refused");
-        assert!(e.message.contains("host's network namespace"), "{e}");
+        assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
         // An ingress subnet this host has no address in.
         let node = Node::new(
             RuleConfig {
-                gateways: vec![Gateway::Ip("198.51.100.2".parse().unwrap())],
+                load_balancers: vec![LbEntry::Ip("198.51.100.2".parse().unwrap())],
                 ..Default::default()
             },
             Ingress {
@@ -319,13 +326,16 @@ mod tests {
         )
         .unwrap();
         let e = node.sync_task(&task).expect_err("refused");
-        assert!(e.message.contains("host's network namespace"), "{e}");
+        assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
     }
 
     #[test]
-    fn default_gateways_are_the_originals() {
-        let (r, on) = effective_rules(&RuleConfig::default(), "10.0.0.7".parse().unwrap(), None);
-        let ips: Vec<String> = r.gateways.iter().map(ToString::to_string).collect();
+    fn default_load_balancers_are_the_originals() {
+        let Effective {
+            rules: r,
+            lb_enabled: on,
+        } = effective_rules(&RuleConfig::default(), "10.0.0.7".parse().unwrap(), None);
+        let ips: Vec<String> = r.load_balancers.iter().map(ToString::to_string).collect();
         assert_eq!(
             ips,
             [
@@ -340,23 +350,30 @@ mod tests {
     fn services_without_ports_use_their_published_ports() {
         let rules = RuleConfig {
             services: vec!["web".into()],
-            gateways: vec![Gateway::Null],
+            load_balancers: vec![LbEntry::Null],
             ..Default::default()
         };
-        let (r, on) = effective_rules(
+        let Effective {
+            rules: r,
+            lb_enabled: on,
+        } = effective_rules(
             &rules,
             "10.0.0.2".parse().unwrap(),
             Some((vec![PortSpec::Single(8080)], vec![])),
         );
         assert_eq!(r.tcp_ports, vec![PortSpec::Single(8080)]);
         assert!(on);
-        let (_, on) = effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![], vec![])));
+        let on =
+            effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![], vec![]))).lb_enabled;
         assert!(!on, "no published ports: nothing skips masquerading");
         let explicit = RuleConfig {
             udp_ports: vec![PortSpec::Single(53)],
             ..rules
         };
-        let (r, on) = effective_rules(
+        let Effective {
+            rules: r,
+            lb_enabled: on,
+        } = effective_rules(
             &explicit,
             "10.0.0.2".parse().unwrap(),
             Some((vec![PortSpec::Single(8080)], vec![])),

@@ -14,6 +14,7 @@ pub mod state;
 pub mod sysctl;
 pub mod table;
 pub mod task;
+pub mod text;
 
 pub use iptables::{IptablesPlan, OwnChain, CHAIN_PREFIX, JUMP_COMMENT};
 pub use lb::{lb_plan, lb_uninstall_plan, LbPlan};
@@ -28,6 +29,7 @@ pub use state::{IptablesState, ParseError};
 pub use sysctl::{OnError, Sysctl};
 pub use table::Table;
 pub use task::{task_plan, task_uninstall_plan, udp_redirect_ports, TaskIngress, TaskPlan};
+pub use text::{install_text, removal_text, routing_text};
 
 use std::net::Ipv4Addr;
 

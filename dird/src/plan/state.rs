@@ -64,15 +64,16 @@ impl IptablesState {
     /// Parses `iptables-save` output (with or without `-c` counters).
     pub fn parse(text: &str) -> Result<IptablesState, ParseError> {
         let mut state = IptablesState::default();
-        state.apply(text)?;
+        state.replay(text)?;
         Ok(state)
     }
 
-    /// Applies `iptables-restore --noflush` input: `*table`, `:chain`, `-A`, `-I`, `-D`, `-F`,
+    /// Replays `iptables-restore --noflush` input on this in-memory model (the kernel is not
+    /// touched; that is [`crate::apply`]'s work): `*table`, `:chain`, `-A`, `-I`, `-D`, `-F`,
     /// `-N`, `-X`, `COMMIT`. Declaring an existing user chain flushes it, as iptables does.
     /// Tables other than [`Table::ALL`] (`security`, …) are skipped up to their `COMMIT`: dird
     /// never writes them, so they are neither modelled nor touched.
-    pub fn apply(&mut self, text: &str) -> Result<(), ParseError> {
+    pub fn replay(&mut self, text: &str) -> Result<(), ParseError> {
         let mut table: Option<Table> = None;
         let mut skipping = false;
         for (i, raw) in text.lines().enumerate() {

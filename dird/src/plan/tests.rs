@@ -5,9 +5,9 @@ use std::net::Ipv4Addr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::commands::plan::{render, PlanInput};
-use crate::config::{Gateway, IdEncoding, PortSpec, RuleConfig};
+use crate::config::{IdEncoding, LbEntry, PortSpec, RuleConfig};
 use crate::ids::LbSet;
+use crate::node::{Discovered, Node};
 
 const SBOX_DOCKER: &str = include_str!("../../tests/fixtures/sbox-docker-20.10.iptables");
 const TASK_DOCKER: &str = include_str!("../../tests/fixtures/task-docker-20.10.iptables");
@@ -22,14 +22,14 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-fn gws(items: &[&str]) -> Vec<Gateway> {
+fn lb_list(items: &[&str]) -> Vec<LbEntry> {
     items
         .iter()
         .map(|s| {
             if *s == "null" {
-                Gateway::Null
+                LbEntry::Null
             } else {
-                Gateway::Ip(ip(s))
+                LbEntry::Ip(ip(s))
             }
         })
         .collect()
@@ -37,14 +37,24 @@ fn gws(items: &[&str]) -> Vec<Gateway> {
 
 fn base() -> RuleConfig {
     RuleConfig {
-        gateways: gws(&["10.0.0.2", "10.0.0.3"]),
+        load_balancers: lb_list(&["10.0.0.2", "10.0.0.3"]),
         performance: true,
         ..Default::default()
     }
 }
 
-fn input(rules: RuleConfig, subnet: &str, node: &str) -> PlanInput {
-    PlanInput {
+/// One configuration to snapshot: its rules, ingress, one task, the sysctl files, and
+/// whether the plans are shown being removed.
+struct Case {
+    rules: RuleConfig,
+    ingress: Ingress,
+    task: TaskIngress,
+    sysctl_files: Vec<Sysctl>,
+    uninstall: bool,
+}
+
+fn input(rules: RuleConfig, subnet: &str, node: &str) -> Case {
+    Case {
         rules,
         ingress: Ingress {
             subnet: subnet.parse().unwrap(),
@@ -60,8 +70,46 @@ fn input(rules: RuleConfig, subnet: &str, node: &str) -> PlanInput {
     }
 }
 
-fn snap(name: &str, input: &PlanInput) {
-    let text = render(input).expect("valid plan");
+/// The node's plans as they render themselves ([`install_text`], [`removal_text`]): the load
+/// balancers and their IDs, the sbox's plan, then the task's.
+fn snap(name: &str, case: &Case) {
+    let discovered = Discovered {
+        sysctl_files: case.sysctl_files.clone(),
+        ..Discovered::default()
+    };
+    let node = Node::build(&case.rules, case.ingress, &discovered)
+        .expect("valid plan")
+        .node;
+    let ids: Vec<String> = node
+        .lbs
+        .members
+        .iter()
+        .map(|m| format!("{}={}", m.ip, m.id))
+        .collect();
+    let mut text = format!("load balancers: [{}]\nsbox:\n", ids.join(", "));
+    match (node.lbs.id_of(case.ingress.node_ip), node.lb_enabled) {
+        (Some(id), true) => {
+            let plan = lb_plan(&node.rules, &node.ingress, id, &node.sysctl_files);
+            text.push_str(&if case.uninstall {
+                removal_text(&plan.iptables, &lb_uninstall_plan(), None)
+            } else {
+                install_text(&plan.iptables, None, &plan.sysctls)
+            });
+        }
+        (Some(_), false) => text.push_str("(load-balancer rules off: no ports to filter on)\n"),
+        (None, _) => text.push_str("(not a load balancer)\n"),
+    }
+    text.push_str("task:\n");
+    let plan = task_plan(&node.lbs, &node.ingress, &case.task);
+    text.push_str(&if case.uninstall {
+        removal_text(
+            &plan.iptables,
+            &task_uninstall_plan().0,
+            Some(&plan.routing),
+        )
+    } else {
+        install_text(&plan.iptables, Some(&plan.routing), &plan.sysctls)
+    });
     insta::assert_snapshot!(name, text);
 }
 
@@ -136,7 +184,7 @@ fn snapshot_services_with_ports() {
 fn snapshot_default_load_balancers() {
     // No --ingress-gateway-ips: the original's .2 to .9 of the node's /24, as the daemon does.
     let rules = RuleConfig {
-        gateways: Vec::new(),
+        load_balancers: Vec::new(),
         ..base()
     };
     snap(
@@ -149,7 +197,7 @@ fn snapshot_default_load_balancers() {
 fn snapshot_indexed_ids() {
     let rules = RuleConfig {
         indexed_ids: true,
-        gateways: gws(&["10.0.0.9", "10.0.0.4"]),
+        load_balancers: lb_list(&["10.0.0.9", "10.0.0.4"]),
         ..base()
     };
     snap("indexed_ids", &input(rules, "10.0.0.0/24", "10.0.0.4"));
@@ -158,7 +206,7 @@ fn snapshot_indexed_ids() {
 #[test]
 fn snapshot_subnet_16() {
     let rules = RuleConfig {
-        gateways: gws(&["10.0.1.5", "10.0.2.5"]),
+        load_balancers: lb_list(&["10.0.1.5", "10.0.2.5"]),
         ..base()
     };
     snap("subnet_16", &input(rules, "10.0.0.0/16", "10.0.2.5"));
@@ -168,7 +216,7 @@ fn snapshot_subnet_16() {
 fn snapshot_null_entries() {
     let rules = RuleConfig {
         indexed_ids: true,
-        gateways: gws(&["null", "10.0.0.3", "null", "10.0.0.5"]),
+        load_balancers: lb_list(&["null", "10.0.0.3", "null", "10.0.0.5"]),
         ..base()
     };
     snap("null_entries", &input(rules, "10.0.0.0/24", "10.0.0.5"));
@@ -195,7 +243,7 @@ fn snapshot_dscp() {
 #[test]
 fn snapshot_lb_at_254() {
     let rules = RuleConfig {
-        gateways: gws(&["10.0.0.253", "10.0.0.254"]),
+        load_balancers: lb_list(&["10.0.0.253", "10.0.0.254"]),
         ..base()
     };
     snap("lb_at_254", &input(rules, "10.0.0.0/24", "10.0.0.254"));
@@ -269,18 +317,18 @@ fn legacy_rules_of_the_original_are_removed() {
     let mut sbox = IptablesState::parse(SBOX_DOCKER).unwrap();
     let before = sbox.clone();
     // What the bash daemon installs in the sbox (as iptables-save prints it).
-    sbox.apply(SBOX_ORIGINAL).unwrap();
+    sbox.replay(SBOX_ORIGINAL).unwrap();
     for b in render_sync(&lb_uninstall_plan(), &sbox) {
-        sbox.apply(&b.text).unwrap();
+        sbox.replay(&b.text).unwrap();
     }
     assert_eq!(sbox.canonical(), before.canonical());
 
     let mut task = IptablesState::parse(TASK_DOCKER).unwrap();
     let before = task.clone();
-    task.apply(TASK_ORIGINAL).unwrap();
+    task.replay(TASK_ORIGINAL).unwrap();
     let (ipt, _) = task_uninstall_plan();
     for b in render_sync(&ipt, &task) {
-        task.apply(&b.text).unwrap();
+        task.replay(&b.text).unwrap();
     }
     assert_eq!(task.canonical(), before.canonical());
 }
@@ -299,14 +347,14 @@ fn a_misplaced_nat_jump_is_moved_to_the_front() {
     let plan = lb_plan(&base(), &ing, lbs.members[0].id, &[]);
     let mut sbox = IptablesState::parse(SBOX_DOCKER).unwrap();
     for b in render_sync(&plan.iptables, &sbox) {
-        sbox.apply(&b.text).unwrap();
+        sbox.replay(&b.text).unwrap();
     }
     // Docker re-inserts its SNAT rule in front of ours (as after an sbox rebuild).
-    sbox.apply("*nat\n-I POSTROUTING 1 -d 10.0.0.0/24 -m ipvs --ipvs -j SNAT --to-source 10.0.0.2\nCOMMIT\n").unwrap();
+    sbox.replay("*nat\n-I POSTROUTING 1 -d 10.0.0.0/24 -m ipvs --ipvs -j SNAT --to-source 10.0.0.2\nCOMMIT\n").unwrap();
     let fix = render_sync(&plan.iptables, &sbox);
     assert_eq!(fix.len(), 1);
     for b in fix {
-        sbox.apply(&b.text).unwrap();
+        sbox.replay(&b.text).unwrap();
     }
     let nat = sbox.rules(Table::Nat, "POSTROUTING").unwrap();
     assert_eq!(nat[0], "-m comment --comment dird -j DIRD-POSTROUTING");
@@ -362,9 +410,9 @@ fn rule_config() -> impl Strategy<Value = (RuleConfig, Vec<u8>, bool)> {
                 out
             };
             let cfg = RuleConfig {
-                gateways: octets
+                load_balancers: octets
                     .iter()
-                    .map(|o| Gateway::Ip(Ipv4Addr::new(10, 0, 0, *o)))
+                    .map(|o| LbEntry::Ip(Ipv4Addr::new(10, 0, 0, *o)))
                     .collect(),
                 tcp_ports: dedup(tcp),
                 udp_ports: dedup(udp),
@@ -398,7 +446,7 @@ fn plans(cfg: &RuleConfig, octets: &[u8]) -> (LbPlan, TaskPlan) {
 
 fn apply_all(state: &mut IptablesState, batches: &[TableBatch]) {
     for b in batches {
-        state.apply(&b.text).unwrap();
+        state.replay(&b.text).unwrap();
     }
 }
 
@@ -484,7 +532,7 @@ proptest! {
         for (first, next, docker, original_rules) in cases {
             let mut saved = IptablesState::parse(docker).unwrap();
             if original {
-                saved.apply(original_rules).unwrap();
+                saved.replay(original_rules).unwrap();
             }
             if installed {
                 let batches = render_sync(&first, &saved);
@@ -494,12 +542,12 @@ proptest! {
             let tables: Vec<Table> = batches.iter().map(|b| b.table).collect();
             let mut now = saved.clone();
             apply_all(&mut now, &batches);
-            now.apply(FOREIGN).unwrap();
+            now.replay(FOREIGN).unwrap();
             let undo = render_restore(&saved, &now, &tables, &next.legacy);
             prop_assert!(undo.iter().all(|b| !b.text.contains("192.0.2.99")));
             apply_all(&mut now, &undo);
             let mut want = saved.clone();
-            want.apply(FOREIGN).unwrap();
+            want.replay(FOREIGN).unwrap();
             prop_assert_eq!(now.canonical(), want.canonical());
             prop_assert!(render_restore(&saved, &now, &tables, &next.legacy).is_empty());
         }
@@ -509,7 +557,7 @@ proptest! {
     fn reconfiguring_replaces_only_what_changed((cfg, octets, _) in rule_config(), keep in 1usize..12) {
         let (_, task) = plans(&cfg, &octets);
         let keep = keep.min(octets.len());
-        let smaller = RuleConfig { gateways: cfg.gateways[..keep].to_vec(), ..cfg.clone() };
+        let smaller = RuleConfig { load_balancers: cfg.load_balancers[..keep].to_vec(), ..cfg.clone() };
         let (_, task2) = plans(&smaller, &octets);
         let mut state = IptablesState::default();
         apply_all(&mut state, &render_sync(&task.iptables, &IptablesState::default()));
@@ -535,7 +583,7 @@ fn udp_server_ports_come_from_dockers_redirect_rules() {
 /// One load balancer, 10.0.0.2, in 10.0.0.0/24.
 fn one_lb() -> (LbSet, Ingress) {
     let lbs = LbSet::assign(
-        &gws(&["10.0.0.2"]),
+        &lb_list(&["10.0.0.2"]),
         "10.0.0.0/24".parse().unwrap(),
         false,
         IdEncoding::Tos,

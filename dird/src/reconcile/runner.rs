@@ -174,7 +174,7 @@ impl Runner {
                         self.work.rebuild();
                     }
                 }
-                _ = view_poll.tick(), if self.cfg.rules.auto_gateways => s.want_view = true,
+                _ = view_poll.tick(), if self.cfg.rules.auto_load_balancers => s.want_view = true,
                 _ = signals.hup.recv() => self.reload(),
                 _ = signals.term.recv() => return Exit::Stop,
                 _ = signals.int.recv() => return Exit::Stop,
@@ -331,7 +331,9 @@ impl Runner {
             // A configuration that does not fit at start-up is the operator's to fix; under
             // `auto` the misfit comes from the swarm (a node whose offset does not fit), which
             // may change: keep waiting, as with a misfit that appears later.
-            Err(BuildError::Config(e)) if self.node.is_none() && !self.cfg.rules.auto_gateways => {
+            Err(BuildError::Config(e))
+                if self.node.is_none() && !self.cfg.rules.auto_load_balancers =>
+            {
                 return Some(Exit::Fatal(e))
             }
             Err(BuildError::Config(e)) => {

@@ -120,7 +120,7 @@ pub async fn build_node(
     cfg: &Config,
     ingress: Ingress,
 ) -> Result<Node, BuildError> {
-    if cfg.rules.gateways.is_empty() && !cfg.rules.auto_gateways {
+    if cfg.rules.load_balancers.is_empty() && !cfg.rules.auto_load_balancers {
         warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
     }
     let published = published_ports(client, cfg).await?;
@@ -134,7 +134,7 @@ pub async fn build_node(
     };
     // Nothing is installed without a backend: the caller gets the error and installs nothing.
     let tools = backend_tools(launch, cfg).await?;
-    let swarm = if cfg.rules.auto_gateways {
+    let swarm = if cfg.rules.auto_load_balancers {
         let view = client
             .swarm_view()
             .await

@@ -791,7 +791,7 @@ fn inspect_container(c: &Container) -> Value {
             "host": {
                 "NetworkID": "b1e6f4a2c3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f2a3b5c7d9e1f3",
                 "EndpointID": "",
-                "Gateway": "",
+                "LbEntry": "",
                 "IPAddress": "",
                 "IPPrefixLen": 0,
                 "MacAddress": ""
@@ -808,7 +808,7 @@ fn inspect_container(c: &Container) -> Value {
                 "GwPriority": 0,
                 "NetworkID": INGRESS_NET,
                 "EndpointID": "983e11c8b80bd402eb418fc3b6b117e98def21add3aab8b3e14e53d5c73ee4eb",
-                "Gateway": "",
+                "LbEntry": "",
                 "IPAddress": "10.0.0.4",
                 "IPPrefixLen": 24,
                 "IPv6Gateway": "",

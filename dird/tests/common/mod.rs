@@ -125,8 +125,8 @@ pub fn lb_ip(i: usize) -> std::net::Ipv4Addr {
 /// at 10.0.0.250 (not a load balancer).
 pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress) {
     let rules = dird::config::RuleConfig {
-        gateways: (0..lbs)
-            .map(|i| dird::config::Gateway::Ip(lb_ip(i)))
+        load_balancers: (0..lbs)
+            .map(|i| dird::config::LbEntry::Ip(lb_ip(i)))
             .collect(),
         performance: true,
         ..Default::default()

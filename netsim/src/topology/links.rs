@@ -19,7 +19,7 @@ fn nl(step: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
     let step = step.into();
     move |e| Error::Netlink {
         step,
-        detail: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -29,7 +29,7 @@ pub async fn index(h: &Handle, name: &str) -> Result<u32, Error> {
         Ok(Some(msg)) => Ok(msg.header.index),
         Ok(None) => Err(Error::Netlink {
             step: format!("find link {name}"),
-            detail: "not found".into(),
+            source: "not found".into(),
         }),
         Err(e) => Err(nl(format!("find link {name}"))(e)),
     }

@@ -52,7 +52,7 @@ fn open(p: &Path) -> Result<File, Error> {
     File::open(p).map_err(|e| Error::Netns {
         ns: p.display().to_string(),
         step: "open".into(),
-        detail: e.to_string(),
+        source: e.into(),
     })
 }
 
