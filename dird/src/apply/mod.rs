@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod iptables;
+pub mod peers;
 pub mod routing;
 pub mod sysctl;
 
@@ -135,7 +136,7 @@ pub(crate) fn fail(target: &str, step: Step, cause: impl Into<Cause>) -> ApplyEr
     }
 }
 
-fn enter_error(target: &str, e: NetnsError) -> ApplyError {
+pub(crate) fn enter_error(target: &str, e: NetnsError) -> ApplyError {
     fail(target, Step::EnterNamespace, e)
 }
 
@@ -229,7 +230,7 @@ pub fn read_iptables(
 }
 
 /// Runs `f` with a netlink handle on a single-threaded runtime, on the current thread.
-fn with_netlink<T, F, Fut>(target: &str, f: F) -> Result<T, ApplyError>
+pub(crate) fn with_netlink<T, F, Fut>(target: &str, f: F) -> Result<T, ApplyError>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: std::future::Future<Output = Result<T, ApplyError>>,

@@ -40,6 +40,13 @@ pub enum DockerError {
     View(#[from] swarm_view::ViewError),
     #[error("Docker Engine: {what} took longer than {secs} s")]
     Slow { what: &'static str, secs: u64 },
+    #[error("reading the ingress overlay's remote endpoints: {source}")]
+    Overlay {
+        #[source]
+        source: crate::apply::ApplyError,
+    },
+    #[error("reading the ingress overlay's remote endpoints: the worker stopped: {0}")]
+    OverlayLost(String),
     #[error("Docker socket path {0:?} is not UTF-8")]
     SocketPath(PathBuf),
     /// `/services` answered 503 on a node whose `/info` says it is a manager: the swarm has
@@ -92,6 +99,21 @@ pub enum Event {
     ServiceChanged,
     /// A network was created or removed (the ingress may have been rebuilt).
     NetworkChanged,
+}
+
+/// The namespace of the overlay network `id` (Docker names it `1-` and the id's first 10
+/// characters), in the first of [`sandbox::NETNS_DIRS`] that exists; `None` for an id that
+/// could steer the path.
+pub fn overlay_netns(id: &str) -> Option<PathBuf> {
+    let short: String = id.chars().take(10).collect();
+    if short.len() != 10 || !short.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let dir = sandbox::NETNS_DIRS
+        .iter()
+        .map(Path::new)
+        .find(|d| d.is_dir())?;
+    Some(dir.join(format!("1-{short}")))
 }
 
 /// A container id as Docker prints it: lowercase hex. Anything else is refused, so that an id
@@ -188,7 +210,30 @@ impl DockerClient {
             "/networks/ingress?verbose=true",
         )
         .await?;
-        Ok(swarm_view::parse(&body)?)
+        let listed = swarm_view::parse(&body)?;
+        if !listed.is_empty() {
+            return Ok(listed);
+        }
+        // Newer engines (26.1) list no `ingress-endpoint`: every other node's comes from the
+        // remote endpoints of the ingress overlay's namespace.
+        let Some(ns) = swarm_view::network_id(&body).and_then(|id| overlay_netns(&id)) else {
+            return Ok(listed);
+        };
+        let local_host = self.node_addr().await?;
+        let peers = tokio::task::spawn_blocking(move || crate::apply::peers::overlay_peers(&ns))
+            .await
+            .map_err(|e| DockerError::OverlayLost(e.to_string()))?
+            .map_err(|source| DockerError::Overlay { source })?;
+        Ok(swarm_view::from_overlay(&body, local_host, &peers)?)
+    }
+
+    /// This node's underlay address in the swarm (`/info`: `Swarm.NodeAddr`).
+    pub async fn node_addr(&self) -> Result<Option<std::net::Ipv4Addr>, DockerError> {
+        let info = self.docker.info().await?;
+        Ok(info
+            .swarm
+            .and_then(|s| s.node_addr)
+            .and_then(|a| a.parse().ok()))
     }
 
     /// Running containers labelled with a service name, with their network namespaces (those

@@ -21,7 +21,8 @@ pub enum ViewError {
 }
 
 /// Every `ingress-endpoint` task: one per node, looked for among every service's tasks (Docker
-/// 20.10 lists them under the service named `""`). Docker 26.1 lists none: an empty list.
+/// 20.10 lists them under the service named `""`). Docker 26.1 lists none: an empty list
+/// (see [`from_overlay`]).
 pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
     let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
     let net = match &v {
@@ -49,6 +50,75 @@ pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
             })
         })
         .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The network object of a verbose view (an array of one, or the object itself).
+fn network(json: &str) -> Result<Value, ViewError> {
+    let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
+    Ok(match v {
+        Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        other => other,
+    })
+}
+
+/// The ingress network's id, which names its overlay namespace (`1-<first 10 characters>`).
+pub fn network_id(json: &str) -> Option<String> {
+    network(json).ok()?.get("Id")?.as_str().map(str::to_owned)
+}
+
+/// Every node's ingress endpoint for an engine whose view lists none (Docker 26.1): this
+/// node's from `Containers["ingress-sbox"]` (its underlay address `local_host`), and every
+/// other node's from the overlay's remote endpoints (`peers`, see
+/// [`crate::apply::peers`]): per tunnel end (node), the one endpoint that is not a task or a
+/// virtual IP of the view's services. A node with more than one such endpoint (a task the
+/// view does not list yet) is left out until it has one.
+pub fn from_overlay(
+    json: &str,
+    local_host: Option<Ipv4Addr>,
+    peers: &[crate::apply::peers::Peer],
+) -> Result<Vec<SwarmNode>, ViewError> {
+    let net = network(json)?;
+    let services = net
+        .get("Services")
+        .and_then(Value::as_object)
+        .ok_or(ViewError::NoEndpoints)?;
+    let ip_of = |v: Option<&Value>| v?.as_str()?.split('/').next()?.parse::<Ipv4Addr>().ok();
+    let known: std::collections::BTreeSet<Ipv4Addr> = services
+        .values()
+        .flat_map(|s| {
+            let tasks = s
+                .get("Tasks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            tasks
+                .map(|t| ip_of(t.get("EndpointIP")))
+                .chain(std::iter::once(ip_of(s.get("VIP"))))
+        })
+        .flatten()
+        .collect();
+    let mut out = Vec::new();
+    if let Some(ip) = ip_of(net.pointer("/Containers/ingress-sbox/IPv4Address")) {
+        out.push(SwarmNode {
+            ingress_ip: ip,
+            host_ip: local_host,
+        });
+    }
+    let mut by_node: std::collections::BTreeMap<Ipv4Addr, Vec<Ipv4Addr>> = Default::default();
+    for p in peers.iter().filter(|p| !known.contains(&p.ip)) {
+        by_node.entry(p.vtep).or_default().push(p.ip);
+    }
+    for (vtep, ips) in by_node {
+        if let [ip] = ips[..] {
+            out.push(SwarmNode {
+                ingress_ip: ip,
+                host_ip: Some(vtep),
+            });
+        }
+    }
     out.sort();
     out.dedup();
     Ok(out)
@@ -123,11 +193,44 @@ mod tests {
     }
 
     /// Docker 26.1's view (one-node swarm, services web and api): its Services list the
-    /// services' tasks only, no `ingress-endpoint`, so `auto` finds no load balancer there.
+    /// services' tasks only, no `ingress-endpoint`, so the endpoints come from the overlay.
     #[test]
     fn docker_26_1_lists_no_ingress_endpoint() {
         let v = include_str!("../../tests/fixtures/ingress-verbose-26.1.json");
         assert_eq!(parse(v), Ok(Vec::new()));
+        assert_eq!(network_id(v).as_deref(), Some("wqpvpihvg0dg6styn93jlm0zb"));
+    }
+
+    #[test]
+    fn on_docker_26_1_the_other_nodes_come_from_the_overlays_remote_endpoints() {
+        use crate::apply::peers::Peer;
+        let v = include_str!("../../tests/fixtures/ingress-verbose-26.1.json");
+        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+        let host = |d| Ipv4Addr::new(192, 0, 2, d);
+        let peer = |d, h| Peer {
+            ip: ip(d),
+            vtep: host(h),
+        };
+        let peers = [
+            // Node 192.0.2.2: its sbox (10.0.0.8) and a task the view lists (10.0.0.5).
+            peer(8, 2),
+            peer(5, 2),
+            // Node 192.0.2.3: its sbox only.
+            peer(9, 3),
+            // Node 192.0.2.4: its sbox and a task the view does not list yet: left out.
+            peer(10, 4),
+            peer(11, 4),
+            // A service's virtual IP is never an endpoint of a node.
+            peer(3, 2),
+        ];
+        let node = |d, h| SwarmNode {
+            ingress_ip: ip(d),
+            host_ip: Some(host(h)),
+        };
+        assert_eq!(
+            from_overlay(v, Some(host(1)), &peers),
+            Ok(vec![node(2, 1), node(8, 2), node(9, 3)])
+        );
     }
 
     #[test]

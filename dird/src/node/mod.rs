@@ -153,15 +153,9 @@ impl Node {
                 let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
                 Ok(SboxOutcome::LoadBalancer { id, outcome })
             }
-            None => {
-                let plan = NsPlan {
-                    iptables: lb_uninstall_plan(),
-                    routing: None,
-                    sysctls: Vec::new(),
-                };
-                let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
-                Ok(SboxOutcome::NotLoadBalancer { outcome })
-            }
+            None => Ok(SboxOutcome::NotLoadBalancer {
+                outcome: uninstall_sbox(sbox, &self.tools)?,
+            }),
         }
     }
 

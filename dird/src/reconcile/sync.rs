@@ -141,7 +141,7 @@ pub async fn build_node(
             .map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
         if view.is_empty() {
             return Err(BuildError::Waiting(
-                "the swarm's verbose ingress view lists no load-balancer (ingress-endpoint) entry yet; Docker 26.1 lists none at all: there, give the load balancers with --ingress-gateway-ips".into(),
+                "the swarm lists no load balancer (ingress-endpoint) yet, and the ingress overlay knows no other node's".into(),
             ));
         }
         view

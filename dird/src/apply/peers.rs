@@ -1,0 +1,89 @@
+//! The remote endpoints Docker's overlay driver programmed into an overlay network's
+//! namespace (`/var/run/docker/netns/1-<network id>`): a static neighbour entry (endpoint IP →
+//! MAC) and a bridge FDB entry (MAC → the remote node's underlay IP, its VXLAN tunnel end) for
+//! every endpoint on another node. Read-only.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use futures::TryStreamExt;
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+use netlink_packet_route::AddressFamily;
+use rtnetlink::Handle;
+
+use super::{fail, with_netlink, ApplyError, Step};
+use crate::netns;
+
+/// A remote endpoint of the overlay: its address and its node's underlay address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Peer {
+    pub ip: Ipv4Addr,
+    pub vtep: Ipv4Addr,
+}
+
+/// Every remote endpoint of the overlay network whose namespace is at `ns`.
+pub fn overlay_peers(ns: &Path) -> Result<Vec<Peer>, ApplyError> {
+    let name = format!("overlay namespace {}", ns.display());
+    let target = name.as_str();
+    netns::run_in(ns, || {
+        with_netlink(target, |handle| async move {
+            let inet = dump(&handle, AddressFamily::Inet)
+                .await
+                .map_err(|e| fail(target, Step::ReadRouting, e))?;
+            let fdb = dump(&handle, AddressFamily::Bridge)
+                .await
+                .map_err(|e| fail(target, Step::ReadRouting, e))?;
+            Ok(join(&inet, &fdb))
+        })
+    })
+    .map_err(|e| fail(target, Step::EnterNamespace, e))?
+}
+
+async fn dump(
+    handle: &Handle,
+    family: AddressFamily,
+) -> Result<Vec<NeighbourMessage>, rtnetlink::Error> {
+    let mut req = handle.neighbours().get();
+    req.message_mut().header.family = family;
+    req.execute().try_collect().await
+}
+
+/// (IPv4 destination, link-layer address) of a neighbour or FDB entry.
+fn entry(m: &NeighbourMessage) -> Option<(Ipv4Addr, Vec<u8>)> {
+    // An FDB entry's family is AF_BRIDGE, so its IPv4 tunnel end is parsed as raw bytes.
+    let ip = m.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
+        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+            <[u8; 4]>::try_from(b.as_slice()).ok().map(Ipv4Addr::from)
+        }
+        _ => None,
+    })?;
+    let mac = m.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::LinkLocalAddress(mac) => Some(mac.clone()),
+        _ => None,
+    })?;
+    Some((ip, mac))
+}
+
+/// Endpoints (neighbour: IP → MAC) joined with tunnel ends (FDB: MAC → VTEP).
+fn join(inet: &[NeighbourMessage], fdb: &[NeighbourMessage]) -> Vec<Peer> {
+    let vtep_of: HashMap<Vec<u8>, Ipv4Addr> = fdb
+        .iter()
+        .filter_map(entry)
+        .map(|(vtep, mac)| (mac, vtep))
+        .collect();
+    let mut peers: Vec<Peer> = inet
+        .iter()
+        .filter_map(entry)
+        .filter_map(|(ip, mac)| {
+            Some(Peer {
+                ip,
+                vtep: *vtep_of.get(&mac)?,
+            })
+        })
+        .collect();
+    peers.sort();
+    peers.dedup();
+    peers
+}
