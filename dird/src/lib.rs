@@ -14,3 +14,4 @@ pub mod netns;
 pub mod node;
 pub mod plan;
 pub mod reconcile;
+pub mod telemetry;

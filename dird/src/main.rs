@@ -78,6 +78,14 @@ fn runtime_error(e: std::io::Error) -> Failure {
     Failure::Runtime(format!("cannot start the runtime: {e}"))
 }
 
+/// A runtime on this thread, for the commands that only ask and print.
+fn current_thread() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_error)
+}
+
 fn main() -> ExitCode {
     exit_code(run())
 }
@@ -91,11 +99,13 @@ fn run() -> Result<ExitCode, Failure> {
         Some(Command::Lbs(args)) => {
             let rules = config::RuleConfig::from_args(&args.rules, legacy_env().as_deref())
                 .map_err(Failure::bad_input)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(runtime_error)?
-                .block_on(lbs(rules))
+            current_thread()?.block_on(lbs(rules))
+        }
+        Some(Command::Status(args)) => status(&args),
+        Some(Command::Doctor(args)) => {
+            let input = commands::doctor::DoctorInput::from_args(&args, legacy_env().as_deref())
+                .map_err(Failure::bad_input)?;
+            current_thread()?.block_on(doctor(input))
         }
         None => daemon(argv),
     }
@@ -195,4 +205,51 @@ async fn lbs(rules: config::RuleConfig) -> Result<ExitCode, Failure> {
         .unwrap_or(Err(BackendError::Lost));
     print!("{}", commands::lbs::backend_line(&backend));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dird doctor`: the report on stdout; exit status 0 when healthy, 1 with findings.
+async fn doctor(input: commands::doctor::DoctorInput) -> Result<ExitCode, Failure> {
+    let client = commands::doctor::connect().await;
+    let report = commands::doctor::run(&input, client).await;
+    print!("{}", report.render());
+    Ok(match report.findings() {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// `dird status`: the daemon's status file, and whether the overlay reaches each load balancer.
+fn status(args: &config::StatusArgs) -> Result<ExitCode, Failure> {
+    let status = dird::telemetry::status::read(&args.status_file).map_err(Failure::runtime)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&status).map_err(Failure::runtime)?;
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let reach = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_error)?
+        .block_on(overlay_reach());
+    let now = dird::telemetry::status::now();
+    print!("{}", commands::status::render(&status, &reach, now));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every remote endpoint of the ingress overlay (address -> node), within 5 s; `None` when it
+/// cannot be read (no Docker, no root).
+async fn overlay_reach() -> commands::status::Reach {
+    let ask = async {
+        let client = DockerClient::connect().await.ok()?;
+        let ns = client.ingress_overlay_netns().await.ok()??;
+        let peers = tokio::task::spawn_blocking(move || dird::apply::peers::overlay_peers(&ns))
+            .await
+            .ok()?
+            .ok()?;
+        Some(peers.into_iter().map(|p| (p.ip, Some(p.vtep))).collect())
+    };
+    tokio::time::timeout(Duration::from_secs(5), ask)
+        .await
+        .ok()
+        .flatten()
 }

@@ -8,6 +8,8 @@
 //! - the hung one is abandoned at `--apply-timeout` and retried on its own;
 //! - a SIGHUP with a configuration that does not fit the swarm keeps the previous one, also
 //!   across a reconnect to Docker (it used to make the next reconnect exit);
+//! - `/healthz` turns 200 after the first sync, `/metrics` counts the tasks by state and the
+//!   applies, and `--status-file` lists every task with its state;
 //! - SIGTERM ends the daemon within 2 s, and the hung child is killed.
 //!
 //! One test only: it sets `DOCKER_HOST` and the iptables overrides, and signals its own process.
@@ -49,6 +51,18 @@ fn task(id: &'static str, name: &'static str, slot: u32, key: &'static str) -> C
         network_mode: "default",
         sandbox_key: key,
     }
+}
+
+/// The raw answer to `GET path` from the server at `addr`.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
 
 /// Waits up to `secs` for `f`.
@@ -151,6 +165,12 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     );
     std::env::set_var("DIRD_IPTABLES_SAVE", "iptables-save");
     std::env::set_var("DIRD_IPTABLES_RESTORE", &wrapper);
+    // A free port for the metrics server.
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let status_file = dir.join("status.json");
     let argv: Vec<String> = [
         "dird",
         "--install",
@@ -160,6 +180,10 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
         "2",
         "--resync-interval",
         "0",
+        "--metrics-addr",
+        &metrics_addr,
+        "--status-file",
+        status_file.to_str().expect("utf-8"),
     ]
     .map(String::from)
     .to_vec();
@@ -182,6 +206,29 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
             .unwrap_or(0)
     };
     wait_for(20, "the hung task is tried again", || hang_count() >= 2);
+
+    // Metrics, health and status while one task keeps failing.
+    wait_for(10, "/healthz says 200", || {
+        http_get(&metrics_addr, "/healthz").starts_with("HTTP/1.1 200")
+    });
+    let metrics = http_get(&metrics_addr, "/metrics");
+    for want in [
+        "dird_tasks{state=\"configured\"} 2",
+        "dird_tasks{state=\"failing\"} 1",
+        "dird_apply_seconds_count{kind=\"task\"}",
+        "dird_events_total{kind=\"ingress_joined\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} not in:\n{metrics}");
+    }
+    wait_for(5, "the status file lists the three tasks", || {
+        dird::telemetry::status::read(&status_file).is_ok_and(|s| s.tasks.len() == 3)
+    });
+    let status = dird::telemetry::status::read(&status_file).expect("status");
+    let state_of = |id: &str| status.tasks.iter().find(|t| t.id == id).map(|t| t.state);
+    use dird::telemetry::TaskState;
+    assert_eq!(state_of("a1b2c3d4e5f6"), Some(TaskState::Configured));
+    assert_eq!(state_of(&WEB_TASK[..12]), Some(TaskState::Configured));
+    assert_eq!(state_of("f6e5d4c3b2a1"), Some(TaskState::Failing));
     assert!(!has_dird_chains(&hung));
 
     // A configuration that cannot fit this swarm (the load balancer is off the ingress),

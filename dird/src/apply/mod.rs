@@ -181,10 +181,7 @@ where
 {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
-            let found = routing::find_interface_in(&handle, subnet)
-                .await
-                .map_err(|e| fail(target, Step::FindInterface, e))?;
-            let Some((interface, addr)) = found else {
+            let Some((interface, addr)) = find_ingress(&handle, target, subnet).await? else {
                 return Ok(TaskOutcome::NoIngressInterface);
             };
             let state = read_here(target, tools)?;
@@ -203,10 +200,76 @@ pub fn address_in(ns: &Path, subnet: Ipv4Net) -> Result<Option<std::net::Ipv4Add
     let target = name.as_str();
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
-            routing::find_interface_in(&handle, subnet)
+            let found = find_ingress(&handle, target, subnet).await?;
+            Ok(found.map(|(_, ip)| ip))
+        })
+    })
+    .map_err(|e| enter_error(target, e))?
+}
+
+/// The interface holding an address in `subnet`, and that address (the task's ingress side).
+async fn find_ingress(
+    handle: &Handle,
+    target: &str,
+    subnet: Ipv4Net,
+) -> Result<Option<(String, std::net::Ipv4Addr)>, ApplyError> {
+    routing::find_interface_in(handle, subnet)
+        .await
+        .map_err(|e| fail(target, Step::FindInterface, e))
+}
+
+/// A task's namespace as [`read_task`] found it; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskReading {
+    /// The ingress interface and its address.
+    pub interface: String,
+    pub addr: std::net::Ipv4Addr,
+    /// The plan for this task, as [`apply_task`] would make it.
+    pub plan: NsPlan,
+    /// What is installed.
+    pub iptables: IptablesState,
+    pub routing: crate::plan::RoutingState,
+    /// The plan's sysctls with their current values (`None`: the setting cannot be read).
+    pub sysctls: Vec<(Sysctl, Option<String>)>,
+}
+
+/// The read-only sibling of [`apply_task`]: finds the ingress interface the same way, reads
+/// iptables, policy routing and the plan's sysctls, and builds the plan with `make_plan`;
+/// `None` when no interface has an address in `subnet`. Runs only `iptables-save` and netlink
+/// dumps, and reads `/proc/sys`.
+pub fn read_task<F>(
+    ns: &Path,
+    target: &str,
+    subnet: Ipv4Net,
+    make_plan: F,
+    tools: &IptablesTools,
+) -> Result<Option<TaskReading>, ApplyError>
+where
+    F: FnOnce(&str, std::net::Ipv4Addr, &IptablesState) -> NsPlan + Send,
+{
+    netns::run_in(ns, || {
+        with_netlink(target, |handle| async move {
+            let Some((interface, addr)) = find_ingress(&handle, target, subnet).await? else {
+                return Ok(None);
+            };
+            let iptables = read_here(target, tools)?;
+            let plan = make_plan(&interface, addr, &iptables);
+            let routing = routing::read_state(&handle)
                 .await
-                .map(|found| found.map(|(_, ip)| ip))
-                .map_err(|e| fail(target, Step::FindInterface, e))
+                .map_err(|e| fail(target, Step::ReadRouting, e))?;
+            let sysctls = plan
+                .sysctls
+                .iter()
+                .map(|s| (s.clone(), sysctl::read(s).ok()))
+                .collect();
+            Ok(Some(TaskReading {
+                interface,
+                addr,
+                plan,
+                iptables,
+                routing,
+                sysctls,
+            }))
         })
     })
     .map_err(|e| enter_error(target, e))?

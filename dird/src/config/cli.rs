@@ -30,6 +30,33 @@ pub enum Command {
     /// (extension) Print every swarm node's underlay IP, ingress IP, ID, and whether it is a
     /// load balancer under the given flags (asks the local Docker Engine).
     Lbs(LbsArgs),
+    /// (extension) Diagnose this node (any node, worker included) for the misconfigurations
+    /// that keep client IPs from reaching tasks; changes nothing and needs no running daemon.
+    /// Prints one line per check ('ok:', 'FINDING: ...; fix: ...', 'skipped:') and a summary;
+    /// exit status 0 when healthy, 1 with findings.
+    Doctor(DoctorArgs),
+    /// (extension) Print what the running daemon did: every service task on this node
+    /// (configured or not, its load-balancer tables, its last apply and error) and every load
+    /// balancer (ID, IP, table, reachable through the ingress overlay). Reads --status-file.
+    Status(StatusArgs),
+}
+
+/// `dird status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (for scripts) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The daemon's --status-file.
+    #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
+    pub status_file: std::path::PathBuf,
+}
+
+/// `dird doctor`: the rule flags the daemon is (or would be) started with.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +100,14 @@ pub struct DaemonArgs {
     /// with backoff.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub apply_timeout: u64,
+    /// (extension) Serve Prometheus metrics on http://ADDR/metrics, health on /healthz (200
+    /// once the first sync is done and Docker answered within 60 s) and the status on /status,
+    /// e.g. 127.0.0.1:9477 (default: off).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// (extension) Where the daemon keeps its status for `dird status` ('none': nowhere).
+    #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
+    pub status_file: String,
 }
 
 /// Flags that shape the rules; shared by the daemon and `dird plan`.

@@ -25,6 +25,8 @@ pub enum ConfigError {
         value: u64,
         max: u64,
     },
+    #[error("invalid address {value:?} for {flag}: give IP:PORT, e.g. 127.0.0.1:9477")]
+    BadAddress { flag: &'static str, value: String },
     #[error("{flag} {value} is out of range: {min} to {max} seconds")]
     OutOfRange {
         flag: &'static str,

@@ -6,7 +6,9 @@ mod error;
 mod lists;
 pub mod sysctl_conf;
 
-pub use cli::{Cli, Command, DaemonArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs};
+pub use cli::{
+    Cli, Command, DaemonArgs, DoctorArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs, StatusArgs,
+};
 pub use error::ConfigError;
 pub use lists::{parse_ipv4, parse_ports, split_items, LbEntry, PortSpec};
 
@@ -75,6 +77,10 @@ pub struct Config {
     pub resync_interval: std::time::Duration,
     /// `--apply-timeout`: how long one namespace's apply may take.
     pub apply_timeout: std::time::Duration,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `--status-file` (`None`: `none`).
+    pub status_file: Option<std::path::PathBuf>,
 }
 
 /// Why a configuration could not be loaded (all are the operator's to fix).
@@ -191,6 +197,18 @@ impl Config {
             config_file: args.config.clone(),
             resync_interval: resync_interval(args.resync_interval)?,
             apply_timeout: apply_timeout(args.apply_timeout)?,
+            metrics_addr: args
+                .metrics_addr
+                .as_deref()
+                .map(|a| {
+                    a.trim().parse().map_err(|_| ConfigError::BadAddress {
+                        flag: "--metrics-addr",
+                        value: a.to_owned(),
+                    })
+                })
+                .transpose()?,
+            status_file: (args.status_file != "none")
+                .then(|| std::path::PathBuf::from(&args.status_file)),
         })
     }
 }

@@ -213,3 +213,28 @@ fn apply_timeout_is_bounded() {
         );
     }
 }
+
+#[test]
+fn metrics_address_and_status_file() {
+    let c = cfg(&["--install"]).unwrap();
+    assert_eq!(c.metrics_addr, None);
+    assert_eq!(
+        c.status_file.as_deref(),
+        Some(std::path::Path::new("/run/dird/status.json"))
+    );
+    let c = cfg(&[
+        "--install",
+        "--metrics-addr",
+        "127.0.0.1:9477",
+        "--status-file",
+        "none",
+    ])
+    .unwrap();
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9477".parse().unwrap()));
+    assert_eq!(c.status_file, None);
+    let e = cfg(&["--install", "--metrics-addr", "localhost"]).unwrap_err();
+    assert!(
+        e.to_string().contains("\"localhost\"") && e.to_string().contains("--metrics-addr"),
+        "{e}"
+    );
+}

@@ -71,6 +71,8 @@ pub struct DockerClient {
     docker: Docker,
     /// The Engine's Unix socket, for the requests bollard cannot make ([`raw`]).
     socket: PathBuf,
+    /// The last view read from the ingress overlay (see [`swarm_view::from_overlay`]).
+    overlay_view: std::sync::Arc<std::sync::Mutex<Vec<crate::ids::auto::SwarmNode>>>,
 }
 
 /// A service task that joined the ingress: the sandbox holding `ip` is its namespace.
@@ -114,6 +116,19 @@ pub fn overlay_netns(id: &str) -> Option<PathBuf> {
         .map(Path::new)
         .find(|d| d.is_dir())?;
     Some(dir.join(format!("1-{short}")))
+}
+
+impl Event {
+    /// A short name for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ContainerStart { .. } => "container_start",
+            Event::IngressJoined { .. } => "ingress_joined",
+            Event::ContainerGone { .. } => "container_gone",
+            Event::ServiceChanged => "service_changed",
+            Event::NetworkChanged => "network_changed",
+        }
+    }
 }
 
 /// A container id as Docker prints it: lowercase hex. Anything else is refused, so that an id
@@ -166,6 +181,7 @@ impl DockerClient {
         DockerClient {
             docker,
             socket: socket.to_path_buf(),
+            overlay_view: Default::default(),
         }
     }
 
@@ -202,6 +218,16 @@ impl DockerClient {
         }
     }
 
+    /// The namespace of the ingress network's overlay on this node ([`overlay_netns`]).
+    pub async fn ingress_overlay_netns(&self) -> Result<Option<PathBuf>, DockerError> {
+        let opts = InspectNetworkOptions {
+            verbose: false,
+            scope: None,
+        };
+        let net = self.docker.inspect_network(INGRESS, Some(opts)).await?;
+        Ok(net.id.as_deref().and_then(overlay_netns))
+    }
+
     /// Every node's ingress endpoint, as the swarm lists them (for `--ingress-gateway-ips auto`).
     pub async fn swarm_view(&self) -> Result<Vec<crate::ids::auto::SwarmNode>, DockerError> {
         let body = raw::get(
@@ -224,7 +250,10 @@ impl DockerClient {
             .await
             .map_err(|e| DockerError::OverlayLost(e.to_string()))?
             .map_err(|source| DockerError::Overlay { source })?;
-        Ok(swarm_view::from_overlay(&body, local_host, &peers)?)
+        let mut last = self.overlay_view.lock().unwrap_or_else(|p| p.into_inner());
+        let view = swarm_view::from_overlay(&body, local_host, &peers, &last)?;
+        last.clone_from(&view);
+        Ok(view)
     }
 
     /// This node's underlay address in the swarm (`/info`: `Swarm.NodeAddr`).
@@ -370,5 +399,46 @@ impl DockerClient {
                 _ => None,
             })
         })
+    }
+
+    /// This node's swarm state as `/info` reports it (`Swarm.LocalNodeState`: `active`,
+    /// `inactive`, `pending`, `error`, `locked`; empty when the Engine reports none).
+    pub async fn local_node_state(&self) -> Result<String, DockerError> {
+        let info = self.docker.info().await?;
+        Ok(info
+            .swarm
+            .and_then(|s| s.local_node_state)
+            .map(|s| s.to_string())
+            .unwrap_or_default())
+    }
+
+    /// The IPv4 subnets of the network `name` (IPAM config) with their gateways; `None` when
+    /// the Engine has no such network. Entries that are not IPv4 CIDRs are left out.
+    pub async fn network_ipam(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(ipnet::Ipv4Net, Option<std::net::Ipv4Addr>)>>, DockerError> {
+        let opts = InspectNetworkOptions {
+            verbose: false,
+            scope: None,
+        };
+        let net = match self.docker.inspect_network(name, Some(opts)).await {
+            Ok(net) => net,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let configs = net.ipam.and_then(|i| i.config).unwrap_or_default();
+        Ok(Some(
+            configs
+                .iter()
+                .filter_map(|c| {
+                    let subnet = c.subnet.as_deref()?.parse::<ipnet::Ipv4Net>().ok()?;
+                    let gateway = c.gateway.as_deref().and_then(|g| g.parse().ok());
+                    Some((subnet.trunc(), gateway))
+                })
+                .collect(),
+        ))
     }
 }

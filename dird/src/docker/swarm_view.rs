@@ -73,12 +73,14 @@ pub fn network_id(json: &str) -> Option<String> {
 /// node's from `Containers["ingress-sbox"]` (its underlay address `local_host`), and every
 /// other node's from the overlay's remote endpoints (`peers`, see
 /// [`crate::apply::peers`]): per tunnel end (node), the one endpoint that is not a task or a
-/// virtual IP of the view's services. A node with more than one such endpoint (a task the
-/// view does not list yet) is left out until it has one.
+/// virtual IP of the view's services. A node with more than one such endpoint (a task that
+/// has just started there, which the view does not list yet) keeps its endpoint from
+/// `previous` when that is among them, and is left out otherwise until it has one.
 pub fn from_overlay(
     json: &str,
     local_host: Option<Ipv4Addr>,
     peers: &[crate::apply::peers::Peer],
+    previous: &[SwarmNode],
 ) -> Result<Vec<SwarmNode>, ViewError> {
     let net = network(json)?;
     let services = net
@@ -112,7 +114,15 @@ pub fn from_overlay(
         by_node.entry(p.vtep).or_default().push(p.ip);
     }
     for (vtep, ips) in by_node {
-        if let [ip] = ips[..] {
+        let kept = previous
+            .iter()
+            .find(|n| n.host_ip == Some(vtep) && ips.contains(&n.ingress_ip))
+            .map(|n| n.ingress_ip);
+        let ip = match ips[..] {
+            [ip] => Some(ip),
+            _ => kept,
+        };
+        if let Some(ip) = ip {
             out.push(SwarmNode {
                 ingress_ip: ip,
                 host_ip: Some(vtep),
@@ -228,8 +238,13 @@ mod tests {
             host_ip: Some(host(h)),
         };
         assert_eq!(
-            from_overlay(v, Some(host(1)), &peers),
+            from_overlay(v, Some(host(1)), &peers, &[]),
             Ok(vec![node(2, 1), node(8, 2), node(9, 3)])
+        );
+        // Known before the task started there: node 192.0.2.4 keeps its endpoint.
+        assert_eq!(
+            from_overlay(v, Some(host(1)), &peers, &[node(10, 4)]),
+            Ok(vec![node(2, 1), node(8, 2), node(9, 3), node(10, 4)])
         );
     }
 

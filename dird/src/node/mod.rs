@@ -7,7 +7,9 @@ mod build;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::apply::{self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, TaskOutcome};
+use crate::apply::{
+    self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, TaskOutcome, TaskReading,
+};
 use crate::config::{ConfigError, LbEntry, PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
 use crate::plan::{
@@ -36,6 +38,16 @@ pub enum SboxOutcome {
     NotLoadBalancer {
         outcome: Outcome,
     },
+}
+
+impl SboxOutcome {
+    /// What the apply changed.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            SboxOutcome::LoadBalancer { outcome, .. }
+            | SboxOutcome::NotLoadBalancer { outcome } => *outcome,
+        }
+    }
 }
 
 /// The rules as this node applies them: the original daemon's default load-balancer list
@@ -167,22 +179,58 @@ impl Node {
             &task.netns,
             &target,
             self.ingress.subnet,
-            |iface, addr, installed| {
-                let ti = TaskIngress {
-                    iface: iface.to_owned(),
-                    addr,
-                    udp_ports: udp_redirect_ports(installed),
-                };
-                let p = task_plan(&self.lbs, &self.ingress, &ti);
-                NsPlan {
-                    iptables: p.iptables,
-                    routing: Some(p.routing),
-                    sysctls: p.sysctls,
-                }
-            },
+            |iface, addr, installed| self.task_ns_plan(iface, addr, installed),
             &self.tools,
         )
     }
+
+    /// What [`Node::sync_task`] would find and want in `task`, read without changing anything
+    /// (see [`apply::read_task`]); the host's namespace is refused as there.
+    pub fn check_task(&self, task: &TaskRef) -> Result<TaskCheck, ApplyError> {
+        let target = task_target(task);
+        refuse_host_namespace(&task.netns, &target)?;
+        let reading = apply::read_task(
+            &task.netns,
+            &target,
+            self.ingress.subnet,
+            |iface, addr, installed| self.task_ns_plan(iface, addr, installed),
+            &self.tools,
+        )?;
+        Ok(match reading {
+            Some(r) => TaskCheck::Read(Box::new(r)),
+            None => TaskCheck::NoIngressInterface,
+        })
+    }
+
+    /// A task's plan for its ingress interface `iface` with address `addr`; its UDP ports come
+    /// from Docker's rules in `installed`.
+    fn task_ns_plan(
+        &self,
+        iface: &str,
+        addr: std::net::Ipv4Addr,
+        installed: &crate::plan::IptablesState,
+    ) -> NsPlan {
+        let ti = TaskIngress {
+            iface: iface.to_owned(),
+            addr,
+            udp_ports: udp_redirect_ports(installed),
+        };
+        let p = task_plan(&self.lbs, &self.ingress, &ti);
+        NsPlan {
+            iptables: p.iptables,
+            routing: Some(p.routing),
+            sysctls: p.sysctls,
+        }
+    }
+}
+
+/// What [`Node::check_task`] found in a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskCheck {
+    /// The namespace as read, with the plan the daemon would apply.
+    Read(Box<TaskReading>),
+    /// No interface has an address in the ingress subnet: the daemon skips it.
+    NoIngressInterface,
 }
 
 impl Node {

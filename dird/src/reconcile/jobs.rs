@@ -45,11 +45,16 @@ pub enum TaskResult {
 
 #[derive(Debug)]
 pub enum Done {
+    /// `took`: how long the job took once the task was known.
     Task {
         id: String,
         result: TaskResult,
+        took: Duration,
     },
-    Sbox(Result<SboxOutcome, String>),
+    Sbox {
+        result: Result<SboxOutcome, String>,
+        took: Duration,
+    },
     /// No ingress_sbox namespace on this node (yet).
     NoSbox(PathBuf),
 }
@@ -141,6 +146,7 @@ pub async fn task(
         Source::Listed(t) => Ok(Some(t)),
         Source::Announced(how) => resolve(&client, &node, &id, how).await,
     };
+    let started = Instant::now();
     let result = match found {
         Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
         Ok(None) => TaskResult::NotATask,
@@ -154,7 +160,11 @@ pub async fn task(
             }
         }
     };
-    Done::Task { id, result }
+    Done::Task {
+        id,
+        result,
+        took: started.elapsed(),
+    }
 }
 
 /// The sbox, within `timeout`.
@@ -163,7 +173,12 @@ pub async fn sbox(node: Node, path: PathBuf, timeout: Duration) -> Done {
         return Done::NoSbox(path);
     }
     let target = format!("ingress_sbox {}", path.display());
-    Done::Sbox(in_time(&node, timeout, &target, move |n| n.sync_sbox(&path)).await)
+    let started = Instant::now();
+    let result = in_time(&node, timeout, &target, move |n| n.sync_sbox(&path)).await;
+    Done::Sbox {
+        result,
+        took: started.elapsed(),
+    }
 }
 
 /// This node's configuration from Docker's facts now: the ingress, then [`build_node`].

@@ -3,6 +3,7 @@
 //! decides *what* to apply (through [`crate::node::Node`]), never how.
 
 mod jobs;
+mod records;
 mod runner;
 mod sync;
 mod work;
@@ -11,12 +12,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::warn;
+
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::docker::{DockerClient, SBOX_NETNS};
 use crate::netns::child;
+use crate::telemetry::{server, Telemetry};
 use runner::{Exit, Runner};
 
 pub use runner::{AUTO_POLL, MIN_SYNC_INTERVAL};
@@ -28,6 +32,8 @@ pub enum DaemonError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Metrics(#[from] server::ListenError),
 }
 
 /// How the daemon was started, for reloads.
@@ -91,7 +97,12 @@ impl Signals {
 /// session; on the way out, iptables children still running are killed.
 pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
     let mut signals = Signals::new()?;
-    let result = connect_and_run(&mut signals, Runner::new(launch, cfg)).await;
+    let telemetry = Arc::new(Telemetry::new());
+    if let Some(addr) = cfg.metrics_addr {
+        let bound = server::start(addr, telemetry.clone()).await?;
+        info!("serving /metrics, /healthz and /status on http://{bound}");
+    }
+    let result = connect_and_run(&mut signals, Runner::new(launch, cfg, telemetry)).await;
     child::kill_all();
     result
 }

@@ -4,7 +4,7 @@
 //! deadline — and keeps reading events and signals meanwhile, so that no namespace stalls
 //! the daemon.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -13,13 +13,18 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tracing::{debug, error, info, warn};
 
+use std::sync::Arc;
+
 use super::jobs::{self, Control, Done, Source, TaskResult};
+use super::records::{Records, SBOX};
 use super::sync::{log_sbox, log_task, BuildError};
 use super::work::{Announce, Work};
 use super::{sbox_identity, Launch, Signals};
+use crate::apply::TaskOutcome;
 use crate::config::{self, Config, ConfigError};
 use crate::docker::{DockerClient, Event};
 use crate::node::{Node, TaskRef};
+use crate::telemetry::{status, Telemetry};
 
 /// Minimum interval between two rebuilds or full syncs (bursts of events coalesce).
 pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,8 +32,6 @@ pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 pub const AUTO_POLL: Duration = Duration::from_secs(10);
 /// How long to wait before asking again when the ingress or the load balancers are not known.
 const NOT_READY_RETRY: Duration = Duration::from_secs(5);
-/// The key the sbox's retries are recorded under (never a container id: not hex).
-const SBOX: &str = "ingress_sbox";
 
 type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -42,13 +45,6 @@ pub enum Exit {
     Fatal(ConfigError),
 }
 
-/// What was last logged for a container, so that repeated outcomes are not logged again.
-#[derive(Debug, Default)]
-struct Status {
-    failures: u32,
-    last_error: Option<String>,
-}
-
 pub struct Runner {
     launch: Launch,
     cfg: Config,
@@ -56,10 +52,14 @@ pub struct Runner {
     candidate: Option<Config>,
     node: Option<Node>,
     work: Work,
-    status: HashMap<String, Status>,
+    records: Records,
     parallel: usize,
     /// The last rebuild failure logged, so that a lasting one is logged once.
     last_build_error: Option<String>,
+    telemetry: Arc<Telemetry>,
+    sessions: u32,
+    /// When the status was last published (to `/status` and `--status-file`).
+    published: Option<Instant>,
 }
 
 /// One session's moving parts.
@@ -74,10 +74,13 @@ struct Session {
     listed: VecDeque<TaskRef>,
     sbox_wanted: bool,
     want_view: bool,
+    /// The first full sync of this runner is under way (cleared when its listed tasks and the
+    /// sbox are done).
+    first_sync: bool,
 }
 
 impl Runner {
-    pub fn new(launch: Launch, cfg: Config) -> Runner {
+    pub fn new(launch: Launch, cfg: Config, telemetry: Arc<Telemetry>) -> Runner {
         let parallel = (2 * crate::node::default_workers()).clamp(2, 16);
         Runner {
             launch,
@@ -85,9 +88,12 @@ impl Runner {
             candidate: None,
             node: None,
             work: Work::new(MIN_SYNC_INTERVAL),
-            status: HashMap::new(),
+            records: Records::default(),
             parallel,
             last_build_error: None,
+            telemetry,
+            sessions: 0,
+            published: None,
         }
     }
 
@@ -116,6 +122,8 @@ impl Runner {
     /// The event stream is read from the start, so nothing that starts during a sync is lost.
     pub async fn session(&mut self, client: &DockerClient, signals: &mut Signals) -> Exit {
         let mut events = Box::pin(client.events());
+        self.telemetry.connected(self.sessions > 0);
+        self.sessions += 1;
         self.work.rebuild();
         let mut s = Session {
             control: None,
@@ -126,6 +134,7 @@ impl Runner {
             listed: VecDeque::new(),
             sbox_wanted: false,
             want_view: false,
+            first_sync: self.sessions == 1,
         };
         let mut audit = tokio::time::interval(self.audit_period());
         audit.reset();
@@ -133,11 +142,13 @@ impl Runner {
         let mut sbox_id = sbox_identity(&self.launch.sbox);
         let mut view_poll = tokio::time::interval(AUTO_POLL);
         view_poll.reset();
-        loop {
+        let exit = loop {
             self.start_work(client, &mut s);
-            let wake = self
-                .work
-                .next_wake()
+            self.publish(&mut s);
+            let wake = [self.work.next_wake(), self.publish_due()]
+                .into_iter()
+                .flatten()
+                .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 ev = events.next() => match ev {
@@ -145,18 +156,18 @@ impl Runner {
                     Some(Ok(None)) => {}
                     Some(Err(e)) => {
                         warn!("Docker event stream broke ({e}); reconnecting and resyncing");
-                        return Exit::Reconnect;
+                        break Exit::Reconnect;
                     }
                     None => {
                         warn!("Docker event stream ended; reconnecting and resyncing");
-                        return Exit::Reconnect;
+                        break Exit::Reconnect;
                     }
                 },
                 c = async { s.control.as_mut().expect("guarded").await }, if s.control.is_some() => {
                     s.control = None;
                     let period = self.audit_period();
                     if let Some(exit) = self.controlled(client, &mut s, c) {
-                        return exit;
+                        break exit;
                     }
                     if self.audit_period() != period {
                         audit = tokio::time::interval(self.audit_period());
@@ -176,14 +187,61 @@ impl Runner {
                 }
                 _ = view_poll.tick(), if self.cfg.rules.auto_load_balancers => s.want_view = true,
                 _ = signals.hup.recv() => self.reload(),
-                _ = signals.term.recv() => return Exit::Stop,
-                _ = signals.int.recv() => return Exit::Stop,
+                _ = signals.term.recv() => break Exit::Stop,
+                _ = signals.int.recv() => break Exit::Stop,
+            }
+        };
+        self.telemetry.disconnected();
+        exit
+    }
+
+    /// Publishes the status (`/status`, the gauges, `--status-file`) when it changed, at most
+    /// once per [`MIN_SYNC_INTERVAL`]; marks the first sync done once it is.
+    fn publish(&mut self, s: &mut Session) {
+        if s.first_sync
+            && s.control.is_none()
+            && s.listed.is_empty()
+            && !s.sbox_wanted
+            && s.jobs.is_empty()
+            && self.node.is_some()
+        {
+            s.first_sync = false;
+            self.telemetry.first_sync_done();
+            info!("first sync done");
+        }
+        if !self.records.dirty || self.publish_due().is_some_and(|t| t > Instant::now()) {
+            return;
+        }
+        self.records.dirty = false;
+        self.published = Some(Instant::now());
+        let status = self.records.status(self.node.as_ref());
+        if let Some(path) = &self.cfg.status_file {
+            if let Err(e) = status::write(path, &status) {
+                if self.status_error_is_new(&e.to_string()) {
+                    warn!("{e}");
+                }
             }
         }
+        self.telemetry.set_status(status);
+    }
+
+    /// When the next publication may happen, if one is waiting.
+    fn publish_due(&self) -> Option<Instant> {
+        self.records.dirty.then(|| {
+            self.published
+                .map(|t| t + MIN_SYNC_INTERVAL)
+                .unwrap_or_else(Instant::now)
+        })
+    }
+
+    fn status_error_is_new(&mut self, line: &str) -> bool {
+        static LOGGED: crate::logging::Once = crate::logging::Once::new();
+        LOGGED.first(line)
     }
 
     /// Event handlers: they only record what is to be done.
     fn record(&mut self, e: Event) {
+        self.telemetry.event(e.kind());
         match e {
             Event::IngressJoined { container } => {
                 self.work.announce(&short(&container), Announce::Joined)
@@ -193,7 +251,7 @@ impl Runner {
                 let id = short(&id);
                 debug!(container = %id, "container gone; forgotten");
                 self.work.forget(&id);
-                self.status.remove(&id);
+                self.records.forget(&id);
             }
             Event::ServiceChanged => {
                 if crate::node::needs_published_ports(&self.cfg.rules) {
@@ -280,10 +338,15 @@ impl Runner {
         match c {
             Control::Rebuilt(r) => return self.rebuilt(client, s, r),
             Control::Listed(Ok(tasks)) => {
+                self.telemetry.docker_answered();
                 let present: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-                self.status.retain(|id, _| {
-                    id == SBOX || present.contains(id.as_str()) || s.busy.contains(id)
-                });
+                self.records
+                    .retain(|id| present.contains(id) || s.busy.contains(id));
+                if let Some(node) = &self.node {
+                    for t in tasks.iter().filter(|t| node.wants_service(&t.service)) {
+                        self.records.pending(t);
+                    }
+                }
                 s.listed = tasks.into();
                 s.sbox_wanted = true;
             }
@@ -385,56 +448,74 @@ impl Runner {
 
     /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
     fn finished(&mut self, s: &mut Session, done: Done) {
-        let (id, failed) = match done {
-            Done::Task { id, result } => {
-                let failed = match result {
-                    TaskResult::Applied(t, outcome) => {
-                        log_task(&t, &outcome);
-                        None
-                    }
-                    TaskResult::NotATask => {
-                        debug!(container = %id, "not a running service task in a sandbox of its own (or not on the ingress yet); skipped");
-                        None
-                    }
-                    TaskResult::NotWanted(t) => {
-                        debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
-                        None
-                    }
-                    TaskResult::Failed(e) => Some(e),
-                };
-                (id, failed)
+        match done {
+            Done::Task { id, result, took } => {
+                s.busy.remove(&id);
+                self.task_done(&id, result, took);
             }
-            Done::Sbox(r) => {
-                let failed = r.as_ref().err().cloned();
-                if let Ok(o) = &r {
-                    log_sbox(o);
+            Done::Sbox { result, took } => {
+                s.busy.remove(SBOX);
+                match result {
+                    Ok(o) => {
+                        self.telemetry.applied("sbox", took);
+                        log_sbox(&o);
+                        self.succeeded(SBOX, None, None, o.outcome().changed());
+                    }
+                    Err(e) => self.failed(SBOX, e),
                 }
-                (SBOX.to_owned(), failed)
             }
             Done::NoSbox(path) => {
+                s.busy.remove(SBOX);
                 info!("no ingress_sbox at {} yet", path.display());
-                (SBOX.to_owned(), None)
             }
-        };
-        s.busy.remove(&id);
-        let status = self.status.entry(id.clone()).or_default();
-        match failed {
-            None => {
-                if status.failures > 0 {
-                    info!(container = %id, "configured after {} failed attempt(s)", status.failures);
-                }
-                *status = Status::default();
+        }
+    }
+
+    fn task_done(&mut self, id: &str, result: TaskResult, took: Duration) {
+        match result {
+            TaskResult::Applied(t, outcome) => {
+                self.telemetry.applied("task", took);
+                log_task(&t, &outcome);
+                let changed =
+                    matches!(&outcome, TaskOutcome::Applied { outcome, .. } if outcome.changed());
+                self.succeeded(id, Some(&t), Some(&outcome), changed);
             }
-            Some(e) => {
-                status.failures += 1;
-                let delay = self.work.failed(&id, status.failures, Instant::now());
-                if status.last_error.as_deref() == Some(e.as_str()) {
-                    debug!(container = %id, "still failing (attempt {}), retrying in {} s: {e}", status.failures, delay.as_secs());
-                } else {
-                    error!("{e}; retrying in {} s", delay.as_secs());
-                    status.last_error = Some(e);
-                }
+            TaskResult::NotATask => {
+                debug!(container = %id, "not a running service task in a sandbox of its own (or not on the ingress yet); skipped");
+                self.records.forget(id);
             }
+            TaskResult::NotWanted(t) => {
+                debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
+                self.records.forget(id);
+            }
+            TaskResult::Failed(e) => self.failed(id, e),
+        }
+    }
+
+    fn succeeded(
+        &mut self,
+        id: &str,
+        t: Option<&TaskRef>,
+        outcome: Option<&TaskOutcome>,
+        changed: bool,
+    ) {
+        let before = self.records.applied(id, t, outcome);
+        if before.failures > 0 {
+            info!(container = %id, "configured after {} failed attempt(s)", before.failures);
+        } else if before.configured && changed {
+            info!(container = %id, "drift repaired");
+            self.telemetry.drift_repaired();
+        }
+    }
+
+    /// Logs the error when it differs from the last one, and schedules the retry.
+    fn failed(&mut self, id: &str, e: String) {
+        let (failures, new) = self.records.failed(id, &e);
+        let delay = self.work.failed(id, failures, Instant::now());
+        if new {
+            error!("{e}; retrying in {} s", delay.as_secs());
+        } else {
+            debug!(container = %id, "still failing (attempt {failures}), retrying in {} s: {e}", delay.as_secs());
         }
     }
 }

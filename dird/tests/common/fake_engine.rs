@@ -79,6 +79,9 @@ pub enum Role {
     Worker,
     /// A manager whose swarm has lost its quorum: `/services` answers 503, as on a worker.
     ManagerWithoutQuorum,
+    /// Not in a swarm: `/info` says `LocalNodeState` `inactive`, there is no ingress network
+    /// and `/services` answers 503.
+    NotInSwarm,
 }
 
 impl Spec {
@@ -413,10 +416,14 @@ fn answer(path: &str, q: HashMap<String, String>, spec: &Spec) -> Response {
             body: "OK".into(),
         },
         ["version"] => json_response(200, version(spec)),
+        ["networks", "ingress"] | ["networks", INGRESS_NET] if spec.role == Role::NotInSwarm => {
+            error(404, "network ingress not found".into())
+        }
         ["networks", "ingress"] | ["networks", INGRESS_NET] => {
             let verbose = matches!(q.get("verbose").map(String::as_str), Some("true" | "1"));
             json_response(200, ingress(verbose))
         }
+        ["networks", "docker_gwbridge"] => json_response(200, gwbridge()),
         ["networks", other] => error(404, format!("network {other} not found")),
         ["containers", "json"] => match filters(&q, &["label", "status", "id"]) {
             Err(r) => r,
@@ -432,7 +439,7 @@ fn answer(path: &str, q: HashMap<String, String>, spec: &Spec) -> Response {
         ["info"] => json_response(200, info(spec)),
         ["services"] => match spec.role {
             Role::Manager => json_response(200, json!([web_service()])),
-            Role::Worker => error(503, NOT_A_MANAGER.into()),
+            Role::Worker | Role::NotInSwarm => error(503, NOT_A_MANAGER.into()),
             Role::ManagerWithoutQuorum => error(503, NO_LEADER.into()),
         },
         _ => error(404, "page not found".into()),
@@ -490,6 +497,34 @@ fn ingress(verbose: bool) -> Value {
     net
 }
 
+/// `GET /networks/docker_gwbridge`: the local bridge every swarm node has, trimmed to what
+/// describes its addresses.
+fn gwbridge() -> Value {
+    json!({
+        "Name": "docker_gwbridge",
+        "Id": "c4e2a0f8b6d4c2e0a8f6b4d2c0e8a6f4b2d0c8e6a4f2b0d8c6e4a2f0b8d6c4e2",
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv4": true,
+        "EnableIPv6": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": null,
+            "Config": [{ "Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1" }]
+        },
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "Containers": {},
+        "Options": {
+            "com.docker.network.bridge.enable_icc": "false",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.name": "docker_gwbridge"
+        },
+        "Labels": {}
+    })
+}
+
 /// dockerd's answer to `/services` on a worker.
 const NOT_A_MANAGER: &str = "This node is not a swarm manager. Worker nodes can't be used to \
 view or modify cluster state. Please run this command on a manager node or promote the current \
@@ -502,7 +537,7 @@ online.";
 /// `GET /info`, trimmed to what describes this node's swarm membership (a worker reports no
 /// `Nodes`, `Managers` or `Cluster`).
 fn info(spec: &Spec) -> Value {
-    let manager = spec.role != Role::Worker;
+    let manager = !matches!(spec.role, Role::Worker | Role::NotInSwarm);
     let mut swarm = json!({
         "NodeID": "x7dklq8kd0c5x3u7ep2nyc0zx",
         "NodeAddr": "192.0.2.1",
@@ -511,6 +546,16 @@ fn info(spec: &Spec) -> Value {
         "Error": "",
         "RemoteManagers": [{ "NodeID": "x7dklq8kd0c5x3u7ep2nyc0zx", "Addr": "192.0.2.1:2377" }]
     });
+    if spec.role == Role::NotInSwarm {
+        swarm = json!({
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": false,
+            "Error": "",
+            "RemoteManagers": null
+        });
+    }
     if manager {
         swarm["Nodes"] = json!(2);
         swarm["Managers"] = json!(1);

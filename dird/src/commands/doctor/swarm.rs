@@ -1,0 +1,434 @@
+//! The checks that need Docker's view of the swarm: this node's membership, its ingress
+//! sandbox, the load-balancer list (each address against the ingress network's gateway,
+//! docker_gwbridge's subnet and every node's sbox address) and this node's place in it.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+
+use super::tasks::Planned;
+use super::{ask, Line, Report};
+use crate::apply::IptablesTools;
+use crate::config::{ConfigError, LbEntry, RuleConfig};
+use crate::docker::{DockerClient, IngressState};
+use crate::ids::auto::{assign_auto, SwarmNode};
+use crate::ids::LbSet;
+use crate::node::{effective_rules, Discovered, Node, TaskRef};
+use crate::plan::Ingress;
+
+/// What Docker says about this node and its swarm; each part, or why it could not be read.
+#[derive(Debug, Clone)]
+pub struct SwarmFacts {
+    /// `/info` `Swarm.LocalNodeState`.
+    pub state: Result<String, String>,
+    pub ingress: Result<Ingress, String>,
+    /// The ingress network's IPAM gateway.
+    pub ingress_gateway: Option<Ipv4Addr>,
+    /// docker_gwbridge's subnets.
+    pub gwbridge: Vec<Ipv4Net>,
+    pub view: Result<Vec<SwarmNode>, String>,
+    pub tasks: Result<Vec<TaskRef>, String>,
+}
+
+impl SwarmFacts {
+    /// Nothing known: the Engine cannot be reached (`why`).
+    pub fn unreachable(why: &str) -> SwarmFacts {
+        let no = format!("no Docker Engine: {why}");
+        SwarmFacts {
+            state: Err(no.clone()),
+            ingress: Err(no.clone()),
+            ingress_gateway: None,
+            gwbridge: Vec::new(),
+            view: Err(no.clone()),
+            tasks: Err(no),
+        }
+    }
+}
+
+/// Asks the Engine everything the checks need.
+pub async fn gather(c: &DockerClient) -> SwarmFacts {
+    let ingress = match ask(c.ingress()).await {
+        Ok(IngressState::Ready(i)) => Ok(i),
+        Ok(IngressState::NotReady(why)) | Err(why) => Err(why),
+    };
+    let ipam = |name: &'static str| async move {
+        ask(c.network_ipam(name))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    SwarmFacts {
+        state: ask(c.local_node_state()).await,
+        ingress,
+        ingress_gateway: ipam("ingress").await.into_iter().find_map(|(_, g)| g),
+        gwbridge: ipam("docker_gwbridge")
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect(),
+        view: ask(c.swarm_view()).await,
+        tasks: ask(c.service_tasks()).await,
+    }
+}
+
+/// Check 1: the node is an active swarm member and the ingress network is there.
+pub fn check_membership(report: &mut Report, facts: &SwarmFacts) {
+    match &facts.state {
+        Ok(s) if s == "active" => {}
+        Ok(s) => {
+            report.finding(
+                format!("this node is not in a swarm (Docker reports Swarm.LocalNodeState {s:?}): there is no routing mesh for dird to work on"),
+                "join the swarm (`docker swarm join` with a token from a manager) or create one (`docker swarm init`)",
+            );
+            return;
+        }
+        Err(why) => report.skipped(format!("swarm membership: {why}")),
+    }
+    match &facts.ingress {
+        Ok(i) => report.ok(format!(
+            "this node is in a swarm: ingress network {}, this node's ingress_sbox address {}",
+            i.subnet, i.node_ip
+        )),
+        Err(why) => report.finding(
+            format!("the swarm's ingress network is not usable on this node: {why}"),
+            "see `docker network inspect ingress`; a removed ingress network is re-created with `docker network create --driver overlay --ingress --subnet CIDR ingress`, and restarting dockerd re-creates this node's ingress-sbox",
+        ),
+    }
+}
+
+/// Check 2: the ingress sandbox exists; its path when it does.
+pub fn check_sbox(report: &mut Report, sbox: &Path) -> Option<PathBuf> {
+    if sbox.exists() {
+        report.ok(format!("the ingress sandbox exists ({})", sbox.display()));
+        return Some(sbox.to_path_buf());
+    }
+    report.finding(
+        format!("the ingress sandbox {} is missing: the routing mesh does not run here and dird has no namespace to install the load-balancer rules in", sbox.display()),
+        "restart dockerd once the node is in the swarm (it creates ingress_sbox when it joins the ingress network); dird expects dockerd's default --exec-root (/var/run/docker)",
+    );
+    None
+}
+
+/// What a load-balancer address is judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses<'a> {
+    pub subnet: Ipv4Net,
+    /// The ingress network's IPAM gateway.
+    pub gateway: Option<Ipv4Addr>,
+    /// docker_gwbridge's subnets.
+    pub gwbridge: &'a [Ipv4Net],
+    /// Every node's sbox address, as the swarm lists them (empty: unknown).
+    pub view: &'a [SwarmNode],
+}
+
+/// What to give instead of a wrong load-balancer address.
+const GIVE_SBOX_ADDRESSES: &str = "give the sbox addresses `dird lbs` lists";
+
+/// Check 5 for one `--ingress-gateway-ips` address.
+pub fn judge_load_balancer(ip: Ipv4Addr, a: &Addresses<'_>) -> Line {
+    let flag = format!("--ingress-gateway-ips {ip}");
+    if a.gateway == Some(ip) {
+        return Line::finding(
+            format!("{flag} is the ingress network's gateway, not a node's ingress_sbox address"),
+            GIVE_SBOX_ADDRESSES,
+        );
+    }
+    if let Some(net) = a.gwbridge.iter().find(|n| n.contains(&ip)) {
+        return Line::finding(
+            format!("{flag} is inside docker_gwbridge's subnet {net}, not on the ingress network {}: a node's gwbridge address is not its ingress_sbox address", a.subnet),
+            GIVE_SBOX_ADDRESSES,
+        );
+    }
+    if !a.subnet.contains(&ip) {
+        return Line::finding(
+            format!(
+                "{flag} is outside the ingress subnet {} (the daemon refuses it)",
+                a.subnet
+            ),
+            GIVE_SBOX_ADDRESSES,
+        );
+    }
+    if a.view.is_empty() {
+        return Line::Skipped(format!("{flag}: the swarm's view lists no node, so whether it is a node's ingress_sbox address cannot be checked"));
+    }
+    if !a.view.iter().any(|n| n.ingress_ip == ip) {
+        return Line::finding(
+            format!("{flag} is not any node's ingress_sbox address in the swarm's view ({})", ips(a.view.iter().map(|n| n.ingress_ip))),
+            format!("{GIVE_SBOX_ADDRESSES} (a node that left can be replaced by null, which keeps the others' positions)"),
+        );
+    }
+    Line::Ok(format!("{flag} is a node's ingress_sbox address"))
+}
+
+fn ips(list: impl Iterator<Item = Ipv4Addr>) -> String {
+    let v: Vec<String> = list.map(|ip| ip.to_string()).collect();
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.join(", ")
+}
+
+/// Checks 5 and 6, then the node the daemon would build from these flags on this swarm (for
+/// the task checks): when it refuses them, a node with no load balancers, whose task plans
+/// are not compared (nor are they with `auto` and an empty view).
+pub fn check_load_balancers(
+    report: &mut Report,
+    rules: &RuleConfig,
+    ingress: Ingress,
+    facts: &SwarmFacts,
+    tools: IptablesTools,
+) -> Planned {
+    let view = facts.view.as_deref().unwrap_or(&[]);
+    if let Err(why) = &facts.view {
+        report.skipped(format!("the swarm's view of every node: {why}"));
+    }
+    let a = Addresses {
+        subnet: ingress.subnet,
+        gateway: facts.ingress_gateway,
+        gwbridge: &facts.gwbridge,
+        view,
+    };
+    if rules.auto_load_balancers {
+        report.ok("--ingress-gateway-ips auto: the load balancers come from the swarm's view");
+    } else if rules.load_balancers.is_empty() {
+        report.finding(
+            "no --ingress-gateway-ips (nor INGRESS_NODE_GATEWAY_IPS) given: the daemon assumes .2 to .9 of this node's /24, as the original did",
+            "list the load balancers' ingress IPs (`dird lbs` prints every node's), or give --ingress-gateway-ips auto",
+        );
+    }
+    for entry in &rules.load_balancers {
+        if let LbEntry::Ip(ip) = entry {
+            report.push(judge_load_balancer(*ip, &a));
+        }
+    }
+    let discovered = Discovered {
+        swarm: view.to_vec(),
+        tools: tools.clone(),
+        ..Discovered::default()
+    };
+    let built = Node::build(rules, ingress, &discovered);
+    if let Err(e) = &built {
+        let reported = !rules.auto_load_balancers
+            && matches!(e, ConfigError::LoadBalancerOutsideSubnet { .. });
+        if !reported {
+            report.finding(
+                format!("the daemon refuses this configuration on this swarm: {e}"),
+                "correct the flags (`dird lbs` prints every node's ingress IP and ID)",
+            );
+        }
+    }
+    check_this_node(report, rules, ingress, view);
+    match built {
+        // With auto and no node in the view the daemon waits and installs nothing.
+        Ok(b) => Planned {
+            node: b.node,
+            comparable: !(rules.auto_load_balancers && view.is_empty()),
+        },
+        Err(_) => {
+            let none = LbSet {
+                members: Vec::new(),
+                indexed: false,
+                forced_indexed: false,
+                encoding: rules.id_encoding,
+            };
+            Planned {
+                node: Node::with_lbs(rules.clone(), ingress, none, Vec::new(), tools),
+                comparable: false,
+            }
+        }
+    }
+}
+
+/// Check 6: this node's sbox address is among the load balancers.
+fn check_this_node(report: &mut Report, rules: &RuleConfig, ingress: Ingress, view: &[SwarmNode]) {
+    if rules.auto_load_balancers {
+        report.push(judge_auto_node(rules, ingress, view));
+        return;
+    }
+    let ip = ingress.node_ip;
+    let listed = effective_rules(rules, ip, None)
+        .rules
+        .load_balancers
+        .contains(&LbEntry::Ip(ip));
+    if listed {
+        report.ok(format!(
+            "this node's ingress_sbox address {ip} is one of the load balancers"
+        ));
+    } else {
+        report.finding(
+            format!("this node's ingress_sbox address {ip} is not in --ingress-gateway-ips: dird installs no load-balancer rules here, so requests this node balances reach tasks masqueraded"),
+            format!("if this node receives public traffic, add {ip} to --ingress-gateway-ips on every node"),
+        );
+    }
+}
+
+/// Check 6 under `auto`: which nodes `auto` gives, and whether this node is one.
+pub fn judge_auto_node(rules: &RuleConfig, ingress: Ingress, view: &[SwarmNode]) -> Line {
+    if view.is_empty() {
+        return Line::Skipped(
+            "with auto, this node's place cannot be checked: the swarm's view lists no node".into(),
+        );
+    }
+    let set = match assign_auto(view, ingress.subnet, &rules.lb_hosts, rules.id_encoding) {
+        Ok(set) => set,
+        Err(e) => {
+            return Line::Skipped(format!(
+                "with auto, this node's place cannot be checked: {e}"
+            ))
+        }
+    };
+    let which = if rules.lb_hosts.is_empty() {
+        "every node of the swarm's view"
+    } else {
+        "the nodes whose underlay address matches --load-balancer-hosts"
+    };
+    let members = ips(set.lbs.members.iter().map(|m| m.ip));
+    let ip = ingress.node_ip;
+    if let Some(id) = set.lbs.id_of(ip) {
+        return Line::Ok(format!(
+            "with auto, the load balancers are {which}: {members}; this node ({ip}) is ID {id}"
+        ));
+    }
+    let underlay = view.iter().find(|n| n.ingress_ip == ip).map(|n| n.host_ip);
+    let fix = match underlay {
+        None => "this node is not in the swarm's view yet: check `dird lbs` again once it is".to_string(),
+        Some(Some(h)) => format!("if this node receives public traffic, add its underlay address {h} to --load-balancer-hosts"),
+        Some(None) => "the swarm's view gives no underlay address for this node: list the load balancers explicitly".to_string(),
+    };
+    Line::finding(
+        format!("with auto, the load balancers are {which}: {members}; this node ({ip}) is not one of them"),
+        fix,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(d: u8, h: u8) -> SwarmNode {
+        SwarmNode {
+            ingress_ip: Ipv4Addr::new(10, 0, 0, d),
+            host_ip: Some(Ipv4Addr::new(192, 0, 2, h)),
+        }
+    }
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn each_wrong_kind_of_load_balancer_address_is_named() {
+        let gwbridge = ["172.18.0.0/16".parse().expect("net")];
+        let view = [node(2, 1), node(3, 2)];
+        let a = Addresses {
+            subnet: "10.0.0.0/24".parse().expect("net"),
+            gateway: Some(ip("10.0.0.1")),
+            gwbridge: &gwbridge,
+            view: &view,
+        };
+        let text = |s: &str| judge_load_balancer(ip(s), &a).to_string();
+        assert_eq!(
+            text("10.0.0.1"),
+            "FINDING: --ingress-gateway-ips 10.0.0.1 is the ingress network's gateway, not a node's ingress_sbox address; fix: give the sbox addresses `dird lbs` lists"
+        );
+        assert!(text("172.18.0.3").contains("inside docker_gwbridge's subnet 172.18.0.0/16"));
+        assert!(text("10.9.9.9").contains("outside the ingress subnet 10.0.0.0/24"));
+        assert!(text("10.0.0.7").contains(
+            "not any node's ingress_sbox address in the swarm's view (10.0.0.2, 10.0.0.3)"
+        ));
+        assert_eq!(
+            text("10.0.0.3"),
+            "ok: --ingress-gateway-ips 10.0.0.3 is a node's ingress_sbox address"
+        );
+        let blind = Addresses { view: &[], ..a };
+        assert!(matches!(
+            judge_load_balancer(ip("10.0.0.7"), &blind),
+            Line::Skipped(_)
+        ));
+    }
+
+    fn facts() -> SwarmFacts {
+        SwarmFacts {
+            state: Ok("active".into()),
+            ingress: Ok(Ingress {
+                subnet: "10.0.0.0/24".parse().expect("net"),
+                node_ip: ip("10.0.0.2"),
+            }),
+            ingress_gateway: Some(ip("10.0.0.1")),
+            gwbridge: Vec::new(),
+            view: Ok(vec![node(2, 1), node(3, 2)]),
+            tasks: Ok(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn a_swarm_member_without_an_ingress_network_is_a_finding() {
+        let mut report = Report::default();
+        check_membership(&mut report, &facts());
+        assert!(matches!(report.lines[..], [Line::Ok(_)]), "{report:?}");
+        let no_ingress = SwarmFacts {
+            ingress: Err("no ingress network: this node is not in a swarm".into()),
+            ..facts()
+        };
+        let mut report = Report::default();
+        check_membership(&mut report, &no_ingress);
+        assert!(report.render().starts_with("FINDING: the swarm's ingress network is not usable on this node: no ingress network"), "{}", report.render());
+    }
+
+    #[test]
+    fn flags_the_daemon_refuses_are_a_finding_and_leave_nothing_to_compare() {
+        let f = facts();
+        let Ok(ingress) = f.ingress.clone() else {
+            panic!("ingress")
+        };
+        let twice = RuleConfig {
+            load_balancers: vec![LbEntry::Ip(ip("10.0.0.2")), LbEntry::Ip(ip("10.0.0.2"))],
+            ..Default::default()
+        };
+        let mut report = Report::default();
+        let planned =
+            check_load_balancers(&mut report, &twice, ingress, &f, IptablesTools::default());
+        assert!(!planned.comparable);
+        assert!(report.render().contains("FINDING: the daemon refuses this configuration on this swarm: duplicate load-balancer IP 10.0.0.2"), "{}", report.render());
+        let once = RuleConfig {
+            load_balancers: vec![LbEntry::Ip(ip("10.0.0.2"))],
+            ..Default::default()
+        };
+        let mut report = Report::default();
+        assert!(
+            check_load_balancers(&mut report, &once, ingress, &f, IptablesTools::default())
+                .comparable
+        );
+        assert_eq!(report.findings(), 0, "{}", report.render());
+    }
+
+    #[test]
+    fn auto_says_which_nodes_it_gives() {
+        let ingress = Ingress {
+            subnet: "10.0.0.0/24".parse().expect("net"),
+            node_ip: ip("10.0.0.3"),
+        };
+        let view = [node(2, 1), node(3, 2)];
+        let every = RuleConfig {
+            auto_load_balancers: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            judge_auto_node(&every, ingress, &view).to_string(),
+            "ok: with auto, the load balancers are every node of the swarm's view: 10.0.0.2, 10.0.0.3; this node (10.0.0.3) is ID 3"
+        );
+        let narrowed = RuleConfig {
+            lb_hosts: vec!["192.0.2.1/32".parse().expect("net")],
+            ..every.clone()
+        };
+        let line = judge_auto_node(&narrowed, ingress, &view).to_string();
+        assert!(line.starts_with("FINDING: with auto, the load balancers are the nodes whose underlay address matches --load-balancer-hosts: 10.0.0.2; this node (10.0.0.3) is not one of them"), "{line}");
+        assert!(line.contains("add its underlay address 192.0.2.2 to --load-balancer-hosts"));
+        assert!(matches!(
+            judge_auto_node(&every, ingress, &[]),
+            Line::Skipped(_)
+        ));
+    }
+}

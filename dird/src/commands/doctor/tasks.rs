@@ -1,0 +1,333 @@
+//! The checks inside namespaces, from what they hold now: in each running service task, dird's
+//! rules missing or out of date (what the daemon would change), the original bash daemon's
+//! rules still there (also in ingress_sbox), and strict reverse-path filtering.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::Line;
+use crate::apply::{self, TaskReading};
+use crate::node::{Node, TaskCheck, TaskRef};
+use crate::plan::legacy::{self, LegacyRule};
+use crate::plan::routing::{diff, is_dird_table, is_legacy_rule};
+use crate::plan::{render_sync, IptablesPlan, IptablesState, RoutingState, Table};
+
+/// The node the daemon would build for these flags on this swarm.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub node: Node,
+    /// False when the daemon would install nothing (it refuses the flags, or waits for the
+    /// swarm's view under `auto`): then the task plans are not compared with the tasks.
+    pub comparable: bool,
+}
+
+/// What dird would change in its own part of a task: its chains and their jumps, its policy
+/// rules, routes and UDP source rules. The original daemon's rules, which the daemon would
+/// remove too, are left to [`legacy_rules`]. `None`: nothing.
+pub fn drift(r: &TaskReading) -> Option<String> {
+    let own = IptablesPlan {
+        chains: r.plan.iptables.chains.clone(),
+        legacy: Vec::new(),
+    };
+    let tables: Vec<&str> = render_sync(&own, &r.iptables)
+        .iter()
+        .map(|b| b.table.name())
+        .collect();
+    let c = r
+        .plan
+        .routing
+        .as_ref()
+        .map(|p| diff(p, &r.routing))
+        .unwrap_or_default();
+    let add = c.add_rules.len() + c.add_routes.len() + c.add_udp_rules.len();
+    let remove = c.del_rules.iter().filter(|x| !is_legacy_rule(x)).count()
+        + c.del_routes
+            .iter()
+            .filter(|x| is_dird_table(x.table))
+            .count()
+        + c.del_udp_rules.len();
+    let mut parts = Vec::new();
+    if !tables.is_empty() {
+        parts.push(format!("iptables table(s) {} to change", tables.join(", ")));
+    }
+    if add + remove > 0 {
+        parts.push(format!(
+            "{add} policy rule(s)/route(s) to add, {remove} to remove"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// The original daemon's rules in a namespace: iptables rules matching `patterns` (task
+/// patterns only where its marker rule is, as the daemon's removal decides) and its policy
+/// rules in `routing` (`fwmark N lookup N priority 32700`).
+pub fn legacy_rules(
+    patterns: &[LegacyRule],
+    state: &IptablesState,
+    routing: Option<&RoutingState>,
+) -> Vec<String> {
+    let mut found = BTreeSet::new();
+    if legacy::applies(patterns, state.rules(Table::Mangle, "OUTPUT")) {
+        for p in patterns {
+            for r in state.rules(p.table, p.chain).into_iter().flatten() {
+                if p.matches(r) {
+                    found.insert(format!("{} {}: {r}", p.table.name(), p.chain));
+                }
+            }
+        }
+    }
+    for r in routing.into_iter().flat_map(|s| &s.rules) {
+        if is_legacy_rule(r) {
+            found.insert(format!(
+                "rule from {} fwmark {:#x} lookup {} priority {}",
+                r.from, r.fwmark, r.table, r.priority
+            ));
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// The task's `rp_filter` settings (on `all` and the ingress interface; the kernel uses the
+/// larger) that are strict (1) where dird sets loose (2), as `key=1`.
+pub fn strict_rp_filter(r: &TaskReading) -> Vec<String> {
+    r.sysctls
+        .iter()
+        .filter(|(s, v)| s.key().ends_with(".rp_filter") && v.as_deref() == Some("1"))
+        .map(|(s, _)| format!("{}=1", s.key()))
+        .collect()
+}
+
+/// How the original daemon's rules go.
+const LEGACY_FIX: &str = "stop the original docker-ingress-routing-daemon; `dird --install` replaces its rules (or `dird --uninstall` removes them)";
+
+/// Checks 7, 8 and 9 (blocking: enters every namespace): the sbox's legacy rules, then each
+/// running service task that `--services` selects.
+pub fn check(
+    planned: &Planned,
+    tasks: Result<Vec<TaskRef>, String>,
+    sbox: Option<&Path>,
+) -> Vec<Line> {
+    let node = &planned.node;
+    let mut lines = Vec::new();
+    if let Some(sbox) = sbox {
+        lines.push(sbox_legacy(node, sbox));
+    }
+    let tasks = match tasks {
+        Ok(t) => t,
+        Err(why) => {
+            lines.push(Line::Skipped(format!("the service tasks: {why}")));
+            return lines;
+        }
+    };
+    if !planned.comparable {
+        lines.push(Line::Skipped("dird's rules in the tasks: the daemon would install none with these flags on this swarm (see above), so there is no plan to compare them with".into()));
+    }
+    let wanted: Vec<&TaskRef> = tasks
+        .iter()
+        .filter(|t| node.wants_service(&t.service))
+        .collect();
+    if wanted.is_empty() {
+        lines.push(Line::Ok(
+            "no running service task for dird on this node".into(),
+        ));
+    }
+    for t in wanted {
+        let name = task_name(t);
+        match node.check_task(t) {
+            Err(e) => lines.push(Line::Skipped(format!("{name}: cannot be read: {e}"))),
+            Ok(TaskCheck::NoIngressInterface) => lines.push(Line::Ok(format!(
+                "{name} has no address on the ingress network: dird leaves it alone"
+            ))),
+            Ok(TaskCheck::Read(r)) => lines.extend(judge_task(&name, &r, planned.comparable)),
+        }
+    }
+    lines
+}
+
+/// Check 8 in the sbox.
+fn sbox_legacy(node: &Node, sbox: &Path) -> Line {
+    let state = match apply::read_iptables(sbox, "ingress_sbox", &node.tools) {
+        Ok(s) => s,
+        Err(e) => {
+            return Line::Skipped(format!("the original daemon's rules in ingress_sbox: {e}"))
+        }
+    };
+    let found = legacy_rules(&legacy::sbox_rules(), &state, None);
+    if found.is_empty() {
+        return Line::Ok("ingress_sbox holds none of the original daemon's rules".into());
+    }
+    Line::finding(
+        format!(
+            "ingress_sbox still holds the original daemon's rules ({})",
+            found.join("; ")
+        ),
+        LEGACY_FIX,
+    )
+}
+
+/// `task <12-char id> (service <name>)`, control characters of the service name replaced.
+fn task_name(t: &TaskRef) -> String {
+    let service: String = t
+        .service
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    let id: String = t.id.chars().take(12).collect();
+    format!("task {id} (service {service})")
+}
+
+/// Checks 7 (when `comparable`), 8 and 9 for one task read.
+fn judge_task(name: &str, r: &TaskReading, comparable: bool) -> Vec<Line> {
+    let mut lines = Vec::new();
+    if let Some(what) = drift(r).filter(|_| comparable) {
+        lines.push(Line::finding(
+            format!("{name}: dird's rules are missing or out of date ({what})"),
+            "run the daemon (`systemctl enable --now dird`): it configures every running task at start-up and repairs drift at each --resync-interval",
+        ));
+    }
+    let old = legacy_rules(&legacy::task_rules(), &r.iptables, Some(&r.routing));
+    if !old.is_empty() {
+        lines.push(Line::finding(
+            format!(
+                "{name}: the original daemon's rules are still there ({})",
+                old.join("; ")
+            ),
+            LEGACY_FIX,
+        ));
+    }
+    let strict = strict_rp_filter(r);
+    if !strict.is_empty() {
+        lines.push(Line::finding(
+            format!("{name}: strict reverse-path filtering ({}) drops replies routed back through another load balancer", strict.join(", ")),
+            "dird sets rp_filter to 2 (loose) on all and the ingress interface when it configures the task; if it is 1 again, something in the container or its image sets it: set net.ipv4.conf.all.rp_filter=2 there (docker service update --sysctl-add)",
+        ));
+    }
+    if lines.is_empty() {
+        let rules = if comparable {
+            "dird's rules in place, "
+        } else {
+            ""
+        };
+        lines.push(Line::Ok(format!(
+            "{name}: {rules}none of the original daemon's rules, rp_filter not strict (ingress interface {})",
+            r.interface
+        )));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::NsPlan;
+    use crate::config::LbEntry;
+    use crate::ids::LbSet;
+    use crate::plan::{task_plan, Ingress, PolicyRule, TaskIngress};
+
+    fn reading() -> TaskReading {
+        let ingress = Ingress {
+            subnet: "10.0.0.0/24".parse().expect("net"),
+            node_ip: "10.0.0.2".parse().expect("ip"),
+        };
+        let lbs = LbSet::assign(
+            &[LbEntry::Ip("10.0.0.2".parse().expect("ip"))],
+            ingress.subnet,
+            false,
+            Default::default(),
+        )
+        .expect("lbs");
+        let task = TaskIngress {
+            iface: "eth0".into(),
+            addr: "10.0.0.7".parse().expect("ip"),
+            udp_ports: Vec::new(),
+        };
+        let p = task_plan(&lbs, &ingress, &task);
+        TaskReading {
+            interface: "eth0".into(),
+            addr: task.addr,
+            plan: NsPlan {
+                iptables: p.iptables,
+                routing: Some(p.routing),
+                sysctls: p.sysctls.clone(),
+            },
+            iptables: IptablesState::default(),
+            routing: RoutingState::default(),
+            sysctls: p
+                .sysctls
+                .into_iter()
+                .map(|s| (s, Some("0".into())))
+                .collect(),
+        }
+    }
+
+    /// `r` as it is once the daemon has configured the task.
+    fn configured(mut r: TaskReading) -> TaskReading {
+        let text: String = render_sync(&r.plan.iptables, &r.iptables)
+            .iter()
+            .map(|b| b.text.clone())
+            .collect();
+        r.iptables.replay(&text).expect("replay");
+        r.routing = r.plan.routing.clone().expect("routing");
+        r
+    }
+
+    #[test]
+    fn a_task_without_dirds_rules_drifts_and_a_configured_one_does_not() {
+        let bare = reading();
+        let what = drift(&bare).expect("drift");
+        assert_eq!(
+            what,
+            "iptables table(s) mangle to change; 2 policy rule(s)/route(s) to add, 0 to remove"
+        );
+        assert_eq!(drift(&configured(reading())), None);
+    }
+
+    #[test]
+    fn the_original_daemons_rules_are_found_and_not_counted_as_drift() {
+        let mut r = configured(reading());
+        r.iptables
+            .replay(
+                "*mangle\n-A OUTPUT -m comment --comment docker-ingress-routing-daemon\n\
+                 -A PREROUTING -m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x5/0xffffffff\nCOMMIT\n",
+            )
+            .expect("replay");
+        r.routing.rules.push(PolicyRule {
+            priority: 32700,
+            from: "10.0.0.0/24".parse().expect("net"),
+            fwmark: 5,
+            mask: u32::MAX,
+            table: 5,
+        });
+        assert_eq!(drift(&r), None);
+        let found = legacy_rules(&legacy::task_rules(), &r.iptables, Some(&r.routing));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found.contains(&"rule from 10.0.0.0/24 fwmark 0x5 lookup 5 priority 32700".to_string())
+        );
+        // Without the original's marker, a similar mangle rule is someone else's.
+        let mut other = configured(reading());
+        other
+            .iptables
+            .replay("*mangle\n-A PREROUTING -m tos --tos 0x05/0xff -j CONNMARK --set-xmark 0x5/0xffffffff\nCOMMIT\n")
+            .expect("replay");
+        assert_eq!(
+            legacy_rules(&legacy::task_rules(), &other.iptables, None),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn strict_rp_filter_is_named() {
+        let mut r = configured(reading());
+        assert!(strict_rp_filter(&r).is_empty());
+        for (s, v) in &mut r.sysctls {
+            if s.key() == "net.ipv4.conf.eth0.rp_filter" {
+                *v = Some("1".into());
+            }
+        }
+        assert_eq!(strict_rp_filter(&r), ["net.ipv4.conf.eth0.rp_filter=1"]);
+        let lines = judge_task("task 8dbf715e75e5 (service web)", &r, true);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].to_string().starts_with("FINDING: task 8dbf715e75e5 (service web): strict reverse-path filtering (net.ipv4.conf.eth0.rp_filter=1)"));
+    }
+}

@@ -1,0 +1,170 @@
+//! What the runner knows of each namespace it works on (every service task, and the sbox under
+//! the key [`SBOX`]): its state, its failures in a row, its last error and apply. It decides
+//! what is worth a log line (a change of state or error) and makes the status operators see.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::apply::TaskOutcome;
+use crate::node::{Node, TaskRef};
+use crate::telemetry::status::{now, LbStatus, Status, TaskState, TaskStatus};
+
+/// How long (seconds) a record of a container outside the running list is kept after its
+/// last apply.
+const RECENT: u64 = 120;
+
+/// The key the sbox is recorded under (never a container id: not hex).
+pub const SBOX: &str = "ingress_sbox";
+
+#[derive(Debug, Clone)]
+struct Record {
+    service: String,
+    netns: PathBuf,
+    state: TaskState,
+    failures: u32,
+    last_error: Option<String>,
+    last_apply: Option<u64>,
+}
+
+/// What a successful apply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Before {
+    /// It was configured already (so a change now repairs drift).
+    pub configured: bool,
+    /// Failed applies in a row before this one.
+    pub failures: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Records {
+    map: HashMap<String, Record>,
+    /// Changed since the status was last published.
+    pub dirty: bool,
+}
+
+impl Records {
+    /// A listed task waiting for its apply (kept as it is when already known).
+    pub fn pending(&mut self, t: &TaskRef) {
+        self.map.entry(t.id.clone()).or_insert_with(|| Record {
+            service: t.service.clone(),
+            netns: t.netns.clone(),
+            state: TaskState::Pending,
+            failures: 0,
+            last_error: None,
+            last_apply: None,
+        });
+        self.dirty = true;
+    }
+
+    /// `id` (the task `t`, or the sbox) was applied.
+    pub fn applied(
+        &mut self,
+        id: &str,
+        t: Option<&TaskRef>,
+        outcome: Option<&TaskOutcome>,
+    ) -> Before {
+        let state = match outcome {
+            Some(TaskOutcome::NoIngressInterface) => TaskState::Skipped,
+            _ => TaskState::Configured,
+        };
+        let (service, netns) = t
+            .map(|t| (t.service.clone(), t.netns.clone()))
+            .unwrap_or_default();
+        let r = self.map.entry(id.to_owned()).or_insert_with(|| Record {
+            service: service.clone(),
+            netns: netns.clone(),
+            state,
+            failures: 0,
+            last_error: None,
+            last_apply: None,
+        });
+        let before = Before {
+            configured: r.state == TaskState::Configured && r.last_apply.is_some(),
+            failures: r.failures,
+        };
+        *r = Record {
+            service,
+            netns,
+            state,
+            failures: 0,
+            last_error: None,
+            last_apply: Some(now()),
+        };
+        self.dirty = true;
+        before
+    }
+
+    /// `id`'s apply failed with `error`: its failures in a row, and whether `error` differs
+    /// from the last one (worth logging).
+    pub fn failed(&mut self, id: &str, error: &str) -> (u32, bool) {
+        let r = self.map.entry(id.to_owned()).or_insert_with(|| Record {
+            service: String::new(),
+            netns: PathBuf::new(),
+            state: TaskState::Failing,
+            failures: 0,
+            last_error: None,
+            last_apply: None,
+        });
+        r.state = TaskState::Failing;
+        r.failures += 1;
+        r.last_apply = Some(now());
+        let new = r.last_error.as_deref() != Some(error);
+        r.last_error = Some(error.to_owned());
+        self.dirty = true;
+        (r.failures, new)
+    }
+
+    pub fn forget(&mut self, id: &str) {
+        self.dirty |= self.map.remove(id).is_some();
+    }
+
+    /// Keeps the sbox, the containers `keep` says yes to, and those applied within the last
+    /// [`RECENT`] seconds (a task configured when it joined the ingress may not run yet).
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let before = self.map.len();
+        let recent = now().saturating_sub(RECENT);
+        self.map
+            .retain(|id, r| id == SBOX || keep(id) || r.last_apply.is_some_and(|t| t >= recent));
+        self.dirty |= self.map.len() != before;
+    }
+
+    /// The status of every task and of `node`'s load balancers.
+    pub fn status(&self, node: Option<&Node>) -> Status {
+        let lbs = node.map(|n| &n.lbs.members[..]).unwrap_or_default();
+        let tables: Vec<u32> = lbs.iter().map(|m| m.id.table()).collect();
+        let mut tasks: Vec<TaskStatus> = self
+            .map
+            .iter()
+            .filter(|(id, _)| id.as_str() != SBOX)
+            .map(|(id, r)| TaskStatus {
+                id: id.clone(),
+                service: r.service.clone(),
+                netns: r.netns.clone(),
+                state: r.state,
+                lb_tables: if r.state == TaskState::Configured {
+                    tables.clone()
+                } else {
+                    Vec::new()
+                },
+                last_apply: r.last_apply,
+                last_error: r.last_error.clone(),
+            })
+            .collect();
+        tasks.sort_by(|a, b| (&a.service, &a.id).cmp(&(&b.service, &b.id)));
+        let node_ip = node.map(|n| n.ingress.node_ip);
+        Status {
+            taken: now(),
+            node_ip,
+            tasks,
+            load_balancers: lbs
+                .iter()
+                .map(|m| LbStatus {
+                    id: u32::from(m.id.get()),
+                    ip: m.ip,
+                    table: m.id.table(),
+                    this_node: Some(m.ip) == node_ip,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The daemon's status: every service task on this node (configured or not, its load-balancer
+//! tables, its last apply and error) and every load balancer. Kept by the runner, served on
+//! `/status`, and written to `--status-file` (atomically) for `dird status`.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the daemon writes its status unless told otherwise.
+pub const DEFAULT_STATUS_FILE: &str = "/run/dird/status.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Its rules are in place.
+    Configured,
+    /// Its last apply failed; it is retried on its own schedule.
+    Failing,
+    /// Known, not applied yet (or an apply is under way).
+    Pending,
+    /// Not on the ingress network (no interface in the ingress subnet): nothing to do.
+    Skipped,
+}
+
+impl TaskState {
+    /// The states the `dird_tasks` gauge counts.
+    pub const ALL: [TaskState; 3] = [
+        TaskState::Configured,
+        TaskState::Failing,
+        TaskState::Pending,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Configured => "configured",
+            TaskState::Failing => "failing",
+            TaskState::Pending => "pending",
+            TaskState::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// The container's 12-digit id.
+    pub id: String,
+    pub service: String,
+    pub netns: PathBuf,
+    pub state: TaskState,
+    /// The routing tables of the load balancers its replies can go back through.
+    pub lb_tables: Vec<u32>,
+    /// When its last apply ended (seconds since the Unix epoch).
+    pub last_apply: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbStatus {
+    pub id: u32,
+    pub ip: Ipv4Addr,
+    pub table: u32,
+    pub this_node: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// When this status was taken (seconds since the Unix epoch).
+    pub taken: u64,
+    /// This node's ingress address, once known.
+    pub node_ip: Option<Ipv4Addr>,
+    pub tasks: Vec<TaskStatus>,
+    pub load_balancers: Vec<LbStatus>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusFileError {
+    #[error("cannot write the status file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no status at {path} (is `dird --install` running, with this --status-file?): {source}"
+    )]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the status file {path} is not dird's status: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Writes `status` to `path` through a temporary file and a rename (readers never see half).
+pub fn write(path: &Path, status: &Status) -> Result<(), StatusFileError> {
+    let err = |source| StatusFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let text = serde_json::to_string_pretty(status).map_err(|e| err(e.into()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+pub fn read(path: &Path) -> Result<Status, StatusFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StatusFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| StatusFileError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
