@@ -39,6 +39,10 @@ pub enum Command {
     /// (configured or not, its load-balancer tables, its last apply and error) and every load
     /// balancer (ID, IP, table, reachable through the ingress overlay). Reads --status-file.
     Status(StatusArgs),
+    /// Print the manual page of the whole command line (roff, section 8) on stdout; the
+    /// Debian package's dird.8 is made from it.
+    #[command(hide = true)]
+    Man,
 }
 
 /// `dird status`.

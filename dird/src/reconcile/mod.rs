@@ -2,6 +2,7 @@
 //! sync, container events, periodic audit, sbox rebuild detection, configuration reload). It
 //! decides *what* to apply (through [`crate::node::Node`]), never how.
 
+mod answers;
 mod jobs;
 mod records;
 mod runner;

@@ -1,0 +1,212 @@
+//! What the runner does with answers: a Docker-wide question answered (rebuild, listing,
+//! the swarm's view) and a namespace's job ended (log on a change of state, metrics, the
+//! retry schedule).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, error, info, warn};
+
+use super::jobs::{self, Control, Done, TaskResult};
+use super::records::SBOX;
+use super::runner::{Exit, Runner, Session};
+use super::sync::{log_sbox, log_task, BuildError};
+use crate::apply::TaskOutcome;
+use crate::docker::DockerClient;
+use crate::node::{Node, TaskRef};
+
+/// How long to wait before asking again when the ingress or the load balancers are not known.
+const NOT_READY_RETRY: Duration = Duration::from_secs(5);
+
+impl Runner {
+    /// A Docker-wide question answered; `Some` ends the session.
+    pub(super) fn controlled(
+        &mut self,
+        client: &DockerClient,
+        s: &mut Session,
+        c: Control,
+    ) -> Option<Exit> {
+        match c {
+            Control::Rebuilt(r) => return self.rebuilt(client, s, r),
+            Control::Listed(Ok(tasks)) => {
+                self.telemetry.docker_answered();
+                let present: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+                self.records
+                    .retain(|id| present.contains(id) || s.busy.contains(id));
+                if let Some(node) = &self.node {
+                    for t in tasks.iter().filter(|t| node.wants_service(&t.service)) {
+                        self.records.pending(t);
+                    }
+                }
+                s.listed = tasks.into();
+                s.sbox_wanted = true;
+            }
+            Control::Listed(Err(e)) => {
+                warn!("cannot list containers: {e}");
+                return Some(Exit::Reconnect);
+            }
+            Control::ViewChanged(true) => self.work.rebuild(),
+            Control::ViewChanged(false) => {}
+        }
+        None
+    }
+
+    pub(super) fn rebuilt(
+        &mut self,
+        client: &DockerClient,
+        s: &mut Session,
+        r: Result<Node, BuildError>,
+    ) -> Option<Exit> {
+        let candidate = if std::mem::take(&mut s.with_candidate) {
+            self.candidate.take()
+        } else {
+            None
+        };
+        match r {
+            Ok(node) => {
+                self.last_build_error = None;
+                if let Some(new) = candidate {
+                    info!("configuration reloaded (SIGHUP)");
+                    self.cfg = new;
+                }
+                if self.node.as_ref().map(|n| n.ingress) != Some(node.ingress) {
+                    info!(
+                        "ingress subnet {}, this node's ingress IP {}",
+                        node.ingress.subnet, node.ingress.node_ip
+                    );
+                }
+                self.node = Some(node);
+                // The rebuild counts as the full sync's start: list the tasks now.
+                s.control = Some(Box::pin(jobs::list(client.clone())));
+            }
+            Err(BuildError::Config(e)) if candidate.is_some() => {
+                error!("configuration not reloaded, keeping the previous one: {e}")
+            }
+            // A configuration that does not fit at start-up is the operator's to fix; under
+            // `auto` the misfit comes from the swarm (a node whose offset does not fit), which
+            // may change: keep waiting, as with a misfit that appears later.
+            Err(BuildError::Config(e))
+                if self.node.is_none() && !self.cfg.rules.auto_load_balancers =>
+            {
+                return Some(Exit::Fatal(e))
+            }
+            Err(BuildError::Config(e)) => {
+                let keeping = if self.node.is_some() {
+                    "keeping the previous load balancers"
+                } else {
+                    "nothing installed yet"
+                };
+                self.build_failed(format!("{e}; {keeping}"), true);
+                if self.node.is_none() {
+                    self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+                }
+            }
+            Err(BuildError::Docker(e)) => {
+                warn!("Docker Engine: {e}");
+                return Some(Exit::Reconnect);
+            }
+            Err(BuildError::Waiting(why)) => {
+                self.build_failed(
+                    format!(
+                        "{why}; checking again every {} s",
+                        NOT_READY_RETRY.as_secs()
+                    ),
+                    false,
+                );
+                self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+            }
+            Err(BuildError::Backend(_)) => {
+                // Logged once by build_node; nothing more is installed until the backend can
+                // be told again.
+                self.node = None;
+                self.work.rebuild_at(Instant::now() + NOT_READY_RETRY);
+            }
+        }
+        None
+    }
+
+    /// Logs a rebuild failure (an error, or a wait at info) when it differs from the last one.
+    pub(super) fn build_failed(&mut self, line: String, is_error: bool) {
+        if self.last_build_error.as_deref() == Some(line.as_str()) {
+            debug!("{line}");
+        } else if is_error {
+            error!("{line}");
+        } else {
+            info!("{line}");
+        }
+        self.last_build_error = Some(line);
+    }
+
+    /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
+    pub(super) fn finished(&mut self, s: &mut Session, done: Done) {
+        match done {
+            Done::Task { id, result, took } => {
+                s.busy.remove(&id);
+                self.task_done(&id, result, took);
+            }
+            Done::Sbox { result, took } => {
+                s.busy.remove(SBOX);
+                match result {
+                    Ok(o) => {
+                        self.telemetry.applied("sbox", took);
+                        log_sbox(&o);
+                        self.succeeded(SBOX, None, None, o.outcome().changed());
+                    }
+                    Err(e) => self.failed(SBOX, e),
+                }
+            }
+            Done::NoSbox(path) => {
+                s.busy.remove(SBOX);
+                info!("no ingress_sbox at {} yet", path.display());
+            }
+        }
+    }
+
+    fn task_done(&mut self, id: &str, result: TaskResult, took: Duration) {
+        match result {
+            TaskResult::Applied(t, outcome) => {
+                self.telemetry.applied("task", took);
+                log_task(&t, &outcome);
+                let changed =
+                    matches!(&outcome, TaskOutcome::Applied { outcome, .. } if outcome.changed());
+                self.succeeded(id, Some(&t), Some(&outcome), changed);
+            }
+            TaskResult::NotATask => {
+                debug!(container = %id, "not a running service task in a sandbox of its own (or not on the ingress yet); skipped");
+                self.records.forget(id);
+            }
+            TaskResult::NotWanted(t) => {
+                debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
+                self.records.forget(id);
+            }
+            TaskResult::Failed(e) => self.failed(id, e),
+        }
+    }
+
+    fn succeeded(
+        &mut self,
+        id: &str,
+        t: Option<&TaskRef>,
+        outcome: Option<&TaskOutcome>,
+        changed: bool,
+    ) {
+        let before = self.records.applied(id, t, outcome);
+        if before.failures > 0 {
+            info!(container = %id, "configured after {} failed attempt(s)", before.failures);
+        } else if before.configured && changed {
+            info!(container = %id, "drift repaired");
+            self.telemetry.drift_repaired();
+        }
+    }
+
+    /// Logs the error when it differs from the last one, and schedules the retry.
+    fn failed(&mut self, id: &str, e: String) {
+        let (failures, new) = self.records.failed(id, &e);
+        let delay = self.work.failed(id, failures, Instant::now());
+        if new {
+            error!("{e}; retrying in {} s", delay.as_secs());
+        } else {
+            debug!(container = %id, "still failing (attempt {failures}), retrying in {} s: {e}", delay.as_secs());
+        }
+    }
+}
