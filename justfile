@@ -2,12 +2,20 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Everything: unit, snapshot and property tests, the scenarios (VM when needed), the real swarm.
-test: test-unit test-scenarios test-docker
+# Everything: unit, snapshot and property tests, the Debian package, the scenarios (VM when needed), the real swarm.
+test: test-unit test-deb test-scenarios test-docker
 
 # Unit, snapshot (insta) and property (proptest) tests, and applies in throwaway namespaces (root).
 test-unit:
     cargo test --workspace
+
+# The Debian package target/deb/dird_<version>_amd64.deb from a release build (DIRD_BIN: another binary).
+deb:
+    scripts/build-deb
+
+# Builds the package from the debug binary, installs it with dpkg -i into a throwaway root and checks it.
+test-deb:
+    tests/deb/test-deb
 
 # Print the rules dird would install for an example two-load-balancer swarm.
 plan *ARGS:
@@ -54,6 +62,11 @@ test-docker:
 test-docker-1node:
     if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
     tests/docker/test-1node
+
+# One node, chaos (phases b, d, x): churn under scale + rolling update, drift, hung iptables, bad reload, kill -9 dockerd, host untouched.
+test-chaos:
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    tests/docker/test-chaos
 
 # Two VMs (manager = load balancer + client, worker = tasks) joined by a qemu socket link.
 test-docker-2node:

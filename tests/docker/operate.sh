@@ -50,8 +50,9 @@ doctor() {
 # finding TEXT: the doctor's last run has a FINDING line containing TEXT.
 finding() { grep '^FINDING' "$DOCTOR_OUT" | grep -qF -- "$1"; }
 
-# o_doctor LB_IP: healthy node; the ingress gateway given as a load balancer; a task with its
-# rules deleted; the original daemon's rule in the sbox.
+# o_doctor LB_IP: healthy node; the ingress gateway given as a load balancer; the original
+# daemon's rule in the sbox (dird's next sync would remove it); a task with its dird jump
+# deleted (then SIGHUP: dird resyncs and repairs it).
 o_doctor() {
     local lb=$1 gw task key
     doctor --ingress-gateway-ips "$lb"
@@ -69,6 +70,19 @@ o_doctor() {
         fail o-doctor-gateway "dird doctor (exit $DOCTOR_RC) did not name ${gw:-10.0.0.1}: $(head -n 5 "$DOCTOR_OUT" | tr '\n' ' ')"
     fi
 
+    # dird is paused while rules are missing or foreign, so that its audit cannot repair them
+    # before doctor looks.
+    kill -STOP "$DIRD_PID"
+    in_sbox iptables -t raw -I PREROUTING 1 -j CT --notrack
+    doctor --ingress-gateway-ips "$lb"
+    if ((DOCTOR_RC == 1)) && grep '^FINDING' "$DOCTOR_OUT" | grep -qi 'original'; then
+        pass o-doctor-original "dird doctor names the original daemon's rule in the sbox"
+    else
+        fail o-doctor-original "dird doctor (exit $DOCTOR_RC) did not name the original daemon's rule: $(grep '^FINDING' "$DOCTOR_OUT" | head -n 3 | tr '\n' ' ')"
+    fi
+    # (dird's next sync would remove it too: it migrates the original's rules.)
+    in_sbox iptables -t raw -D PREROUTING -j CT --notrack 2>/dev/null || true
+
     task=$($DOCKER ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | head -n 1)
     key=$($DOCKER inspect -f '{{.NetworkSettings.SandboxKey}}' "$task")
     nsenter --net="$key" iptables -t mangle -D PREROUTING -m comment --comment dird -j DIRD-PREROUTING
@@ -78,15 +92,7 @@ o_doctor() {
     else
         fail o-doctor-task "dird doctor (exit $DOCTOR_RC) did not name task ${task:0:12}: $(grep '^FINDING' "$DOCTOR_OUT" | head -n 3 | tr '\n' ' ')"
     fi
+    kill -CONT "$DIRD_PID"
     # SIGHUP: dird re-reads its flags and resyncs every task, which repairs the jump.
     kill -HUP "$DIRD_PID"
-
-    in_sbox iptables -t raw -I PREROUTING 1 -j CT --notrack
-    doctor --ingress-gateway-ips "$lb"
-    if ((DOCTOR_RC == 1)) && grep '^FINDING' "$DOCTOR_OUT" | grep -qi 'original'; then
-        pass o-doctor-original "dird doctor names the original daemon's rule in the sbox"
-    else
-        fail o-doctor-original "dird doctor (exit $DOCTOR_RC) did not name the original daemon's rule: $(grep '^FINDING' "$DOCTOR_OUT" | head -n 3 | tr '\n' ' ')"
-    fi
-    in_sbox iptables -t raw -D PREROUTING -j CT --notrack
 }

@@ -1,0 +1,759 @@
+# Phase (x) of 1node-inner: the real-swarm chaos checks. Sourced by 1node-inner after lib.sh
+# and node.sh; uses its RESULTS, NODE, DIRD, lb_ip and extra (DIRD_ARGS), and DIRD_ORIGINAL
+# (optional: the original bash docker-ingress-routing-daemon, for x-churn-original) from
+# RESULTS/env. Entry point: chaos_phase. Each check writes ONE line (x-* names):
+#   x-host-untouched  a host-network task and an address of the ingress subnet in the root
+#                     namespace: its ip rule, mangle table (nft + legacy) and rp_filter /
+#                     tcp_fwmark_accept sysctls are identical before dird, once dird has synced,
+#                     and after `dird --uninstall`;
+#   x-churn-*         a client opens a new connection every 250 ms while the service scales
+#                     2 -> 8 and then rolls (parallelism 2): mesh (no dird, note), original
+#                     (DIRD_ORIGINAL only, note), dird (PASS only with no failed request and the
+#                     client's address in every answer); x-churn-latency (note): for each task
+#                     started under dird, its ingress `network connect` / container `start`
+#                     event -> dird's "configured" line, p50/p99;
+#   x-drift           dird --resync-interval 5: the sbox's tagged jump and one NET_ADMIN task's
+#                     dird rules deleted by hand come back within ~15 s, nothing else changed;
+#   x-hung            iptables-restore hangs in one task's namespace (DIRD_IPTABLES_RESTORE
+#                     wrapper, dird --apply-timeout 5): the other tasks (and 2 later ones) are
+#                     configured, the hung one is retried ("timed out" twice), SIGTERM ends dird
+#                     within 2 s and no hung child survives;
+#   x-churn-dird, x-bad-reload (dird --config FILE, an invalid value + SIGHUP: dird lives on,
+#                     one error line, sbox unchanged, a later task configured) and
+#                     x-dockerd-kill (kill -9 dockerd during a 20-task storm: every running task
+#                     has dird's rules within 10 s of running / dockerd's return) share one dird,
+#                     last because the dockerd kill is last.
+# Order: no dird started twice for one purpose, the dockerd kill at the end. Container names and
+# labels are never evaluated: ids and sandbox keys go to programs as single arguments.
+# shellcheck shell=bash disable=SC2154  # (lb_ip, extra: set by 1node-inner)
+
+CHAOS_DIR=/tmp/dird-chaos
+CHAOS_BASE=2                      # the service's task count between checks
+CHAOS_CHURN_TO=8                  # x-churn scales to this, then rolls
+CHAOS_STORM=20                    # x-dockerd-kill scales to this
+# Seconds between two new client connections. 0.05 (20/s) saturated the 2-vCPU TCG VM (every
+# request forks busybox httpd's CGI): without dird 7010 of 8013 requests failed and the scale +
+# roll took 623 s instead of ~3 min, so no daemon could pass. 0.25 (4/s) still sends each of 8
+# tasks a new connection every ~2 s, inside the window an unconfigured new task is reachable.
+CHAOS_INTERVAL=0.25
+CHAOS_MAX_MS=2000                 # an answer slower than this counts as failed (curl --max-time 2)
+HOST_SERVICE=dird-chaos-host
+NETADMIN_SERVICE=dird-chaos-netadmin
+NETADMIN_PORT=8081
+SERVICE_LABEL=com.docker.swarm.service.name
+CHAOS_BK=nft                      # dockerd's iptables backend (chaos_setup)
+CLIENT_PID=
+
+now_ns() { date +%s%N; }
+ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
+dird_log() { printf '%s\n' "$RESULTS/dird-$NODE.log"; }
+# next_log_line: the number of the next line dird's log will get.
+next_log_line() { echo $(($(wc -l <"$(dird_log)") + 1)); }
+# log_since LINE: dird's log from that line on.
+log_since() { tail -n "+$1" "$(dird_log)"; }
+
+# task_ids SERVICE: full ids of the service's running containers.
+task_ids() { timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$1" 2>/dev/null || true; }
+
+# svc_running SERVICE N: at least N of the service's tasks are running.
+svc_running() {
+    local n
+    n=$($DOCKER service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' 2>/dev/null |
+        grep -c '^Running' || true)
+    ((n >= $2))
+}
+
+# sandbox_key CONTAINER: the network namespace Docker made for it (refused unless it is one of
+# Docker's netns paths).
+sandbox_key() {
+    local k
+    k=$(timeout 30 $DOCKER inspect -f '{{.NetworkSettings.SandboxKey}}' "$1" 2>/dev/null) || return 1
+    [[ $k =~ ^/(var/)?run/docker/netns/[0-9a-f]+$ ]] || return 1
+    printf '%s\n' "$k"
+}
+
+# ns_save KEY [ARGS]: iptables-save of dockerd's backend in that namespace.
+ns_save() { local k=$1; shift; nsenter --net="$k" "iptables-$CHAOS_BK-save" "$@"; }
+
+# ns_configured KEY: dird's policy rule (fwmark -> table 7xxx) and its mangle chains are there.
+# (Outputs captured first: with pipefail, grep -q ending a pipe early could fail it.)
+ns_configured() {
+    local r m
+    r=$(nsenter --net="$1" ip -4 rule 2>/dev/null) || return 1
+    [[ $r =~ fwmark\ [^$'\n']*lookup\ 7[0-9]{3} ]] || return 1
+    m=$(ns_save "$1" -t mangle 2>/dev/null) || return 1
+    [[ $m == *$'\n:DIRD-'* ]]
+}
+
+# all_configured SERVICE...: every running task of these services is configured (and one runs).
+all_configured() {
+    local s id k n=0
+    for s in "$@"; do
+        for id in $(task_ids "$s"); do
+            k=$(sandbox_key "$id") || return 1
+            ns_configured "$k" || return 1
+            n=$((n + 1))
+        done
+    done
+    ((n > 0))
+}
+
+# strip_ipt: iptables-save without comments and counters, Docker's DNS ports normalised.
+strip_ipt() {
+    { grep -v '^#' || true; } | sed -E 's/\[[0-9]+:[0-9]+\]//; s/127\.0\.0\.11:[0-9]+/127.0.0.11:PORT/; s/--sport [0-9]+ /--sport PORT /'
+}
+
+# ns_state KEY: the namespace's iptables (dockerd's backend) and policy rules.
+ns_state() {
+    echo "### iptables-$CHAOS_BK-save"
+    ns_save "$1" 2>&1 | strip_ipt || true
+    echo "### ip rule"
+    nsenter --net="$1" ip -4 rule 2>&1 || true
+}
+
+# sbox_ipt: the sbox's iptables, both backends (sbox_rules without ipvsadm), normalised.
+sbox_ipt() { sbox_rules | sed '/^### ipvsadm/,$d' | strip_ipt || true; }
+
+# add_why TEXT: appends to the caller's $why (a failed command substitution in TEXT does not
+# end the script, as it would in an assignment under set -e).
+add_why() { why+=$1; return 0; }
+
+# first_diff A B: the first changed lines of two texts, on one line.
+first_diff() { { diff <(printf '%s\n' "$1") <(printf '%s\n' "$2") | grep '^[<>]' | head -n 4 | tr '\n' ' '; } || true; }
+
+# scale_to N [SECONDS]: scale the service and wait for N running tasks (false on timeout).
+scale_to() {
+    $DOCKER service scale --detach "$SERVICE=$1" >/dev/null 2>&1 || { log "docker service scale $SERVICE=$1 failed"; return 1; }
+    wait_tasks "$1" "${2:-300}"
+}
+
+# pct P VALUE...: the P-th percentile (nearest rank) of integers, "-" when none.
+pct() {
+    local p=$1 v
+    shift
+    (($#)) || { echo -; return 0; }
+    mapfile -t v < <(printf '%s\n' "$@" | sort -n)
+    local i=$(((p * ${#v[@]} + 99) / 100 - 1))
+    ((i >= 0)) || i=0
+    echo "${v[$i]}"
+}
+
+# --- set-up and tear-down ------------------------------------------------------------------
+
+chaos_setup() {
+    mkdir -p "$CHAOS_DIR"
+    rm -f "$CHAOS_DIR"/*
+    if [[ -n ${DIRD_PID:-} ]]; then          # phase (d) did not run: start from no dird
+        stop_dird || true
+        uninstall_dird "${extra[@]}" || log "dird --uninstall failed"
+    fi
+    local nft legacy
+    nft=$(in_sbox iptables-nft-save -t nat 2>/dev/null || true)
+    legacy=$(in_sbox iptables-legacy-save -t nat 2>/dev/null || true)
+    if [[ $nft =~ --ipvs[^$'\n']*-j\ SNAT ]]; then
+        CHAOS_BK=nft
+    elif [[ $legacy =~ --ipvs[^$'\n']*-j\ SNAT ]]; then
+        CHAOS_BK=legacy
+    fi
+    log "chaos: dockerd's iptables backend: $CHAOS_BK"
+    chaos_write_client
+    # x-host-untouched's host-network service and ingress-subnet address; x-drift's NET_ADMIN
+    # service (its own published port, so that it is on the ingress).
+    $DOCKER service create --detach --quiet --name "$HOST_SERVICE" --mode global --network host \
+        --no-resolve-image "$IMAGE" /bin/busybox sleep 1000000 >/dev/null ||
+        log "docker service create $HOST_SERVICE failed"
+    $DOCKER service create --detach --quiet --name "$NETADMIN_SERVICE" --cap-add NET_ADMIN \
+        --publish "$NETADMIN_PORT:80" --replicas 1 --no-resolve-image "$IMAGE" >/dev/null ||
+        log "docker service create $NETADMIN_SERVICE failed"
+    ip link add hostlan0 type dummy
+    ip addr add "${lb_ip%.*}.250/24" dev hostlan0
+    ip link set hostlan0 up
+    scale_to "$CHAOS_BASE" 240 || true
+    wait_until 240 "$HOST_SERVICE runs" svc_running "$HOST_SERVICE" 1 || true
+    wait_until 240 "$NETADMIN_SERVICE runs" svc_running "$NETADMIN_SERVICE" 1 || true
+}
+
+# The client: a bash loop in the client namespace that starts one request (a subshell on
+# /dev/tcp, no program started per request) every INTERVAL s until STOP exists; each writes
+# "ok MS remote=… host=…" or "fail MS" to OUT; the count started goes to OUT.launched. Requests
+# still running 3 s after STOP are killed (counted as failed by the caller).
+chaos_write_client() {
+    cat >"$CHAOS_DIR/client.sh" <<'EOF'
+#!/bin/bash
+# usage: client.sh OUT STOP HOST PORT INTERVAL
+set -u
+out=$1 stop=$2 host=$3 port=$4 interval=$5
+fifo=$(mktemp -u /tmp/dird-chaos/tick.XXXXXX)
+mkfifo "$fifo"
+exec 9<>"$fifo"
+rm -f "$fifo"
+one() {
+    local t0=${EPOCHREALTIME/./} line body="" t1
+    {
+        if exec 3<>"/dev/tcp/$host/$port"; then
+            printf 'GET /cgi-bin/ip HTTP/1.0\r\n\r\n' >&3
+            while IFS= read -r -t 2 line <&3; do
+                [[ $line == remote=* ]] && body=${line%$'\r'}
+            done
+        fi
+    } 2>/dev/null
+    t1=${EPOCHREALTIME/./}
+    if [[ -n $body ]]; then
+        echo "ok $(((t1 - t0) / 1000)) $body"
+    else
+        echo "fail $(((t1 - t0) / 1000))"
+    fi >>"$out"
+}
+n=0
+while [[ ! -e $stop ]]; do
+    one &
+    n=$((n + 1))
+    read -r -t "$interval" -u 9 _ || true
+done
+echo "$n" >"$out.launched"
+for _ in $(seq 15); do
+    [[ -n $(jobs -pr) ]] || break
+    read -r -t 0.2 -u 9 _ || true
+done
+for p in $(jobs -pr); do kill -KILL "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+EOF
+}
+
+chaos_client_start() {
+    local out=$CHAOS_DIR/churn-$1.txt
+    rm -f "$out" "$out.launched" "$CHAOS_DIR/client-stop"
+    : >"$out"
+    # A lost SYN gives up after ~3 s (1 retry) instead of ~2 min: requests stay bounded.
+    ip netns exec "$CLIENT_NS" sysctl -qw net.ipv4.tcp_syn_retries=1
+    ip netns exec "$CLIENT_NS" bash "$CHAOS_DIR/client.sh" "$out" "$CHAOS_DIR/client-stop" \
+        "$CLIENT_GW" "$PUBLISHED" "$CHAOS_INTERVAL" 2>>"$CHAOS_DIR/client.err" &
+    CLIENT_PID=$!
+}
+
+chaos_client_stop() {
+    [[ -n $CLIENT_PID ]] || return 0
+    touch "$CHAOS_DIR/client-stop"
+    local t=0
+    while alive "$CLIENT_PID" && ((t < 30)); do sleep 1; t=$((t + 1)); done
+    alive "$CLIENT_PID" && kill -KILL "$CLIENT_PID" 2>/dev/null || true
+    wait "$CLIENT_PID" 2>/dev/null || true
+    CLIENT_PID=
+    ip netns exec "$CLIENT_NS" sysctl -qw net.ipv4.tcp_syn_retries=6 || true
+}
+
+# chaos_cleanup: whatever a check left running when the script stops early.
+chaos_cleanup() {
+    local p
+    [[ -z $CLIENT_PID ]] || { kill -KILL "$CLIENT_PID" 2>/dev/null; CLIENT_PID=; }
+    for p in $(cat "$CHAOS_DIR/hang-pids" 2>/dev/null); do
+        [[ $p =~ ^[0-9]+$ ]] && kill -KILL "$p" 2>/dev/null
+    done
+    [[ -z ${HUNG_DIRD_PID:-} ]] || kill -KILL "$HUNG_DIRD_PID" 2>/dev/null
+    [[ -z ${ORIGINAL_PID:-} ]] || kill -KILL -- "-$ORIGINAL_PID" 2>/dev/null
+    return 0
+}
+
+# --- x-host-untouched ----------------------------------------------------------------------
+
+host_state() {
+    local f d
+    echo "### ip rule"
+    ip rule 2>&1 || true
+    echo "### iptables-nft-save -t mangle"
+    iptables-nft-save -t mangle 2>&1 | strip_ipt || true
+    echo "### iptables-legacy-save -t mangle"
+    iptables-legacy-save -t mangle 2>&1 | strip_ipt || true
+    echo "### sysctl"
+    echo "net.ipv4.tcp_fwmark_accept = $(sysctl -n net.ipv4.tcp_fwmark_accept 2>&1)"
+    for f in /proc/sys/net/ipv4/conf/*/rp_filter; do
+        d=${f%/rp_filter}
+        echo "net.ipv4.conf.${d##*/}.rp_filter = $(cat "$f" 2>&1)"
+    done
+}
+
+chaos_host_untouched() {
+    local s0 s1 s2 synced=yes why=""
+    if ! svc_running "$HOST_SERVICE" 1; then
+        fail x-host-untouched "the host-network service $HOST_SERVICE does not run; $(task_errors "$HOST_SERVICE")"
+    else
+        host_state >"$RESULTS/chaos-host-0-before.txt"
+        start_dird --ingress-gateway-ips "$lb_ip" "${extra[@]}"
+        wait_until 180 "every task of $SERVICE and $NETADMIN_SERVICE configured" \
+            all_configured "$SERVICE" "$NETADMIN_SERVICE" || synced=no
+        host_state >"$RESULTS/chaos-host-1-dird.txt"
+        stop_dird || log "dird did not stop cleanly"
+        uninstall_dird "${extra[@]}" || add_why "dird --uninstall failed; "
+        host_state >"$RESULTS/chaos-host-2-uninstalled.txt"
+        s0=$(cat "$RESULTS/chaos-host-0-before.txt")
+        s1=$(cat "$RESULTS/chaos-host-1-dird.txt")
+        s2=$(cat "$RESULTS/chaos-host-2-uninstalled.txt")
+        [[ $s0 == "$s1" ]] || add_why "with dird: $(first_diff "$s0" "$s1"); "
+        [[ $s0 == "$s2" ]] || add_why "after uninstall: $(first_diff "$s0" "$s2"); "
+        [[ $synced == yes ]] || add_why "dird did not configure every task within 180 s; "
+        if [[ -z $why ]]; then
+            pass x-host-untouched "with a host-network task and ${lb_ip%.*}.250 on hostlan0: the root namespace's ip rule, mangle (nft, legacy), rp_filter and tcp_fwmark_accept identical before dird, synced, uninstalled"
+        else
+            fail x-host-untouched "${why%; } (chaos-host-*.txt)"
+        fi
+    fi
+    $DOCKER service rm "$HOST_SERVICE" >/dev/null 2>&1 || true
+    ip link del hostlan0 2>/dev/null || true
+}
+
+# --- x-churn ---------------------------------------------------------------------------------
+
+# churn_counts FILE: "launched ok wrong slow noanswer lost other-peer" of one client run.
+churn_counts() {
+    local launched
+    launched=$(cat "$1.launched" 2>/dev/null || echo 0)
+    awk -v launched="$launched" -v want="$CLIENT_IP" -v max="$CHAOS_MAX_MS" '
+        $1 == "ok" && $2 + 0 <= max + 0 {
+            r = $3; sub(/^remote=/, "", r); gsub(/[\[\]]/, "", r); sub(/^::ffff:/, "", r)
+            ok++; if (r != want) { wrong++; other = r }; next }
+        $1 == "ok" { slow++; next }
+        NF > 0 { noans++ }
+        END {
+            lost = launched - ok - slow - noans; if (lost < 0) lost = 0
+            printf "%d %d %d %d %d %d %s\n", launched, ok, wrong, slow, noans, lost, (other == "" ? "-" : other)
+        }' "$1"
+}
+
+# chaos_churn MODE: the client runs while the service scales CHAOS_BASE -> CHAOS_CHURN_TO and
+# rolls; sets CHURN (churn_counts), CHURN_T0/CHURN_T1 (unix seconds around it), CHURN_SECS,
+# CHURN_ERR (what went wrong with Docker, empty if nothing). Scales back afterwards.
+chaos_churn() {
+    local mode=$1 out=$CHAOS_DIR/churn-$1.txt start=$SECONDS
+    CHURN_ERR=""
+    CHURN_T0=$(($(date +%s) - 1))
+    chaos_client_start "$mode"
+    sleep 2
+    if scale_to "$CHAOS_CHURN_TO" 360; then
+        # (--detach=false waits until the rolled tasks run and Docker's monitor period passed)
+        timeout 600 $DOCKER service update --detach=false --quiet --force --update-parallelism 2 \
+            "$SERVICE" >/dev/null 2>&1 || CHURN_ERR+="the rolling update did not complete: $(task_errors "$SERVICE"); "
+        wait_tasks "$CHAOS_CHURN_TO" 120 || CHURN_ERR+="$CHAOS_CHURN_TO tasks not running after the update; "
+    else
+        CHURN_ERR+="$CHAOS_CHURN_TO tasks not running within 360 s: $(task_errors "$SERVICE"); "
+    fi
+    sleep 2
+    chaos_client_stop
+    CHURN_SECS=$((SECONDS - start))
+    CHURN_T1=$(($(date +%s) + 1))
+    cp "$out" "$RESULTS/chaos-churn-$mode.txt"
+    CHURN=$(churn_counts "$out")
+    log "chaos: churn $mode: $CHURN (launched ok wrong slow noanswer lost other) ${CHURN_ERR:+; $CHURN_ERR}"
+    scale_to "$CHAOS_BASE" 300 || log "chaos: could not scale back to $CHAOS_BASE"
+}
+
+# churn_text: the counts of the last run in words.
+churn_text() {
+    local launched ok wrong slow noans lost other
+    read -r launched ok wrong slow noans lost other <<<"$CHURN"
+    printf '%d of %d requests failed (%d slower than %d ms, %d no answer, %d unfinished), %d of %d answers saw a peer other than the client%s; scale %d->%d + rolling update, %d s' \
+        $((slow + noans + lost)) "$launched" "$slow" "$CHAOS_MAX_MS" "$noans" "$lost" "$wrong" "$ok" \
+        "$([[ $other == - ]] || echo " (e.g. $other)")" "$CHAOS_BASE" "$CHAOS_CHURN_TO" "$CHURN_SECS"
+}
+
+chaos_churn_mesh() {
+    chaos_churn mesh
+    note x-churn-mesh "no dird: $(churn_text)${CHURN_ERR:+; ${CHURN_ERR%; }}"
+}
+
+# x-churn-original: only with DIRD_ORIGINAL (the bash daemon's script; not part of this repo).
+chaos_churn_original() {
+    [[ -n ${DIRD_ORIGINAL:-} && -x ${DIRD_ORIGINAL:-} ]] || return 0
+    log "chaos: starting the original daemon $DIRD_ORIGINAL"
+    # its own session: the daemon and its `docker events` pipeline end together
+    setsid "$DIRD_ORIGINAL" --install --preexisting --ingress-gateway-ips "$lb_ip" \
+        >>"$RESULTS/original-$NODE.log" 2>&1 &
+    ORIGINAL_PID=$!
+    sleep 15
+    if ! alive "$ORIGINAL_PID"; then
+        note x-churn-original "the original daemon exited at once: $(tail -n 2 "$RESULTS/original-$NODE.log" | tr '\n' ' ')"
+    else
+        chaos_churn original
+        note x-churn-original "original daemon: $(churn_text)${CHURN_ERR:+; ${CHURN_ERR%; }}"
+    fi
+    kill -TERM -- "-$ORIGINAL_PID" 2>/dev/null || true
+    sleep 2
+    kill -KILL -- "-$ORIGINAL_PID" 2>/dev/null || true
+    wait "$ORIGINAL_PID" 2>/dev/null || true
+    ORIGINAL_PID=
+    # dird --uninstall also removes the original's rules (sbox and containers)
+    uninstall_dird "${extra[@]}" || log "dird --uninstall after the original failed"
+}
+
+# chaos_latency FROM_LINE: for each task of the service started in [CHURN_T0, CHURN_T1], the
+# time from its ingress `network connect` event and from its `start` event to dird's first
+# "configured" line for it (dird's log from FROM_LINE). One note line.
+chaos_latency() {
+    local from=$1 tn typ act actor ctr net svc ts id c d
+    local -A start=() join=() conf=()
+    local a=() b=() missing=0 n=0
+    while IFS='|' read -r tn typ act actor ctr net svc; do
+        case $typ/$act in
+        container/start) [[ $svc != "$SERVICE" || -n ${start[$actor]:-} ]] || start[$actor]=$tn ;;
+        network/connect) [[ $net != ingress || -z $ctr || -n ${join[$ctr]:-} ]] || join[$ctr]=$tn ;;
+        esac
+    done < <(timeout 60 $DOCKER events --since "$CHURN_T0" --until "$CHURN_T1" \
+        --filter type=container --filter type=network --filter event=start --filter event=connect \
+        --format '{{.TimeNano}}|{{.Type}}|{{.Action}}|{{.Actor.ID}}|{{index .Actor.Attributes "container"}}|{{index .Actor.Attributes "name"}}|{{index .Actor.Attributes "com.docker.swarm.service.name"}}' \
+        2>/dev/null || true)
+    # dird: "<RFC3339 time>  INFO configured (…) container=<id> …" (12 or 64 hex digits)
+    while read -r ts id; do
+        [[ -n ${conf[$id]:-} ]] || conf[$id]=$(date -u -d "$ts" +%s%N)
+    done < <(log_since "$from" | grep 'configured' | grep -v -e 'not configured' -e 'already configured' |
+        sed -nE 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z) .*container=([0-9a-f]{12,64}).*/\1 \2/p')
+    for c in "${!start[@]}"; do
+        n=$((n + 1))
+        d=""
+        for id in "${!conf[@]}"; do
+            [[ $c == "$id"* ]] && { d=${conf[$id]}; break; }
+        done
+        if [[ -z $d ]]; then
+            missing=$((missing + 1))
+            continue
+        fi
+        [[ -z ${join[$c]:-} ]] || a+=($(((d - ${join[$c]}) / 1000000)))
+        b+=($(((d - ${start[$c]}) / 1000000)))
+    done
+    note x-churn-latency "$n task(s) started under dird: network connect -> configured p50 $(pct 50 "${a[@]}") ms, p99 $(pct 99 "${a[@]}") ms (${#a[@]} with a connect event); container start -> configured p50 $(pct 50 "${b[@]}") ms, p99 $(pct 99 "${b[@]}") ms; $missing without a configured line"
+}
+
+chaos_churn_dird() {
+    local from=$1 launched ok wrong slow noans lost other
+    wait_until 120 "every task of $SERVICE configured" all_configured "$SERVICE" ||
+        log "chaos: not every task configured before the churn"
+    chaos_churn dird
+    read -r launched ok wrong slow noans lost other <<<"$CHURN"
+    if [[ -z $CHURN_ERR ]] && ((launched > 0 && slow + noans + lost == 0 && wrong == 0)); then
+        pass x-churn-dird "$(churn_text)"
+    else
+        fail x-churn-dird "$(churn_text)${CHURN_ERR:+; ${CHURN_ERR%; }}"
+    fi
+    chaos_latency "$from"
+}
+
+# --- x-drift ---------------------------------------------------------------------------------
+
+chaos_drift() {
+    local id key jump words=() i b_sbox b_task t0 ok="" s_ok=no t_ok=no why=""
+    start_dird --ingress-gateway-ips "$lb_ip" --resync-interval 5 "${extra[@]}"
+    id=$(task_ids "$NETADMIN_SERVICE" | head -n 1 || true)
+    if [[ -z $id ]] || ! key=$(sandbox_key "$id"); then
+        fail x-drift "no running task of $NETADMIN_SERVICE (--cap-add NET_ADMIN); $(task_errors "$NETADMIN_SERVICE")"
+    elif ! wait_until 120 "every task configured" all_configured "$SERVICE" "$NETADMIN_SERVICE"; then
+        fail x-drift "dird did not configure every task within 120 s"
+    else
+        b_sbox=$(sbox_ipt; in_sbox ip -4 rule)
+        b_task=$(ns_state "$key")
+        # The sbox: delete dird's tagged jump into its nat chain (the one that skips the SNAT).
+        jump=$(in_sbox "iptables-$CHAOS_BK-save" -t nat | grep -m1 -E '^-A [A-Z]+ .*--comment "?dird"? .*-j DIRD-' || true)
+        read -ra words <<<"$jump"
+        for i in "${!words[@]}"; do words[i]=${words[i]//\"/}; done
+        if ((${#words[@]} == 0)); then
+            fail x-drift "no tagged jump of dird in the sbox's nat table (iptables-$CHAOS_BK)"
+        elif ! in_sbox "iptables-$CHAOS_BK" -t nat -D "${words[@]:1}"; then
+            fail x-drift "could not delete the sbox jump: $jump"
+        else
+            # The NET_ADMIN task: its mangle table without dird's chains and jumps, and dird's
+            # policy rules deleted. The image (busybox) has no iptables, so this goes through
+            # nsenter into the task's SandboxKey namespace, not docker exec: the same rules
+            # a process of the task could delete with its NET_ADMIN.
+            ns_save "$key" -t mangle | grep -v 'DIRD-' |
+                nsenter --net="$key" "iptables-$CHAOS_BK-restore" -T mangle ||
+                log "chaos: the task's mangle table could not be rewritten"
+            for i in 1 2 3 4 5 6 7 8; do
+                nsenter --net="$key" ip -4 rule del priority 32700 2>/dev/null || break
+            done
+            if [[ $(ns_state "$key") == "$b_task" ]]; then
+                fail x-drift "deleting the task's rules changed nothing (test bug)"
+            else
+                log "chaos: drift made (sbox jump: $jump; task ${id:0:12}: mangle chains + policy rules)"
+                t0=$SECONDS
+                while ((SECONDS - t0 < 16)); do
+                    [[ $(sbox_ipt; in_sbox ip -4 rule) == "$b_sbox" ]] && s_ok=yes || s_ok=no
+                    [[ $(ns_state "$key") == "$b_task" ]] && t_ok=yes || t_ok=no
+                    [[ $s_ok$t_ok == yesyes ]] && { ok=$((SECONDS - t0)); break; }
+                    sleep 1
+                done
+                if [[ -n $ok ]]; then
+                    pass x-drift "sbox jump and task ${id:0:12}'s rules deleted by hand: both back in ${ok} s (--resync-interval 5), both namespaces exactly as before"
+                else
+                    [[ $s_ok == yes ]] || add_why "sbox not as before: $(first_diff "$b_sbox" "$(sbox_ipt; in_sbox ip -4 rule)"); "
+                    [[ $t_ok == yes ]] || add_why "task ${id:0:12} not as before: $(first_diff "$b_task" "$(ns_state "$key")"); "
+                    fail x-drift "16 s after the deletion (--resync-interval 5): ${why%; }"
+                fi
+            fi
+        fi
+    fi
+    stop_dird || log "dird did not stop cleanly"
+    $DOCKER service rm "$NETADMIN_SERVICE" >/dev/null 2>&1 || true
+}
+
+# --- x-hung ----------------------------------------------------------------------------------
+
+chaos_hung() {
+    local id key from pid p ms t survivors=() why="" retried=0 rc=0 exited=no
+    # x-hung starts from no rules anywhere (a configured task would need no restore at all)
+    uninstall_dird "${extra[@]}" || log "dird --uninstall failed"
+    id=$(task_ids "$SERVICE" | head -n 1 || true)
+    if [[ -z $id ]] || ! key=$(sandbox_key "$id"); then
+        fail x-hung "no running task of $SERVICE to hang"
+        return 0
+    fi
+    nsenter --net="$key" ip link add hang0 type dummy || log "chaos: no hang0 link in task ${id:0:12}"
+    : >"$CHAOS_DIR/hang-pids"
+    printf '%s\n' '#!/bin/bash' \
+        '# DIRD_IPTABLES_RESTORE of x-hung: hangs in the namespace holding a link hang0' \
+        'if ip link show hang0 >/dev/null 2>&1; then' \
+        "    echo \"\$\$\" >>$CHAOS_DIR/hang-pids" \
+        '    exec sleep 3600' \
+        'fi' \
+        "exec /usr/sbin/iptables-$CHAOS_BK-restore \"\$@\"" >"$CHAOS_DIR/restore-hang"
+    chmod 755 "$CHAOS_DIR/restore-hang"
+    from=$(next_log_line)
+    echo "=== $(date +%T) dird --install (x-hung: restore hangs in task ${id:0:12}) --ingress-gateway-ips $lb_ip --apply-timeout 5 ${extra[*]}" >>"$(dird_log)"
+    DIRD_IPTABLES_SAVE=/usr/sbin/iptables-$CHAOS_BK-save DIRD_IPTABLES_RESTORE=$CHAOS_DIR/restore-hang \
+        "$DIRD" --install --ingress-gateway-ips "$lb_ip" --apply-timeout 5 "${extra[@]}" >>"$(dird_log)" 2>&1 &
+    HUNG_DIRD_PID=$!
+    pid=$HUNG_DIRD_PID
+    sleep 3
+    if ! alive "$pid"; then
+        wait "$pid" 2>/dev/null || rc=$?
+        fail x-hung "dird --apply-timeout 5 exited at once (status $rc): $(log_since "$from" | tail -n 2 | tr '\n' ' ')"
+    else
+        # (1) every other task configured, and two started now
+        others_configured() {
+            local c k n=0
+            for c in $(task_ids "$SERVICE"); do
+                [[ $c == "$id" ]] && continue
+                k=$(sandbox_key "$c") || return 1
+                ns_configured "$k" || return 1
+                n=$((n + 1))
+            done
+            ((n >= $1))
+        }
+        if wait_until 90 "the tasks other than ${id:0:12} configured" others_configured $((CHAOS_BASE - 1)); then
+            if scale_to $((CHAOS_BASE + 2)) 240 &&
+                wait_until 90 "the 2 later tasks configured" others_configured $((CHAOS_BASE + 1)); then
+                :
+            else
+                add_why "the 2 tasks started later were not configured within 90 s; "
+            fi
+        else
+            add_why "the other task(s) were not configured within 90 s of dird's start; "
+        fi
+        # (2) the hung one retried: the wrapper started at least twice in its namespace, and
+        # dird logged (once: it logs a failure when it changes) that the apply was cut off.
+        timed_out() {
+            retried=$(wc -l <"$CHAOS_DIR/hang-pids")
+            ((retried >= 2)) &&
+                log_since "$from" | grep -F "${id:0:12}" | grep -Eq 'did not finish within|timed out'
+        }
+        wait_until 60 "two cut-off applies for ${id:0:12}" timed_out ||
+            add_why "the hung task ${id:0:12}: $retried apply attempt(s) (want 2) or no error line naming it within the wait; "
+        # (3) SIGTERM: gone within 2 s, hung children included
+        kill -TERM "$pid" 2>/dev/null || true
+        t=$(now_ns)
+        while alive "$pid" && (($(ms_since "$t") < 2000)); do sleep 0.1; done
+        ms=$(ms_since "$t")
+        if alive "$pid"; then
+            for _ in $(seq 20); do alive "$pid" || break; sleep 0.5; done
+            alive "$pid" && { kill -KILL "$pid" 2>/dev/null; add_why "dird still ran 12 s after SIGTERM (SIGKILL); "; } ||
+                add_why "dird took ${ms} ms+ to exit after SIGTERM, more than 2 s; "
+        else
+            exited=yes
+        fi
+        wait "$pid" 2>/dev/null || true
+        sleep 0.5
+        for p in $(cat "$CHAOS_DIR/hang-pids"); do
+            [[ $p =~ ^[0-9]+$ ]] && alive "$p" && survivors+=("$p")
+        done
+        ((${#survivors[@]} == 0)) || add_why "hung restore/sleep process(es) ${survivors[*]} survived dird; "
+        if [[ -z $why ]]; then
+            pass x-hung "restore hung in task ${id:0:12}: the others and 2 later tasks configured, the hung one cut off and retried ($retried attempts), dird exited ${ms} ms after SIGTERM, no hung child left"
+        else
+            fail x-hung "${why%; } (wrapper started $(wc -l <"$CHAOS_DIR/hang-pids") time(s); SIGTERM exit: $exited)"
+        fi
+    fi
+    HUNG_DIRD_PID=
+    for p in $(cat "$CHAOS_DIR/hang-pids"); do
+        [[ $p =~ ^[0-9]+$ ]] && kill -KILL "$p" 2>/dev/null || true
+    done
+    nsenter --net="$key" ip link del hang0 2>/dev/null || true
+    scale_to "$CHAOS_BASE" 240 || true
+}
+
+# --- x-bad-reload (dird started with --config) ------------------------------------------------
+
+chaos_bad_reload() {
+    local cfile=$1 before after from errs mention why=""
+    before=$(sbox_ipt)
+    from=$(next_log_line)
+    printf '# dird chaos test: an invalid value\n--ingress-gateway-ips 10.0.0.999\n' >"$cfile"
+    kill -HUP "$DIRD_PID" 2>/dev/null || true
+    sleep 3
+    if ! alive "$DIRD_PID"; then
+        fail x-bad-reload "dird exited after SIGHUP with an invalid --config file: $(log_since "$from" | tail -n 2 | tr '\n' ' ')"
+        DIRD_PID=
+        return 0
+    fi
+    after=$(sbox_ipt)
+    [[ $before == "$after" ]] || add_why "sbox rules changed: $(first_diff "$before" "$after"); "
+    if ! scale_to $((CHAOS_BASE + 1)) 240 ||
+        ! wait_until 60 "every task (one started after the reload) configured" all_configured "$SERVICE"; then
+        add_why "the task started after the reload was not configured within 60 s; "
+    fi
+    errs=$(log_since "$from" | grep -c ' ERROR ' || true)
+    mention=$(log_since "$from" | grep ' ERROR ' | grep -c -e '10\.0\.0\.999' -e 'config' || true)
+    ((errs == 1 && mention == 1)) ||
+        add_why "$errs new ERROR line(s) ($mention naming the bad value or config), not exactly 1: $(log_since "$from" | grep ' ERROR ' | head -n 2 | tr '\n' ' '); "
+    alive "$DIRD_PID" || add_why "dird exited later; "
+    if [[ -z $why ]]; then
+        pass x-bad-reload "SIGHUP with --ingress-gateway-ips 10.0.0.999 in --config: dird lives on, one error line ($(log_since "$from" | grep ' ERROR ' | sed -E 's/^[^ ]+ +ERROR +//' | cut -c1-100)), sbox unchanged, a later task configured"
+    else
+        fail x-bad-reload "${why%; }"
+    fi
+    # the valid file again (a later reconnect must not meet the bad one)
+    printf '# dird chaos test\n--ingress-gateway-ips %s\n' "$lb_ip" >"$cfile"
+    alive "$DIRD_PID" && kill -HUP "$DIRD_PID" 2>/dev/null || true
+    scale_to "$CHAOS_BASE" 240 || true
+}
+
+# --- x-dockerd-kill --------------------------------------------------------------------------
+
+chaos_dockerd_kill() {
+    local back back_s t_kill ids id k st deadline last_new n c due lat worst=0 late=() never=() why=""
+    local from ts lid
+    local -A key=() started=() conf=() logged=()
+    local newids=()
+    $DOCKER service scale --detach "$SERVICE=$CHAOS_STORM" >/dev/null 2>&1 || log "scale to $CHAOS_STORM failed"
+    some_started() { svc_running "$SERVICE" $((CHAOS_BASE + 2)); }
+    wait_until 120 "tasks of the storm starting" some_started || true
+    log "chaos: kill -9 dockerd (pid $DOCKERD_PID) while $(running_tasks) of $CHAOS_STORM tasks run"
+    t_kill=$SECONDS
+    from=$(next_log_line)
+    kill -KILL "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+    DOCKERD_PID=
+    start_dockerd                      # aborts the script if dockerd does not come back
+    back=$(now_ns)
+    back_s=$((SECONDS - t_kill))
+    log "chaos: dockerd answers again $back_s s after the kill"
+    deadline=$((SECONDS + 420))
+    last_new=$SECONDS
+    while :; do
+        ids=$(task_ids "$SERVICE")
+        newids=()
+        for id in $ids; do [[ -n ${key[$id]:-} ]] || newids+=("$id"); done
+        if ((${#newids[@]})); then
+            last_new=$SECONDS
+            while read -r id k st; do
+                [[ $k =~ ^/(var/)?run/docker/netns/[0-9a-f]+$ ]] || continue
+                key[$id]=$k
+                started[$id]=$(date -u -d "$st" +%s%N 2>/dev/null || now_ns)
+            done < <(timeout 60 $DOCKER inspect -f '{{.Id}} {{.NetworkSettings.SandboxKey}} {{.State.StartedAt}}' \
+                "${newids[@]}" 2>/dev/null || true)
+        fi
+        n=0
+        c=0
+        for id in $ids; do
+            n=$((n + 1))
+            [[ -n ${key[$id]:-} ]] || continue
+            if [[ -z ${conf[$id]:-} ]] && ns_configured "${key[$id]}"; then conf[$id]=$(now_ns); fi
+            [[ -n ${conf[$id]:-} ]] && c=$((c + 1))
+        done
+        ((n >= CHAOS_STORM && c >= n)) && break
+        ((SECONDS > deadline)) && break
+        # every task runs, the stragglers are well past their 10 s: no need to wait longer
+        ((n >= CHAOS_STORM && SECONDS - last_new > 30)) && break
+        sleep 1
+    done
+    # A task seen configured: dird's own "configured" line for it, when earlier, is the more
+    # precise time (a polling round over 20 namespaces takes seconds under TCG).
+    while read -r ts lid; do
+        [[ -n ${logged[$lid]:-} ]] || logged[$lid]=$(date -u -d "$ts" +%s%N)
+    done < <(log_since "$from" | grep 'configured' | grep -v -e 'not configured' -e 'already configured' |
+        sed -nE 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z) .*container=([0-9a-f]{12,64}).*/\1 \2/p')
+    for id in $ids; do
+        [[ -n ${conf[$id]:-} ]] || continue
+        for lid in "${!logged[@]}"; do
+            [[ $id == "$lid"* ]] || continue
+            ((${logged[$lid]} >= ${conf[$id]})) || conf[$id]=${logged[$lid]}
+            break
+        done
+    done
+    for id in $ids; do
+        [[ -n ${started[$id]:-} ]] || { never+=("${id:0:12}(no sandbox)"); continue; }
+        due=${started[$id]}
+        ((due >= back)) || due=$back
+        if [[ -z ${conf[$id]:-} ]]; then
+            never+=("${id:0:12}")
+            continue
+        fi
+        lat=$(((${conf[$id]} - due) / 1000000))
+        ((lat > worst)) && worst=$lat
+        ((lat <= 10000)) || late+=("${id:0:12}:${lat}ms")
+    done
+    ((n >= CHAOS_STORM)) || add_why "only $n of $CHAOS_STORM tasks running $((SECONDS - t_kill)) s after the kill ($(task_errors "$SERVICE")); "
+    ((${#late[@]} == 0)) || add_why "${#late[@]} task(s) configured later than 10 s after running/dockerd's return (${late[*]:0:4}); "
+    ((${#never[@]} == 0)) || add_why "${#never[@]} running task(s) never configured within the wait (${never[*]:0:4}); "
+    if [[ -z $why ]]; then
+        pass x-dockerd-kill "kill -9 dockerd during a $CHAOS_STORM-task storm: $n running tasks all had dird's rules within 10 s of running/dockerd's return (worst $worst ms), dockerd back after $back_s s"
+    else
+        fail x-dockerd-kill "${why%; }"
+    fi
+    scale_to "$CHAOS_BASE" 300 || log "chaos: could not scale back to $CHAOS_BASE"
+}
+
+# --- the phase -------------------------------------------------------------------------------
+
+# timed NAME COMMAND...: runs it, adds "NAME Ns" to CHAOS_TIMES.
+CHAOS_TIMES=""
+timed() {
+    local name=$1 t=$SECONDS
+    shift
+    "$@"
+    CHAOS_TIMES+="$name $((SECONDS - t)) s, "
+}
+
+# CHAOS_CHECKS: "quick" (`just test`: the host untouched, drift, a hung iptables-restore, a bad
+# reload) or "all" (`just test-chaos`: also the churn runs and kill -9 of dockerd during a
+# storm, which take tens of minutes under TCG).
+chaos_phase() {
+    local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf from all=no
+    [[ ${CHAOS_CHECKS:-quick} == all ]] && all=yes
+    timed setup chaos_setup
+    timed host chaos_host_untouched
+    if [[ $all == yes ]]; then
+        timed mesh chaos_churn_mesh
+        timed original chaos_churn_original
+    fi
+    timed drift chaos_drift
+    timed hung chaos_hung
+    # One dird (--config) for the churn, the bad reload and the dockerd kill.
+    uninstall_dird "${extra[@]}" || log "dird --uninstall failed"
+    printf '# dird chaos test\n--ingress-gateway-ips %s\n' "$lb_ip" >"$cfile"
+    from=$(next_log_line)
+    start_dird --config "$cfile" "${extra[@]}"
+    wait_until 120 "dird (--config) configured every task" all_configured "$SERVICE" ||
+        log "chaos: not every task configured 120 s after dird's start"
+    [[ $all == no ]] || timed churn-dird chaos_churn_dird "$from"
+    timed bad-reload chaos_bad_reload "$cfile"
+    if [[ $all == no ]]; then
+        :
+    elif alive "${DIRD_PID:-0}"; then
+        timed dockerd-kill chaos_dockerd_kill
+    else
+        fail x-dockerd-kill "dird was not running (see x-bad-reload)"
+    fi
+    [[ -z ${DIRD_PID:-} ]] || stop_dird || log "dird did not stop cleanly"
+    DIRD_PID=
+    uninstall_dird "${extra[@]}" || fail x-cleanup "dird --uninstall failed at the end of phase x"
+    sbox_rules >"$RESULTS/sbox-4-chaos-end.txt"
+    no_dird_rules "$RESULTS/sbox-4-chaos-end.txt" ||
+        fail x-cleanup "rules of dird left in the sbox after the final uninstall (sbox-4-chaos-end.txt)"
+    note x-time "phase x ($CHAOS_CHECKS checks) took $((SECONDS - t0)) s (${CHAOS_TIMES%, }; dockerd's iptables: $CHAOS_BK)"
+}
