@@ -14,4 +14,5 @@ pub mod netns;
 pub mod node;
 pub mod plan;
 pub mod reconcile;
+pub mod sysctl_files;
 pub mod telemetry;

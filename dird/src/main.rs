@@ -146,7 +146,7 @@ fn daemon(argv: Vec<String>) -> Result<ExitCode, Failure> {
 
 fn plan(args: &config::PlanArgs) -> Result<ExitCode, Failure> {
     let files =
-        config::sysctl_conf::read_sbox_files(&args.sysctl_dir).map_err(Failure::bad_input)?;
+        dird::sysctl_files::read_sbox_files(&args.sysctl_dir).map_err(Failure::bad_input)?;
     let input = commands::plan::PlanInput::from_args(args, legacy_env().as_deref(), files)
         .map_err(Failure::bad_input)?;
     let text = commands::plan::render(&input).map_err(Failure::bad_input)?;

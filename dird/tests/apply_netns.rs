@@ -461,7 +461,7 @@ fn a_failing_sysctl_d_line_is_skipped_and_the_rest_applied() {
         "net.ipv4.ip_local_port_range = 20000 60000\nnet.ipv4.tcp_keepalive_time = 600\n",
     )
     .unwrap();
-    let files = dird::config::sysctl_conf::read_sbox_files(&dir).unwrap();
+    let files = dird::sysctl_files::read_sbox_files(&dir).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let plan = NsPlan {
         sysctls: files,

@@ -4,7 +4,6 @@
 mod cli;
 mod error;
 mod lists;
-pub mod sysctl_conf;
 
 pub use cli::{
     Cli, Command, DaemonArgs, DoctorArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs, StatusArgs,

@@ -274,7 +274,7 @@ fn snapshot_not_a_load_balancer() {
 #[test]
 fn snapshot_sysctl_files() {
     let mut i = input(base(), "10.0.0.0/24", "10.0.0.2");
-    i.sysctl_files = crate::config::sysctl_conf::parse(
+    i.sysctl_files = crate::sysctl_files::parse(
         "/etc/sysctl.d/conntrack.conf",
         "net.netfilter.nf_conntrack_max = 1048576\n",
     )

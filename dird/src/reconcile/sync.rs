@@ -8,11 +8,12 @@ use tracing::{error, info, warn};
 use super::Launch;
 use crate::apply::backend::{self, BackendError, Choice};
 use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
-use crate::config::{sysctl_conf, Config, ConfigError, PortSpec};
+use crate::config::{Config, ConfigError, PortSpec};
 use crate::docker::{DockerClient, DockerError};
 use crate::ids::auto::assign_auto;
 use crate::node::{self, Built, Discovered, Node, SboxOutcome, TaskRef};
 use crate::plan::Ingress;
+use crate::sysctl_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -125,7 +126,7 @@ pub async fn build_node(
     }
     let published = published_ports(client, cfg).await?;
     let sysctl_files = if cfg.rules.performance {
-        sysctl_conf::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
+        sysctl_files::read_sbox_files(&launch.sysctl_dir).unwrap_or_else(|e| {
             error!("{e}; not applying sysctl files");
             Vec::new()
         })

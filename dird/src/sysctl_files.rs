@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::ConfigError;
+use crate::config::ConfigError;
 use crate::plan::{OnError, Sysctl};
 
 /// Files applied in the ingress namespace after dird's own IPVS settings, in this order.
