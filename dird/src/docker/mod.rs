@@ -195,16 +195,24 @@ impl DockerClient {
         (major_version, minor_version)
     }
 
+    /// `GET /networks/<name>` (not verbose).
+    async fn inspect_network(
+        &self,
+        name: &str,
+    ) -> Result<bollard::models::Network, bollard::errors::Error> {
+        let opts = InspectNetworkOptions {
+            verbose: false,
+            scope: None,
+        };
+        self.docker.inspect_network(name, Some(opts)).await
+    }
+
     pub async fn ping(&self) -> Result<(), DockerError> {
         self.docker.ping().await.map(drop).map_err(Into::into)
     }
 
     pub async fn ingress(&self) -> Result<IngressState, DockerError> {
-        let opts = InspectNetworkOptions {
-            verbose: false,
-            scope: None,
-        };
-        match self.docker.inspect_network(INGRESS, Some(opts)).await {
+        match self.inspect_network(INGRESS).await {
             Ok(net) => Ok(match facts::ingress_from_network(&net) {
                 Ok(i) => IngressState::Ready(i),
                 Err(e) => IngressState::NotReady(e.to_string()),
@@ -220,11 +228,7 @@ impl DockerClient {
 
     /// The namespace of the ingress network's overlay on this node ([`overlay_netns`]).
     pub async fn ingress_overlay_netns(&self) -> Result<Option<PathBuf>, DockerError> {
-        let opts = InspectNetworkOptions {
-            verbose: false,
-            scope: None,
-        };
-        let net = self.docker.inspect_network(INGRESS, Some(opts)).await?;
+        let net = self.inspect_network(INGRESS).await?;
         Ok(net.id.as_deref().and_then(overlay_netns))
     }
 
@@ -328,11 +332,7 @@ impl DockerClient {
         }) else {
             return Ok(None);
         };
-        let opts = InspectNetworkOptions {
-            verbose: false,
-            scope: None,
-        };
-        let net = self.docker.inspect_network(INGRESS, Some(opts)).await?;
+        let net = self.inspect_network(INGRESS).await?;
         Ok(facts::endpoint_address(&net, &full).map(|ip| JoiningTask {
             id: id.chars().take(12).collect(),
             service,
@@ -418,11 +418,7 @@ impl DockerClient {
         &self,
         name: &str,
     ) -> Result<Option<Vec<(ipnet::Ipv4Net, Option<std::net::Ipv4Addr>)>>, DockerError> {
-        let opts = InspectNetworkOptions {
-            verbose: false,
-            scope: None,
-        };
-        let net = match self.docker.inspect_network(name, Some(opts)).await {
+        let net = match self.inspect_network(name).await {
             Ok(net) => net,
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
