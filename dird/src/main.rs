@@ -102,6 +102,7 @@ fn run() -> Result<ExitCode, Failure> {
             current_thread()?.block_on(lbs(rules))
         }
         Some(Command::Status(args)) => status(&args),
+        Some(Command::Health(args)) => health(&args),
         Some(Command::Doctor(args)) => {
             let input = commands::doctor::DoctorInput::from_args(&args, legacy_env().as_deref())
                 .map_err(Failure::bad_input)?;
@@ -253,6 +254,23 @@ async fn overlay_reach() -> commands::status::Reach {
         .await
         .ok()
         .flatten()
+}
+
+/// `dird health`: one line on stdout; exit status 0 when the daemon says healthy.
+fn health(args: &config::HealthArgs) -> Result<ExitCode, Failure> {
+    let addr = args.metrics_addr.trim().parse().map_err(|_| {
+        Failure::BadInput(format!(
+            "invalid address {:?} in --metrics-addr (expected IP:PORT)",
+            args.metrics_addr
+        ))
+    })?;
+    let answer = commands::health::ask(addr, Duration::from_secs(3)).map_err(Failure::runtime)?;
+    print!("{}", answer.render());
+    Ok(if answer.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `dird man` (hidden): the manual page of the whole command line, as roff, on stdout.

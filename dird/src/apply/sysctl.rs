@@ -2,8 +2,13 @@
 //! read first and written only when its value differs. What a failure does depends on the
 //! setting's [`OnError`]: dird's own settings fail the apply; lines of sysctl.d files are
 //! skipped (with one warning per setting for the life of the process, or silently).
+//!
+//! The tree is `/proc/sys` unless the daemon was given `--sysctl-root` ([`set_root`]): in a
+//! container `/proc/sys` is mounted read-only, and the host's is bind-mounted elsewhere. Files
+//! below `net/` belong to the namespace of the thread that opens them, whichever mount.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use tracing::{debug, warn};
 
@@ -21,8 +26,21 @@ pub struct SysctlError {
 /// A setting that differs from its wanted value, with the value it had (for rollback).
 pub type Pending<'a> = (&'a Sysctl, String);
 
+/// The kernel's sysctl tree when no other is set.
+pub const DEFAULT_ROOT: &str = "/proc/sys";
+
+static ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the sysctl tree for the life of the process; only the first call counts (the daemon
+/// makes it once, from `--sysctl-root`, before any apply).
+pub fn set_root(root: &Path) {
+    let _ = ROOT.set(root.to_path_buf());
+}
+
 fn path(s: &Sysctl) -> PathBuf {
-    PathBuf::from("/proc/sys").join(s.proc_path())
+    ROOT.get()
+        .map_or_else(|| Path::new(DEFAULT_ROOT), PathBuf::as_path)
+        .join(s.proc_path())
 }
 
 pub fn read(s: &Sysctl) -> Result<String, SysctlError> {

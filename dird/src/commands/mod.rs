@@ -2,6 +2,7 @@
 //! binary edge (`main.rs`) prints and picks the exit status.
 
 pub mod doctor;
+pub mod health;
 pub mod lbs;
 pub mod plan;
 pub mod status;

@@ -39,6 +39,9 @@ pub enum Command {
     /// (configured or not, its load-balancer tables, its last apply and error) and every load
     /// balancer (ID, IP, table, reachable through the ingress overlay). Reads --status-file.
     Status(StatusArgs),
+    /// (extension) Ask a running daemon's /healthz (its --metrics-addr): exit status 0 when
+    /// healthy, 1 when not or when it does not answer within 3 s. For container healthchecks.
+    Health(HealthArgs),
     /// Print the manual page of the whole command line (roff, section 8) on stdout; the
     /// Debian package's dird.8 is made from it.
     #[command(hide = true)]
@@ -54,6 +57,14 @@ pub struct StatusArgs {
     /// The daemon's --status-file.
     #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
     pub status_file: std::path::PathBuf,
+}
+
+/// `dird health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The daemon's --metrics-addr.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+    pub metrics_addr: String,
 }
 
 /// `dird doctor`: the rule flags the daemon is (or would be) started with.
@@ -112,6 +123,11 @@ pub struct DaemonArgs {
     /// (extension) Where the daemon keeps its status for `dird status` ('none': nowhere).
     #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
     pub status_file: String,
+    /// (extension) Where the kernel's sysctl tree is mounted writable. In a container /proc/sys
+    /// is read-only: bind-mount the host's /proc/sys elsewhere (the stack file uses
+    /// /host/proc/sys) and name it here.
+    #[arg(long, value_name = "DIR", default_value = crate::apply::sysctl::DEFAULT_ROOT)]
+    pub sysctl_root: std::path::PathBuf,
 }
 
 /// Flags that shape the rules; shared by the daemon and `dird plan`.

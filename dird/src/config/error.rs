@@ -27,6 +27,8 @@ pub enum ConfigError {
     },
     #[error("invalid address {value:?} for {flag}: give IP:PORT, e.g. 127.0.0.1:9477")]
     BadAddress { flag: &'static str, value: String },
+    #[error("--sysctl-root {value}: not a sysctl tree (no net/ipv4/conf/all/rp_filter below it); bind-mount the host's /proc/sys there")]
+    NotSysctlTree { value: String },
     #[error("{flag} {value} is out of range: {min} to {max} seconds")]
     OutOfRange {
         flag: &'static str,

@@ -6,7 +6,8 @@ mod error;
 mod lists;
 
 pub use cli::{
-    Cli, Command, DaemonArgs, DoctorArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs, StatusArgs,
+    Cli, Command, DaemonArgs, DoctorArgs, HealthArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs,
+    StatusArgs,
 };
 pub use error::ConfigError;
 pub use lists::{parse_ipv4, parse_ports, split_items, LbEntry, PortSpec};
@@ -80,6 +81,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `--status-file` (`None`: `none`).
     pub status_file: Option<std::path::PathBuf>,
+    /// `--sysctl-root`: the sysctl tree the daemon writes.
+    pub sysctl_root: std::path::PathBuf,
 }
 
 /// Why a configuration could not be loaded (all are the operator's to fix).
@@ -208,6 +211,18 @@ impl Config {
                 .transpose()?,
             status_file: (args.status_file != "none")
                 .then(|| std::path::PathBuf::from(&args.status_file)),
+            sysctl_root: sysctl_root(&args.sysctl_root)?,
+        })
+    }
+}
+
+/// `--sysctl-root`: a directory that has the sysctls dird writes in every namespace.
+fn sysctl_root(dir: &std::path::Path) -> Result<std::path::PathBuf, ConfigError> {
+    if dir.join("net/ipv4/conf/all/rp_filter").is_file() {
+        Ok(dir.to_path_buf())
+    } else {
+        Err(ConfigError::NotSysctlTree {
+            value: dir.display().to_string(),
         })
     }
 }

@@ -215,6 +215,20 @@ fn apply_timeout_is_bounded() {
 }
 
 #[test]
+fn sysctl_root_must_be_a_sysctl_tree() {
+    let c = cfg(&["--install"]).unwrap();
+    assert_eq!(c.sysctl_root, std::path::Path::new("/proc/sys"));
+    let c = cfg(&["--install", "--sysctl-root", "/proc/sys/"]).unwrap();
+    assert_eq!(c.sysctl_root, std::path::Path::new("/proc/sys/"));
+    let e = cfg(&["--install", "--sysctl-root", "/proc/self"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("--sysctl-root /proc/self: not a sysctl tree"),
+        "{e}"
+    );
+}
+
+#[test]
 fn metrics_address_and_status_file() {
     let c = cfg(&["--install"]).unwrap();
     assert_eq!(c.metrics_addr, None);

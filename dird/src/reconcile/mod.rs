@@ -99,6 +99,7 @@ impl Signals {
 pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
     let mut signals = Signals::new()?;
     let telemetry = Arc::new(Telemetry::new());
+    crate::apply::sysctl::set_root(&cfg.sysctl_root);
     if let Some(addr) = cfg.metrics_addr {
         let bound = server::start(addr, telemetry.clone()).await?;
         info!("serving /metrics, /healthz and /status on http://{bound}");
