@@ -93,13 +93,16 @@ impl Netns {
 
     /// `iptables-save` without comments and counters, empty default tables dropped, plus
     /// `ip rule` and `ip route show table all`: what uninstall must give back exactly.
+    /// iptables, policy rules and IPv4 routes (dird touches no IPv6 route; IPv6 link-local
+    /// routes appear whenever duplicate address detection ends, which under load can fall
+    /// between two snapshots).
     pub fn snapshot(&self) -> String {
         let save = dird::plan::state::comparable_save(&self.exec(&["iptables-save"]));
         format!(
             "{}--- rules\n{}--- routes\n{}",
             save,
             self.ip(&["rule"]),
-            self.ip(&["route", "show", "table", "all"])
+            self.ip(&["-4", "route", "show", "table", "all"])
         )
     }
 
