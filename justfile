@@ -13,6 +13,12 @@ test-unit:
 deb:
     scripts/build-deb
 
+# The container image dird:<version> (release binary + both iptables backends) for `docker stack deploy -c deploy/dird-stack.yml`; --tar FILE without a Docker daemon.
+[positional-arguments]
+image *ARGS:
+    cargo build --release -q -p dird
+    scripts/build-image "$@"
+
 # Builds the package from the debug binary, installs it with dpkg -i into a throwaway root and checks it.
 test-deb:
     tests/deb/test-deb

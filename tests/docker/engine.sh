@@ -60,6 +60,9 @@ preflight() {
     need util-linux nsenter mount
     need procps sysctl pgrep
     need coreutils timeout
+    need python3 /usr/bin/python3        # the churn client (chaos.sh)
+    need dpkg dpkg-deb                   # scripts/build-image (the stack phase)
+    need binutils strip
     if ((${#MISSING[@]})); then
         die "missing ${MISSING[*]}: run scripts/install-deps"
     fi

@@ -238,12 +238,13 @@ make_client() {
     log "client namespace $CLIENT_NS: $CLIENT_IP via $CLIENT_GW"
 }
 
-# ask: one request from the client; prints "REMOTE HOST" (REMOTE as a plain IPv4 address).
+# ask: one request from the client to the published port of ASK_HOST (default: this node, at
+# the client's gateway); prints "REMOTE HOST" (REMOTE as a plain IPv4 address).
 ask() {
     local out remote host
     # (busybox 1.35's own wget -T crashes: bound it with timeout instead)
     out=$(timeout 8 ip netns exec "$CLIENT_NS" busybox wget -q -O - \
-        "http://$CLIENT_GW:$PUBLISHED/cgi-bin/ip" 2>/dev/null) || return 1
+        "http://${ASK_HOST:-$CLIENT_GW}:$PUBLISHED/cgi-bin/ip" 2>/dev/null) || return 1
     [[ $out =~ remote=([^ ]*)\ host=([^ ]*) ]] || return 1
     remote=${BASH_REMATCH[1]#[}      # busybox httpd: [::ffff:10.0.0.2]
     remote=${remote%]}

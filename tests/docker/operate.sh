@@ -3,6 +3,9 @@
 # --metrics-addr "$METRICS_ADDR". Each check records one PASS/FAIL line (o-... names).
 
 METRICS_ADDR=127.0.0.1:9477
+# The iptables of dockerd's backend, where dird writes (node.sh's DOCKERD_IPTABLES links).
+IPT=iptables
+[[ -z ${DOCKERD_IPTABLES:-} ]] || IPT=/tmp/dockerd-iptables/iptables
 
 # http_get PATH: the body of GET http://$METRICS_ADDR/PATH (empty on any failure).
 http_get() { timeout 5 busybox wget -q -O - "http://$METRICS_ADDR$1" 2>/dev/null || true; }
@@ -73,7 +76,7 @@ o_doctor() {
     # dird is paused while rules are missing or foreign, so that its audit cannot repair them
     # before doctor looks.
     kill -STOP "$DIRD_PID"
-    in_sbox iptables -t raw -I PREROUTING 1 -j CT --notrack
+    in_sbox "$IPT" -t raw -I PREROUTING 1 -j CT --notrack
     doctor --ingress-gateway-ips "$lb"
     if ((DOCTOR_RC == 1)) && grep '^FINDING' "$DOCTOR_OUT" | grep -qi 'original'; then
         pass o-doctor-original "dird doctor names the original daemon's rule in the sbox"
@@ -81,11 +84,11 @@ o_doctor() {
         fail o-doctor-original "dird doctor (exit $DOCTOR_RC) did not name the original daemon's rule: $(grep '^FINDING' "$DOCTOR_OUT" | head -n 3 | tr '\n' ' ')"
     fi
     # (dird's next sync would remove it too: it migrates the original's rules.)
-    in_sbox iptables -t raw -D PREROUTING -j CT --notrack 2>/dev/null || true
+    in_sbox "$IPT" -t raw -D PREROUTING -j CT --notrack 2>/dev/null || true
 
     task=$($DOCKER ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | head -n 1)
     key=$($DOCKER inspect -f '{{.NetworkSettings.SandboxKey}}' "$task")
-    nsenter --net="$key" iptables -t mangle -D PREROUTING -m comment --comment dird -j DIRD-PREROUTING
+    nsenter --net="$key" "$IPT" -t mangle -D PREROUTING -m comment --comment dird -j DIRD-PREROUTING
     doctor --ingress-gateway-ips "$lb"
     if ((DOCTOR_RC == 1)) && finding "${task:0:12}"; then
         pass o-doctor-task "dird doctor names task ${task:0:12}, whose dird jump was deleted"
