@@ -2,7 +2,8 @@
 //! bind-mounted where Docker keeps its sandboxes: an ingress_sbox, a task, and a task in which
 //! `iptables-restore` hangs (a wrapper given through `DIRD_IPTABLES_RESTORE`). It shows that:
 //! - a task that has joined the ingress (`network connect`) is configured before it runs,
-//!   found by its ingress address among Docker's sandboxes;
+//!   found by its ingress address among Docker's sandboxes, also when that address arrives in
+//!   its sandbox only after the event (it is looked for again until then);
 //! - the hung namespace does not stall the others: the other task is configured, and the sbox
 //!   is tried (on this kernel, which has no IPVS, its `net.ipv4.vs` sysctls fail);
 //! - the hung one is abandoned at `--apply-timeout` and retried on its own;
@@ -102,8 +103,10 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let sbox = Netns::new("loop-sbox");
     let good = sandbox("loop-good", GOOD_KEY, "10.0.0.7/24");
-    // WEB_TASK's address in the fake's ingress network.
+    // WEB_TASK's address in the fake's ingress network: not there yet when its `network
+    // connect` arrives (Docker connects a swarm task at create and makes its sandbox at start).
     let joined = sandbox("loop-joined", JOINED_KEY, "10.0.0.4/24");
+    joined.ns.ip(&["addr", "del", "10.0.0.4/24", "dev", "eth0"]);
     let hung = sandbox("loop-hung", HUNG_KEY, "10.0.0.5/24");
     hung.ns.ip(&[
         "link", "add", "hang0", "type", "veth", "peer", "name", "hang0p",
@@ -197,6 +200,12 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     wait_for(20, "the other task is configured", || {
         has_dird_chains(&good)
     });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !has_dird_chains(&joined),
+        "a sandbox without the task's address is not the task's"
+    );
+    joined.ns.ip(&["addr", "add", "10.0.0.4/24", "dev", "eth0"]);
     wait_for(20, "the task that joined the ingress is configured", || {
         has_dird_chains(&joined)
     });

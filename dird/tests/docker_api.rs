@@ -348,7 +348,7 @@ async fn a_task_joining_the_ingress_is_found_without_an_inspect() {
         Some(JoiningTask {
             id: WEB_TASK[..12].to_string(),
             service: "web".into(),
-            ip: Ipv4Addr::new(10, 0, 0, 4),
+            ip: Some(Ipv4Addr::new(10, 0, 0, 4)),
         })
     );
     // dird keys containers by their short id.

@@ -80,7 +80,9 @@ pub struct DockerClient {
 pub struct JoiningTask {
     pub id: String,
     pub service: String,
-    pub ip: std::net::Ipv4Addr,
+    /// Its address on the ingress network; `None` while Docker has not attached it yet (a
+    /// swarm task is connected when it is created, its sandbox made only when it starts).
+    pub ip: Option<std::net::Ipv4Addr>,
 }
 
 /// What dird reacts to.
@@ -333,10 +335,10 @@ impl DockerClient {
             return Ok(None);
         };
         let net = self.inspect_network(INGRESS).await?;
-        Ok(facts::endpoint_address(&net, &full).map(|ip| JoiningTask {
+        Ok(Some(JoiningTask {
             id: id.chars().take(12).collect(),
             service,
-            ip,
+            ip: facts::endpoint_address(&net, &full),
         }))
     }
 

@@ -172,8 +172,14 @@ impl Runner {
                 self.succeeded(id, Some(&t), Some(&outcome), changed);
             }
             TaskResult::NotATask => {
-                debug!(container = %id, "not a running service task in a sandbox of its own (or not on the ingress yet); skipped");
+                debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
                 self.records.forget(id);
+            }
+            TaskResult::NotAttachedYet => {
+                if !self.work.watch_join(id, Instant::now()) {
+                    debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
+                    self.records.forget(id);
+                }
             }
             TaskResult::NotWanted(t) => {
                 debug!(container = %t.id, service = %t.service, "service not in --services; skipped");

@@ -36,8 +36,12 @@ pub enum Source {
 #[derive(Debug)]
 pub enum TaskResult {
     Applied(TaskRef, TaskOutcome),
-    /// Not a running service task in a namespace of its own (or not on the ingress yet).
+    /// Not a running service task in a namespace of its own.
     NotATask,
+    /// A service task announced by its ingress `network connect` whose sandbox does not hold
+    /// its ingress address yet: Docker connects a swarm task when it creates the container and
+    /// makes the sandbox when it starts it.
+    NotAttachedYet,
     /// Its service is not in `--services`.
     NotWanted(TaskRef),
     Failed(String),
@@ -89,16 +93,27 @@ where
     }
 }
 
+/// What Docker says about an announced container.
+enum Resolved {
+    Task(TaskRef),
+    NotATask,
+    NotAttachedYet,
+}
+
 /// The container's task, as Docker tells it now.
 async fn resolve(
     client: &DockerClient,
     node: &Node,
     id: &str,
     how: Announce,
-) -> Result<Option<TaskRef>, String> {
+) -> Result<Resolved, String> {
     let asked = async {
         match how {
-            Announce::Started => client.task(id).await.map_err(|e| e.to_string()),
+            Announce::Started => client
+                .task(id)
+                .await
+                .map(|t| t.map_or(Resolved::NotATask, Resolved::Task))
+                .map_err(|e| e.to_string()),
             Announce::Joined => joined(client, node, id).await,
         }
     };
@@ -114,23 +129,27 @@ async fn resolve(
 
 /// A container that has joined the ingress but may not run yet: its sandbox is the one that
 /// holds its ingress address.
-async fn joined(client: &DockerClient, node: &Node, id: &str) -> Result<Option<TaskRef>, String> {
+async fn joined(client: &DockerClient, node: &Node, id: &str) -> Result<Resolved, String> {
     let Some(j) = client.joining_task(id).await.map_err(|e| e.to_string())? else {
-        tracing::debug!(container = %id, "joined the ingress: not a service task, or no ingress address yet");
-        return Ok(None);
+        tracing::debug!(container = %id, "joined the ingress: not a service task");
+        return Ok(Resolved::NotATask);
+    };
+    let Some(ip) = j.ip else {
+        return Ok(Resolved::NotAttachedYet);
     };
     let subnet = node.ingress.subnet;
-    let ip = j.ip;
     let found = tokio::task::spawn_blocking(move || {
         let list = sandbox::sandboxes();
         sandbox::sandbox_with_address(&list, ip, |p| apply::address_in(p, subnet).ok().flatten())
     })
     .await
     .map_err(|e| format!("the worker stopped: {e}"))?;
-    Ok(found.map(|netns| TaskRef {
-        id: j.id,
-        service: j.service,
-        netns,
+    Ok(found.map_or(Resolved::NotAttachedYet, |netns| {
+        Resolved::Task(TaskRef {
+            id: j.id,
+            service: j.service,
+            netns,
+        })
     }))
 }
 
@@ -143,15 +162,16 @@ pub async fn task(
     timeout: Duration,
 ) -> Done {
     let found = match source {
-        Source::Listed(t) => Ok(Some(t)),
+        Source::Listed(t) => Ok(Resolved::Task(t)),
         Source::Announced(how) => resolve(&client, &node, &id, how).await,
     };
     let started = Instant::now();
     let result = match found {
         Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
-        Ok(None) => TaskResult::NotATask,
-        Ok(Some(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
-        Ok(Some(t)) => {
+        Ok(Resolved::NotATask) => TaskResult::NotATask,
+        Ok(Resolved::NotAttachedYet) => TaskResult::NotAttachedYet,
+        Ok(Resolved::Task(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
+        Ok(Resolved::Task(t)) => {
             let task = t.clone();
             let target = crate::node::task_target(&t);
             match in_time(&node, timeout, &target, move |n| n.sync_task(&task)).await {

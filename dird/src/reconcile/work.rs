@@ -8,6 +8,9 @@
 //! - A container announced by an event is due at once: one namespace, and the sooner its rules
 //!   are in place the fewer connections break.
 //! - A container whose apply failed is tried again on its own schedule, with a doubling delay.
+//! - A container announced by its ingress `network connect` before Docker has made its sandbox
+//!   is looked at again every [`JOIN_POLL`], for up to [`JOIN_WATCH`] or until it starts: its
+//!   rules are then in place before Docker puts it into the load balancers' rotation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -31,9 +34,15 @@ pub fn retry_delay(failures: u32) -> Duration {
     RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
 }
 
+/// How often a joined container without its sandbox is looked at again.
+pub const JOIN_POLL: Duration = Duration::from_millis(200);
+/// How long a joined container is watched for its sandbox (its `start` event ends it sooner).
+pub const JOIN_WATCH: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Retry {
     at: Instant,
+    how: Announce,
 }
 
 #[derive(Debug)]
@@ -45,6 +54,8 @@ pub struct Work {
     last_sync: Option<Instant>,
     due: BTreeMap<String, Announce>,
     retries: HashMap<String, Retry>,
+    /// Joined containers watched for their sandbox, since when.
+    watched: HashMap<String, Instant>,
 }
 
 /// What the runner should start now.
@@ -65,6 +76,7 @@ impl Work {
             last_sync: None,
             due: BTreeMap::new(),
             retries: HashMap::new(),
+            watched: HashMap::new(),
         }
     }
 
@@ -89,6 +101,9 @@ impl Work {
             return;
         }
         self.retries.remove(id);
+        if how == Announce::Started {
+            self.watched.remove(id);
+        }
         let slot = self.due.entry(id.to_owned()).or_insert(how);
         *slot = (*slot).max(how);
     }
@@ -97,6 +112,26 @@ impl Work {
     pub fn forget(&mut self, id: &str) {
         self.due.remove(id);
         self.retries.remove(id);
+        self.watched.remove(id);
+    }
+
+    /// `id` joined the ingress but its sandbox does not hold its address yet (at `now`): it is
+    /// looked at again after [`JOIN_POLL`], unless it has been watched for [`JOIN_WATCH`]
+    /// (then `false`: its `start` event, or the next audit, will find it).
+    pub fn watch_join(&mut self, id: &str, now: Instant) -> bool {
+        let since = *self.watched.entry(id.to_owned()).or_insert(now);
+        if now.saturating_duration_since(since) >= JOIN_WATCH {
+            self.watched.remove(id);
+            return false;
+        }
+        self.retries.insert(
+            id.to_owned(),
+            Retry {
+                at: now + JOIN_POLL,
+                how: Announce::Joined,
+            },
+        );
+        true
     }
 
     /// The rebuild or full sync to start at `now`, if one is asked for and the minimum
@@ -135,8 +170,9 @@ impl Work {
             .collect();
         let mut out: Vec<(String, Announce)> = Vec::new();
         for id in ready {
-            self.retries.remove(&id);
-            out.push((id, Announce::Started));
+            if let Some(r) = self.retries.remove(&id) {
+                out.push((id, r.how));
+            }
         }
         let due: Vec<String> = self.due.keys().filter(|id| !busy(id)).cloned().collect();
         for id in due {
@@ -155,8 +191,14 @@ impl Work {
     /// `id`'s apply failed for the `failures`-th time in a row at `now`: when it is retried.
     pub fn failed(&mut self, id: &str, failures: u32, now: Instant) -> Duration {
         let delay = retry_delay(failures);
-        self.retries
-            .insert(id.to_owned(), Retry { at: now + delay });
+        self.watched.remove(id);
+        self.retries.insert(
+            id.to_owned(),
+            Retry {
+                at: now + delay,
+                how: Announce::Started,
+            },
+        );
         delay
     }
 

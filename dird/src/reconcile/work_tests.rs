@@ -78,3 +78,38 @@ fn a_failed_container_is_retried_on_its_own_doubling_schedule() {
     assert!(!w.waiting_retry("bbb"));
     assert_eq!(w.next_wake(), None);
 }
+
+#[test]
+fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    w.announce("ccc", Announce::Joined);
+    assert_eq!(
+        w.take_due(t0, |_| false),
+        vec![("ccc".to_string(), Announce::Joined)]
+    );
+    // No sandbox with its address yet: looked at again, still as joined.
+    assert!(w.watch_join("ccc", t0));
+    assert_eq!(w.next_wake(), Some(t0 + JOIN_POLL));
+    assert_eq!(w.take_due(t0, |_| false), vec![]);
+    // Repeated connect events do not pile up.
+    w.announce("ccc", Announce::Joined);
+    assert_eq!(
+        w.take_due(t0 + JOIN_POLL, |_| false),
+        vec![("ccc".to_string(), Announce::Joined)]
+    );
+    assert!(w.watch_join("ccc", t0 + JOIN_POLL));
+    // Its start ends the watch: configured at once through the start path.
+    w.announce("ccc", Announce::Started);
+    assert_eq!(
+        w.take_due(t0 + JOIN_POLL, |_| false),
+        vec![("ccc".to_string(), Announce::Started)]
+    );
+    assert_eq!(w.next_wake(), None);
+    // A container that never gets its sandbox is watched for JOIN_WATCH, no longer.
+    assert!(w.watch_join("ddd", t0));
+    assert!(w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL));
+    w.take_due(t0 + JOIN_WATCH, |_| false);
+    assert!(!w.watch_join("ddd", t0 + JOIN_WATCH));
+    assert_eq!(w.next_wake(), None);
+}
