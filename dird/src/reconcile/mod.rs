@@ -109,6 +109,10 @@ pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
     result
 }
 
+/// The longest wait between two attempts to reach Docker: connecting to its socket is cheap,
+/// and tasks that dockerd restarts are configured only once dird is back.
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
 async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<(), DaemonError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
@@ -121,7 +125,7 @@ async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<()
                 Wake::Reload => runner.reload(),
                 Wake::Elapsed => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = (backoff * 2).min(RECONNECT_MAX);
         }
         let connected = match DockerClient::connect().await {
             Ok(c) => c.ping().await.map(|()| c),
