@@ -259,10 +259,10 @@ async fn overlay_reach() -> commands::status::Reach {
 /// `dird health`: one line on stdout; exit status 0 when the daemon says healthy.
 fn health(args: &config::HealthArgs) -> Result<ExitCode, Failure> {
     let addr = args.metrics_addr.trim().parse().map_err(|_| {
-        Failure::BadInput(format!(
-            "invalid address {:?} in --metrics-addr (expected IP:PORT)",
-            args.metrics_addr
-        ))
+        Failure::bad_input(config::ConfigError::BadAddress {
+            flag: "--metrics-addr",
+            value: args.metrics_addr.clone(),
+        })
     })?;
     let answer = commands::health::ask(addr, Duration::from_secs(3)).map_err(Failure::runtime)?;
     print!("{}", answer.render());
