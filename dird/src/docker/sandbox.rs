@@ -4,8 +4,11 @@
 //! exits. Containers on the host's network or sharing another container's namespace are
 //! refused, and so is any sandbox key that is not a file Docker keeps in its netns folder.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bollard::models::ContainerInspectResponse;
 
@@ -108,19 +111,67 @@ pub fn sandboxes() -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
-/// The first of `sandboxes` whose address (as `address_of` reads it) is `ip`.
-pub fn sandbox_with_address<F>(
-    sandboxes: &[PathBuf],
-    ip: Ipv4Addr,
-    address_of: F,
-) -> Option<PathBuf>
-where
-    F: Fn(&Path) -> Option<Ipv4Addr>,
-{
-    sandboxes
-        .iter()
-        .find(|p| address_of(p) == Some(ip))
-        .cloned()
+/// How long a sandbox found without an ingress address is left unread: Docker gives a new
+/// sandbox its address moments after making it, and a plain container's never gets one.
+pub const RECHECK: Duration = Duration::from_millis(500);
+
+/// What a sandbox was found to hold.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    Address(Ipv4Addr),
+    /// No ingress address when read at this time.
+    Nothing(Instant),
+}
+
+/// The ingress addresses read from sandboxes so far, so that looking for a joining task's
+/// sandbox enters only the sandboxes whose address is not known yet, each at most once per
+/// [`RECHECK`], however many tasks are looked for. A sandbox's path names its container, whose
+/// address does not change; the path that matches is read again before it is returned, and
+/// paths that are gone are dropped.
+#[derive(Debug, Default)]
+pub struct AddressBook(Mutex<HashMap<PathBuf, Seen>>);
+
+impl AddressBook {
+    pub fn new() -> AddressBook {
+        AddressBook::default()
+    }
+
+    /// The first of `sandboxes` whose address (as `address_of` reads it) is `ip`, at `now`.
+    pub fn find<F>(
+        &self,
+        sandboxes: &[PathBuf],
+        ip: Ipv4Addr,
+        now: Instant,
+        address_of: F,
+    ) -> Option<PathBuf>
+    where
+        F: Fn(&Path) -> Option<Ipv4Addr>,
+    {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|p, _| sandboxes.contains(p));
+        for p in sandboxes {
+            let known = match seen.get(p) {
+                Some(Seen::Address(a)) => Some(*a),
+                Some(Seen::Nothing(at)) if now.saturating_duration_since(*at) < RECHECK => None,
+                _ => {
+                    let read = address_of(p);
+                    seen.insert(p.clone(), read.map_or(Seen::Nothing(now), Seen::Address));
+                    read
+                }
+            };
+            if known == Some(ip) {
+                let now_holds = address_of(p);
+                if now_holds == Some(ip) {
+                    return Some(p.clone());
+                }
+                seen.insert(
+                    p.clone(),
+                    now_holds.map_or(Seen::Nothing(now), Seen::Address),
+                );
+            }
+        }
+        None
+    }
 }
 
 /// Containers whose sandbox key was refused already (so the warning is not repeated at every
@@ -134,26 +185,66 @@ mod tests {
     const KEY: &str = "/var/run/docker/netns/2f3c4d5e6f70";
 
     #[test]
-    fn a_joining_task_is_found_by_its_ingress_address() {
-        let list: Vec<PathBuf> = [
-            "/run/docker/netns/aaaaaaaaaaaa",
-            "/run/docker/netns/bbbbbbbbbbbb",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-        let address_of = |p: &Path| match p.file_name()?.to_str()? {
-            "aaaaaaaaaaaa" => None,
-            _ => Some(Ipv4Addr::new(10, 0, 0, 7)),
+    fn the_address_book_enters_a_sandbox_only_while_its_address_is_unknown() {
+        use std::cell::RefCell;
+        let a = PathBuf::from("/run/docker/netns/aaaaaaaaaaaa");
+        let b = PathBuf::from("/run/docker/netns/bbbbbbbbbbbb");
+        let list = vec![a.clone(), b.clone()];
+        let ip = Ipv4Addr::new(10, 0, 0, 7);
+        // b gets its address only after the first look.
+        let b_has = RefCell::new(false);
+        let reads = RefCell::new(Vec::<PathBuf>::new());
+        let address_of = |p: &Path| {
+            reads.borrow_mut().push(p.to_owned());
+            if p == a {
+                Some(Ipv4Addr::new(10, 0, 0, 5))
+            } else {
+                b_has.borrow().then_some(ip)
+            }
         };
+        let book = AddressBook::new();
+        let t0 = Instant::now();
+        assert_eq!(book.find(&list, ip, t0, address_of), None);
+        assert_eq!(*reads.borrow(), [a.clone(), b.clone()]);
+        // Within RECHECK nothing is entered again: a's address is known, b was just read.
+        reads.borrow_mut().clear();
+        assert_eq!(book.find(&list, ip, t0 + RECHECK / 2, address_of), None);
+        assert!(reads.borrow().is_empty());
+        // After RECHECK only b is read again; the match is read once more before it is given.
+        *b_has.borrow_mut() = true;
         assert_eq!(
-            sandbox_with_address(&list, Ipv4Addr::new(10, 0, 0, 7), address_of),
-            Some(list[1].clone())
+            book.find(&list, ip, t0 + RECHECK, address_of),
+            Some(b.clone())
         );
+        assert_eq!(*reads.borrow(), [b.clone(), b.clone()]);
+        // Another task's look reads nothing new.
+        reads.borrow_mut().clear();
         assert_eq!(
-            sandbox_with_address(&list, Ipv4Addr::new(10, 0, 0, 8), address_of),
+            book.find(&list, Ipv4Addr::new(10, 0, 0, 9), t0 + RECHECK, address_of),
             None
         );
+        assert!(reads.borrow().is_empty());
+    }
+
+    #[test]
+    fn the_address_book_drops_sandboxes_that_are_gone_and_rereads_a_reused_path() {
+        let a = PathBuf::from("/run/docker/netns/aaaaaaaaaaaa");
+        let ip = Ipv4Addr::new(10, 0, 0, 7);
+        let only_a = std::slice::from_ref(&a);
+        let book = AddressBook::new();
+        let t0 = Instant::now();
+        assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
+        // The sandbox is gone: forgotten.
+        assert_eq!(book.find(&[], ip, t0, |_| Some(ip)), None);
+        // The same path now holds another address: the book's old answer is not trusted.
+        assert_eq!(
+            book.find(only_a, ip, t0, |_| Some(Ipv4Addr::new(10, 0, 0, 8))),
+            None
+        );
+        // A path whose known address no longer holds is read again before it is given.
+        let book = AddressBook::new();
+        assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
+        assert_eq!(book.find(only_a, ip, t0, |_| None), None);
     }
 
     #[test]

@@ -175,8 +175,8 @@ impl Runner {
                 debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
                 self.records.forget(id);
             }
-            TaskResult::NotAttachedYet => {
-                if !self.work.watch_join(id, Instant::now()) {
+            TaskResult::NotAttachedYet(j) => {
+                if !self.work.watch_join(id, Instant::now(), j) {
                     debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
                     self.records.forget(id);
                 }

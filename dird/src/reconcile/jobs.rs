@@ -4,6 +4,7 @@
 //! deadline the future gives up and the namespace's iptables children are killed.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use super::sync::{self, build_node, BuildError};
@@ -11,7 +12,7 @@ use super::work::Announce;
 use super::Launch;
 use crate::apply::{self, ApplyError, TaskOutcome};
 use crate::config::Config;
-use crate::docker::{sandbox, DockerClient, DockerError, IngressState};
+use crate::docker::{sandbox, DockerClient, DockerError, IngressState, JoiningTask};
 use crate::node::{Node, SboxOutcome, TaskRef};
 
 /// How long one question to Docker about one container may take (an inspect waits while
@@ -30,6 +31,9 @@ pub enum Source {
     Listed(TaskRef),
     /// From an event or a retry: ask Docker first.
     Announced(Announce),
+    /// A joined container watched for its sandbox: what Docker said of it at the first look
+    /// (its service does not change; Docker is asked again only while its address is unknown).
+    Watched(JoiningTask),
 }
 
 /// How one container's job ended.
@@ -41,7 +45,7 @@ pub enum TaskResult {
     /// A service task announced by its ingress `network connect` whose sandbox does not hold
     /// its ingress address yet: Docker connects a swarm task when it creates the container and
     /// makes the sandbox when it starts it.
-    NotAttachedYet,
+    NotAttachedYet(JoiningTask),
     /// Its service is not in `--services`.
     NotWanted(TaskRef),
     Failed(String),
@@ -97,24 +101,29 @@ where
 enum Resolved {
     Task(TaskRef),
     NotATask,
-    NotAttachedYet,
+    NotAttachedYet(JoiningTask),
 }
 
-/// The container's task, as Docker tells it now.
+/// The ingress addresses of the sandboxes read so far, shared by every join watch.
+static SANDBOXES: LazyLock<sandbox::AddressBook> = LazyLock::new(sandbox::AddressBook::new);
+
+/// The container's task, as Docker tells it now (or as it told it for a watched one).
 async fn resolve(
     client: &DockerClient,
     node: &Node,
     id: &str,
-    how: Announce,
+    source: Source,
 ) -> Result<Resolved, String> {
     let asked = async {
-        match how {
-            Announce::Started => client
+        match source {
+            Source::Listed(t) => Ok(Resolved::Task(t)),
+            Source::Announced(Announce::Started) => client
                 .task(id)
                 .await
                 .map(|t| t.map_or(Resolved::NotATask, Resolved::Task))
                 .map_err(|e| e.to_string()),
-            Announce::Joined => joined(client, node, id).await,
+            Source::Announced(Announce::Joined) => joined(client, node, id, None).await,
+            Source::Watched(j) => joined(client, node, id, Some(j)).await,
         }
     };
     tokio::time::timeout(DOCKER_STEP, asked)
@@ -128,29 +137,43 @@ async fn resolve(
 }
 
 /// A container that has joined the ingress but may not run yet: its sandbox is the one that
-/// holds its ingress address.
-async fn joined(client: &DockerClient, node: &Node, id: &str) -> Result<Resolved, String> {
-    let Some(j) = client.joining_task(id).await.map_err(|e| e.to_string())? else {
-        tracing::debug!(container = %id, "joined the ingress: not a service task");
-        return Ok(Resolved::NotATask);
+/// holds its ingress address. `known`: Docker's answer at an earlier look.
+async fn joined(
+    client: &DockerClient,
+    node: &Node,
+    id: &str,
+    known: Option<JoiningTask>,
+) -> Result<Resolved, String> {
+    let j = match known {
+        Some(j) if j.ip.is_some() => j,
+        _ => match client.joining_task(id).await.map_err(|e| e.to_string())? {
+            Some(j) => j,
+            None => {
+                tracing::debug!(container = %id, "joined the ingress: not a service task");
+                return Ok(Resolved::NotATask);
+            }
+        },
     };
     let Some(ip) = j.ip else {
-        return Ok(Resolved::NotAttachedYet);
+        return Ok(Resolved::NotAttachedYet(j));
     };
     let subnet = node.ingress.subnet;
     let found = tokio::task::spawn_blocking(move || {
         let list = sandbox::sandboxes();
-        sandbox::sandbox_with_address(&list, ip, |p| apply::address_in(p, subnet).ok().flatten())
+        SANDBOXES.find(&list, ip, Instant::now(), |p| {
+            apply::address_in(p, subnet).ok().flatten()
+        })
     })
     .await
     .map_err(|e| format!("the worker stopped: {e}"))?;
-    Ok(found.map_or(Resolved::NotAttachedYet, |netns| {
-        Resolved::Task(TaskRef {
+    Ok(match found {
+        Some(netns) => Resolved::Task(TaskRef {
             id: j.id,
             service: j.service,
             netns,
-        })
-    }))
+        }),
+        None => Resolved::NotAttachedYet(j),
+    })
 }
 
 /// One container: find it (unless listed), then configure it within `timeout`.
@@ -161,15 +184,12 @@ pub async fn task(
     source: Source,
     timeout: Duration,
 ) -> Done {
-    let found = match source {
-        Source::Listed(t) => Ok(Resolved::Task(t)),
-        Source::Announced(how) => resolve(&client, &node, &id, how).await,
-    };
+    let found = resolve(&client, &node, &id, source).await;
     let started = Instant::now();
     let result = match found {
         Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
         Ok(Resolved::NotATask) => TaskResult::NotATask,
-        Ok(Resolved::NotAttachedYet) => TaskResult::NotAttachedYet,
+        Ok(Resolved::NotAttachedYet(j)) => TaskResult::NotAttachedYet(j),
         Ok(Resolved::Task(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
         Ok(Resolved::Task(t)) => {
             let task = t.clone();

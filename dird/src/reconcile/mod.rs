@@ -116,6 +116,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<(), DaemonError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
+    let mut away = Outage::default();
     loop {
         // Every retry waits (with backoff), whatever failed: dockerd gone, an API error in a
         // sync, the event stream ending.
@@ -134,13 +135,21 @@ async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<()
         let client = match connected {
             Ok(c) => c,
             Err(e) => {
-                warn!(
-                    "Docker Engine not reachable ({e}); retrying in {}s",
-                    backoff.as_secs()
-                );
+                let why = e.to_string();
+                if away.failed(&why, std::time::Instant::now()) {
+                    warn!(
+                        "Docker Engine not reachable ({why}); retrying every {} s at most",
+                        RECONNECT_MAX.as_secs()
+                    );
+                } else {
+                    tracing::debug!("Docker Engine still not reachable ({why})");
+                }
                 continue;
             }
         };
+        if let Some((attempts, secs)) = away.ended(std::time::Instant::now()) {
+            info!("Docker Engine reachable again after {attempts} failed attempt(s) over {secs} s");
+        }
         let started = std::time::Instant::now();
         match runner.session(&client, signals).await {
             Exit::Stop => return Ok(()),
@@ -151,5 +160,58 @@ async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<()
         if started.elapsed() > Duration::from_secs(30) {
             backoff = Duration::from_secs(1);
         }
+    }
+}
+
+/// Docker being away, so that each reason is logged once (not at every attempt) and its
+/// return once.
+#[derive(Debug, Default)]
+struct Outage {
+    since: Option<std::time::Instant>,
+    attempts: u32,
+    logged: String,
+}
+
+impl Outage {
+    /// An attempt failed for `why` at `now`: whether to log it (a reason not logged yet).
+    fn failed(&mut self, why: &str, now: std::time::Instant) -> bool {
+        self.since.get_or_insert(now);
+        self.attempts += 1;
+        if self.logged == why {
+            return false;
+        }
+        self.logged = why.to_owned();
+        true
+    }
+
+    /// Docker answered at `now`: the failed attempts and the seconds the outage lasted, if
+    /// there was one.
+    fn ended(&mut self, now: std::time::Instant) -> Option<(u32, u64)> {
+        let since = self.since.take()?;
+        let attempts = std::mem::take(&mut self.attempts);
+        self.logged.clear();
+        Some((attempts, now.saturating_duration_since(since).as_secs()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outage;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn an_outage_logs_each_reason_once_and_its_end_once() {
+        let t0 = Instant::now();
+        let mut away = Outage::default();
+        assert_eq!(away.ended(t0), None);
+        assert!(away.failed("connect refused", t0));
+        for i in 1..10 {
+            assert!(!away.failed("connect refused", t0 + Duration::from_secs(5 * i)));
+        }
+        assert!(away.failed("timeout", t0 + Duration::from_secs(50)));
+        assert_eq!(away.ended(t0 + Duration::from_secs(52)), Some((11, 52)));
+        assert_eq!(away.ended(t0 + Duration::from_secs(60)), None);
+        // The next outage starts afresh: its first reason is logged again.
+        assert!(away.failed("connect refused", t0 + Duration::from_secs(70)));
     }
 }

@@ -296,13 +296,11 @@ impl Runner {
                     s.jobs.push(Box::pin(job));
                     continue;
                 }
-                let job = jobs::task(
-                    client.clone(),
-                    node.clone(),
-                    id,
-                    Source::Announced(how),
-                    timeout,
-                );
+                let source = match self.work.joining(&id) {
+                    Some(j) if how == Announce::Joined => Source::Watched(j.clone()),
+                    _ => Source::Announced(how),
+                };
+                let job = jobs::task(client.clone(), node.clone(), id, source, timeout);
                 s.jobs.push(Box::pin(job));
             } else if let Some(t) = s.listed.pop_front() {
                 if s.busy.contains(&t.id) || self.work.waiting_retry(&t.id) {

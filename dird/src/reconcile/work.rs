@@ -15,6 +15,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::docker::JoiningTask;
+
 /// How a container came to be due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Announce {
@@ -54,8 +56,8 @@ pub struct Work {
     last_sync: Option<Instant>,
     due: BTreeMap<String, Announce>,
     retries: HashMap<String, Retry>,
-    /// Joined containers watched for their sandbox, since when.
-    watched: HashMap<String, Instant>,
+    /// Joined containers watched for their sandbox: since when, and what Docker said of them.
+    watched: HashMap<String, (Instant, JoiningTask)>,
 }
 
 /// What the runner should start now.
@@ -115,11 +117,16 @@ impl Work {
         self.watched.remove(id);
     }
 
-    /// `id` joined the ingress but its sandbox does not hold its address yet (at `now`): it is
-    /// looked at again after [`JOIN_POLL`], unless it has been watched for [`JOIN_WATCH`]
-    /// (then `false`: its `start` event, or the next audit, will find it).
-    pub fn watch_join(&mut self, id: &str, now: Instant) -> bool {
-        let since = *self.watched.entry(id.to_owned()).or_insert(now);
+    /// `id` joined the ingress but no sandbox holds its address yet (at `now`; Docker's
+    /// answer `j`): it is looked at again after [`JOIN_POLL`], unless it has been watched for
+    /// [`JOIN_WATCH`] (then `false`: its `start` event, or the next audit, will find it).
+    pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask) -> bool {
+        let entry = self
+            .watched
+            .entry(id.to_owned())
+            .or_insert((now, j.clone()));
+        entry.1 = j;
+        let since = entry.0;
         if now.saturating_duration_since(since) >= JOIN_WATCH {
             self.watched.remove(id);
             return false;
@@ -132,6 +139,12 @@ impl Work {
             },
         );
         true
+    }
+
+    /// What Docker said of a watched container at its last look (its next look then asks only
+    /// the sandboxes).
+    pub fn joining(&self, id: &str) -> Option<&JoiningTask> {
+        self.watched.get(id).map(|(_, j)| j)
     }
 
     /// The rebuild or full sync to start at `now`, if one is asked for and the minimum

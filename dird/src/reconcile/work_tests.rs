@@ -88,8 +88,11 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
         w.take_due(t0, |_| false),
         vec![("ccc".to_string(), Announce::Joined)]
     );
-    // No sandbox with its address yet: looked at again, still as joined.
-    assert!(w.watch_join("ccc", t0));
+    // No sandbox with its address yet: looked at again, still as joined, and Docker's answer
+    // is kept for that look.
+    assert_eq!(w.joining("ccc"), None);
+    assert!(w.watch_join("ccc", t0, joining("ccc")));
+    assert_eq!(w.joining("ccc"), Some(&joining("ccc")));
     assert_eq!(w.next_wake(), Some(t0 + JOIN_POLL));
     assert_eq!(w.take_due(t0, |_| false), vec![]);
     // Repeated connect events do not pile up.
@@ -98,18 +101,27 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
         w.take_due(t0 + JOIN_POLL, |_| false),
         vec![("ccc".to_string(), Announce::Joined)]
     );
-    assert!(w.watch_join("ccc", t0 + JOIN_POLL));
+    assert!(w.watch_join("ccc", t0 + JOIN_POLL, joining("ccc")));
     // Its start ends the watch: configured at once through the start path.
     w.announce("ccc", Announce::Started);
+    assert_eq!(w.joining("ccc"), None);
     assert_eq!(
         w.take_due(t0 + JOIN_POLL, |_| false),
         vec![("ccc".to_string(), Announce::Started)]
     );
     assert_eq!(w.next_wake(), None);
     // A container that never gets its sandbox is watched for JOIN_WATCH, no longer.
-    assert!(w.watch_join("ddd", t0));
-    assert!(w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL));
+    assert!(w.watch_join("ddd", t0, joining("ddd")));
+    assert!(w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL, joining("ddd")));
     w.take_due(t0 + JOIN_WATCH, |_| false);
-    assert!(!w.watch_join("ddd", t0 + JOIN_WATCH));
+    assert!(!w.watch_join("ddd", t0 + JOIN_WATCH, joining("ddd")));
     assert_eq!(w.next_wake(), None);
+}
+
+fn joining(id: &str) -> crate::docker::JoiningTask {
+    crate::docker::JoiningTask {
+        id: id.to_owned(),
+        service: "web".to_owned(),
+        ip: Some(std::net::Ipv4Addr::new(10, 0, 0, 7)),
+    }
 }
