@@ -56,14 +56,6 @@ log_since() { tail -n "+$1" "$(dird_log)"; }
 # task_ids SERVICE: full ids of the service's running containers.
 task_ids() { timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$1" 2>/dev/null || true; }
 
-# svc_running SERVICE N: at least N of the service's tasks are running.
-svc_running() {
-    local n
-    n=$($DOCKER service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' 2>/dev/null |
-        grep -c '^Running' || true)
-    ((n >= $2))
-}
-
 # sandbox_key CONTAINER: the network namespace Docker made for it (refused unless it is one of
 # Docker's netns paths).
 sandbox_key() {
@@ -587,7 +579,7 @@ chaos_bad_reload() {
 
 chaos_dockerd_kill() {
     local back back_s t_kill ids id k st deadline last_new n c due lat worst=0 late=() never=() why=""
-    local from ts lid
+    local from ts lid errs
     local -A key=() started=() conf=() logged=()
     local newids=()
     $DOCKER service scale --detach "$SERVICE=$CHAOS_STORM" >/dev/null 2>&1 || log "scale to $CHAOS_STORM failed"
@@ -603,10 +595,16 @@ chaos_dockerd_kill() {
     back=$(now_ns)
     back_s=$((SECONDS - t_kill))
     log "chaos: dockerd answers again $back_s s after the kill"
-    deadline=$((SECONDS + 420))
+    # Docker brings a storm back slowly under TCG (minutes), and its API may time out then.
+    deadline=$((SECONDS + 600))
     last_new=$SECONDS
     while :; do
-        ids=$(task_ids "$SERVICE")
+        if ! ids=$(timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$SERVICE" 2>/dev/null); then
+            # (no answer from Docker: the last list stands)
+            ((SECONDS > deadline)) && break
+            sleep 1
+            continue
+        fi
         newids=()
         for id in $ids; do [[ -n ${key[$id]:-} ]] || newids+=("$id"); done
         if ((${#newids[@]})); then
@@ -658,7 +656,17 @@ chaos_dockerd_kill() {
         ((lat > worst)) && worst=$lat
         ((lat <= 10000)) || late+=("${id:0:12}:${lat}ms")
     done
-    ((n >= CHAOS_STORM)) || add_why "only $n of $CHAOS_STORM tasks running $((SECONDS - t_kill)) s after the kill ($(task_errors "$SERVICE")); "
+    # Tasks Docker itself could not restart (it reports why, e.g. "failed to find a load
+    # balancer IP" after the kill) are not dird's to configure: noted; the running ones judged.
+    # Fewer running with no error from Docker, or none of the storm, is a failure.
+    if ((n < CHAOS_STORM)); then
+        errs=$(task_errors "$SERVICE")
+        if [[ $errs == *"none reported"* ]] || ((n <= CHAOS_BASE)); then
+            add_why "only $n of $CHAOS_STORM tasks running $((SECONDS - t_kill)) s after the kill ($errs); "
+        else
+            note x-dockerd-kill-docker "Docker ran $n of $CHAOS_STORM tasks after the kill ($errs); the $n running ones are judged"
+        fi
+    fi
     ((${#late[@]} == 0)) || add_why "${#late[@]} task(s) configured later than 10 s after running/dockerd's return (${late[*]:0:4}); "
     ((${#never[@]} == 0)) || add_why "${#never[@]} running task(s) never configured within the wait (${never[*]:0:4}); "
     if [[ -z $why ]]; then
@@ -682,7 +690,8 @@ timed() {
 
 # CHAOS_CHECKS: "quick" (`just test`: the host untouched, drift, a hung iptables-restore, a bad
 # reload), "all" (`just test-chaos`: also the churn runs and kill -9 of dockerd during a
-# storm, which take tens of minutes under TCG) or "churn" (dird's churn run alone).
+# storm, which take tens of minutes under TCG) or "churn" (dird's own slow checks alone: its
+# churn run and the dockerd kill).
 chaos_phase() {
     local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf from quick=yes churn=no
     case ${CHAOS_CHECKS:-quick} in
@@ -708,7 +717,7 @@ chaos_phase() {
         log "chaos: not every task configured 120 s after dird's start"
     [[ $churn == no ]] || timed churn-dird chaos_churn_dird "$from"
     [[ $quick == no ]] || timed bad-reload chaos_bad_reload "$cfile"
-    if [[ $churn == no || $quick == no ]]; then
+    if [[ $churn == no ]]; then
         :
     elif alive "${DIRD_PID:-0}"; then
         timed dockerd-kill chaos_dockerd_kill

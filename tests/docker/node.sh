@@ -181,6 +181,14 @@ wait_tasks() {
     }
 }
 
+# svc_running SERVICE N: at least N of the service's tasks are running.
+svc_running() {
+    local n
+    n=$($DOCKER service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' 2>/dev/null |
+        grep -c '^Running' || true)
+    ((n >= $2))
+}
+
 # task_errors SERVICE...: Docker's own reasons why tasks failed (the ERROR column of
 # `docker service ps --no-trunc`), distinct ones on one line; "none reported" when empty.
 task_errors() {
@@ -340,6 +348,17 @@ uninstall_dird() {
 
 # no_dird_rules FILE: true when the sbox rules in FILE hold nothing of dird's.
 no_dird_rules() { ! grep -Eqi 'DIRD-|--comment "?dird|docker-ingress-routing-daemon' "$1"; }
+# check_no_rules CHECK TAG WHERE: the sbox's rules now into RESULTS/sbox-NODE-TAG.txt; PASS
+# CHECK when none of them is dird's, FAIL naming the file otherwise (WHERE: "the manager's sbox").
+check_no_rules() {
+    local file=$RESULTS/sbox-$NODE-$2.txt
+    sbox_rules >"$file"
+    if no_dird_rules "$file"; then
+        pass "$1" "no rule of dird left in $3"
+    else
+        fail "$1" "rules of dird left in $3 (${file##*/})"
+    fi
+}
 
 # --- two-VM handshakes through the shared results folder -----------------------------------
 
