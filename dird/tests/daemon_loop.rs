@@ -3,7 +3,8 @@
 //! `iptables-restore` hangs (a wrapper given through `DIRD_IPTABLES_RESTORE`). It shows that:
 //! - a task that has joined the ingress (`network connect`) is configured before it runs,
 //!   found by its ingress address among Docker's sandboxes, also when that address arrives in
-//!   its sandbox only after the event (it is looked for again until then);
+//!   its sandbox only after the event (it is looked for again until then); a task removed
+//!   before it started is not taken for the sandbox that later holds its address;
 //! - the hung namespace does not stall the others: the other task is configured, and the sbox
 //!   is tried (on this kernel, which has no IPVS, its `net.ipv4.vs` sysctls fail);
 //! - the hung one is abandoned at `--apply-timeout` and retried on its own;
@@ -32,6 +33,10 @@ const GOOD_KEY: &str = "/run/docker/netns/a1b2c3d4e5f6";
 const HUNG_KEY: &str = "/run/docker/netns/f6e5d4c3b2a1";
 /// The sandbox of a task that has joined the ingress and not started (yet).
 const JOINED_KEY: &str = "/run/docker/netns/0a1b2c3d4e5f";
+/// A sandbox that gets the address of a task that joined the ingress and was removed before
+/// it started (the fixture's web.2, 10.0.0.5): it is not that task's.
+const REUSED_KEY: &str = "/run/docker/netns/5a6b7c8d9e0f";
+const GONE_TASK: &str = "8f0c7f962a633ec0073ba4be331df7beb19e0ea776e1df21c27750b81c884337";
 
 /// A task namespace bind-mounted at `key`.
 fn sandbox(tag: &str, key: &'static str, addr: &str) -> Mounted {
@@ -107,7 +112,9 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     // connect` arrives (Docker connects a swarm task at create and makes its sandbox at start).
     let joined = sandbox("loop-joined", JOINED_KEY, "10.0.0.4/24");
     joined.ns.ip(&["addr", "del", "10.0.0.4/24", "dev", "eth0"]);
-    let hung = sandbox("loop-hung", HUNG_KEY, "10.0.0.5/24");
+    let reused = sandbox("loop-reused", REUSED_KEY, "10.0.0.5/24");
+    reused.ns.ip(&["addr", "del", "10.0.0.5/24", "dev", "eth0"]);
+    let hung = sandbox("loop-hung", HUNG_KEY, "10.0.0.9/24");
     hung.ns.ip(&[
         "link", "add", "hang0", "type", "veth", "peer", "name", "hang0p",
     ]);
@@ -151,14 +158,14 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
                     running: false,
                     ..task(WEB_TASK, "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6", 3, JOINED_KEY)
                 },
+                Container {
+                    running: false,
+                    ..task(GONE_TASK, "web.4.2h4j6l8n0q2s4u6w8y0a2c4e6", 4, REUSED_KEY)
+                },
             ],
-            // Only the `network connect` of WEB_TASK: it never starts.
-            events: Some(
-                fake_engine::canned_events()
-                    .into_iter()
-                    .filter(|e| e["Type"] != "container")
-                    .collect(),
-            ),
+            // Only the `network connect` of WEB_TASK, and the same for GONE_TASK: they never
+            // start.
+            events: Some(joins_only()),
             ..Spec::engine_29()
         })
     };
@@ -205,10 +212,20 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
         !has_dird_chains(&joined),
         "a sandbox without the task's address is not the task's"
     );
+    // GONE_TASK is removed before Docker made its sandbox, and another sandbox gets its
+    // address: dird, which knew its address from its connect, must not take that sandbox
+    // for it.
+    engine.remove_container(GONE_TASK);
+    reused.ns.ip(&["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
     joined.ns.ip(&["addr", "add", "10.0.0.4/24", "dev", "eth0"]);
     wait_for(20, "the task that joined the ingress is configured", || {
         has_dird_chains(&joined)
     });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !has_dird_chains(&reused),
+        "a removed task's address, now another sandbox's, is not the removed task's sandbox"
+    );
     let hang_count = || {
         std::fs::read_to_string(&hangs)
             .map(|t| t.lines().count())
@@ -225,7 +242,7 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
         "dird_tasks{state=\"configured\"} 2",
         "dird_tasks{state=\"failing\"} 1",
         "dird_apply_seconds_count{kind=\"task\"}",
-        "dird_events_total{kind=\"ingress_joined\"} 1",
+        "dird_events_total{kind=\"ingress_joined\"} 2",
     ] {
         assert!(metrics.contains(want), "{want} not in:\n{metrics}");
     }
@@ -267,4 +284,24 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     assert_eq!(running(&sleeper), 0, "the hung iptables-restore survived");
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fake's canned events without the container ones (no task starts), plus a `network
+/// connect` of GONE_TASK like WEB_TASK's.
+fn joins_only() -> Vec<serde_json::Value> {
+    let mut events: Vec<serde_json::Value> = fake_engine::canned_events()
+        .into_iter()
+        .filter(|e| e["Type"] != "container")
+        .collect();
+    let gone = events
+        .iter()
+        .find(|e| e["Type"] == "network" && e["Action"] == "connect")
+        .map(|e| {
+            let mut e = e.clone();
+            e["Actor"]["Attributes"]["container"] = serde_json::json!(GONE_TASK);
+            e
+        })
+        .expect("a network connect event");
+    events.push(gone);
+    events
 }

@@ -579,7 +579,7 @@ chaos_bad_reload() {
 
 chaos_dockerd_kill() {
     local back back_s t_kill ids id k st deadline last_new n c due lat worst=0 late=() never=() why=""
-    local from ts lid errs
+    local from ts lid errs out
     local -A key=() started=() conf=() logged=()
     local newids=()
     $DOCKER service scale --detach "$SERVICE=$CHAOS_STORM" >/dev/null 2>&1 || log "scale to $CHAOS_STORM failed"
@@ -598,13 +598,16 @@ chaos_dockerd_kill() {
     # Docker brings a storm back slowly under TCG (minutes), and its API may time out then.
     deadline=$((SECONDS + 600))
     last_new=$SECONDS
+    ids=""
+    n=0
     while :; do
-        if ! ids=$(timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$SERVICE" 2>/dev/null); then
+        if ! out=$(timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$SERVICE" 2>/dev/null); then
             # (no answer from Docker: the last list stands)
             ((SECONDS > deadline)) && break
             sleep 1
             continue
         fi
+        ids=$out
         newids=()
         for id in $ids; do [[ -n ${key[$id]:-} ]] || newids+=("$id"); done
         if ((${#newids[@]})); then
@@ -722,7 +725,7 @@ chaos_phase() {
     elif alive "${DIRD_PID:-0}"; then
         timed dockerd-kill chaos_dockerd_kill
     else
-        fail x-dockerd-kill "dird was not running (see x-bad-reload)"
+        fail x-dockerd-kill "dird was not running (see its log: $(dird_log))"
     fi
     [[ -z ${DIRD_PID:-} ]] || stop_dird || log "dird did not stop cleanly"
     DIRD_PID=

@@ -4,7 +4,7 @@
 //! exits. Containers on the host's network or sharing another container's namespace are
 //! refused, and so is any sandbox key that is not a file Docker keeps in its netns folder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -148,7 +148,8 @@ impl AddressBook {
         F: Fn(&Path) -> Option<Ipv4Addr>,
     {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|p, _| sandboxes.contains(p));
+        let present: HashSet<&PathBuf> = sandboxes.iter().collect();
+        seen.retain(|p, _| present.contains(p));
         for p in sandboxes {
             let known = match seen.get(p) {
                 Some(Seen::Address(a)) => Some(*a),

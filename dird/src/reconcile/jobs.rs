@@ -137,21 +137,19 @@ async fn resolve(
 }
 
 /// A container that has joined the ingress but may not run yet: its sandbox is the one that
-/// holds its ingress address. `known`: Docker's answer at an earlier look.
+/// holds its ingress address. `known`: Docker's answer at an earlier look; a sandbox found
+/// from it is confirmed with Docker (the container may be gone, its address reused).
 async fn joined(
     client: &DockerClient,
     node: &Node,
     id: &str,
     known: Option<JoiningTask>,
 ) -> Result<Resolved, String> {
-    let j = match known {
-        Some(j) if j.ip.is_some() => j,
-        _ => match client.joining_task(id).await.map_err(|e| e.to_string())? {
-            Some(j) => j,
-            None => {
-                tracing::debug!(container = %id, "joined the ingress: not a service task");
-                return Ok(Resolved::NotATask);
-            }
+    let (j, cached) = match known {
+        Some(j) if j.ip.is_some() => (j, true),
+        _ => match ask_joining(client, id).await? {
+            Some(j) => (j, false),
+            None => return Ok(Resolved::NotATask),
         },
     };
     let Some(ip) = j.ip else {
@@ -166,14 +164,32 @@ async fn joined(
     })
     .await
     .map_err(|e| format!("the worker stopped: {e}"))?;
-    Ok(match found {
-        Some(netns) => Resolved::Task(TaskRef {
-            id: j.id,
-            service: j.service,
-            netns,
-        }),
-        None => Resolved::NotAttachedYet(j),
-    })
+    let Some(netns) = found else {
+        return Ok(Resolved::NotAttachedYet(j));
+    };
+    let j = if cached {
+        match ask_joining(client, id).await? {
+            Some(now) if now.ip == Some(ip) => now,
+            Some(now) => return Ok(Resolved::NotAttachedYet(now)),
+            None => return Ok(Resolved::NotATask),
+        }
+    } else {
+        j
+    };
+    Ok(Resolved::Task(TaskRef {
+        id: j.id,
+        service: j.service,
+        netns,
+    }))
+}
+
+/// Docker's answer about a joining container (`None`: not a service task, or gone).
+async fn ask_joining(client: &DockerClient, id: &str) -> Result<Option<JoiningTask>, String> {
+    let j = client.joining_task(id).await.map_err(|e| e.to_string())?;
+    if j.is_none() {
+        tracing::debug!(container = %id, "joined the ingress: not a service task (or gone)");
+    }
+    Ok(j)
 }
 
 /// One container: find it (unless listed), then configure it within `timeout`.

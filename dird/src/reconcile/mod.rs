@@ -163,8 +163,8 @@ async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<()
     }
 }
 
-/// Docker being away, so that each reason is logged once (not at every attempt) and its
-/// return once.
+/// Docker being away, so that a reason is logged when it differs from the last one logged
+/// (not at every attempt), and Docker's return once.
 #[derive(Debug, Default)]
 struct Outage {
     since: Option<std::time::Instant>,
@@ -173,7 +173,7 @@ struct Outage {
 }
 
 impl Outage {
-    /// An attempt failed for `why` at `now`: whether to log it (a reason not logged yet).
+    /// An attempt failed for `why` at `now`: whether to log it (not the last reason logged).
     fn failed(&mut self, why: &str, now: std::time::Instant) -> bool {
         self.since.get_or_insert(now);
         self.attempts += 1;

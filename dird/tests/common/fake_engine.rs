@@ -12,7 +12,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,6 +85,16 @@ pub enum Role {
 }
 
 impl Spec {
+    /// This spec without the containers in `removed` (the same one when it is empty).
+    fn without(self: &Arc<Spec>, removed: &HashSet<String>) -> Arc<Spec> {
+        if removed.is_empty() {
+            return self.clone();
+        }
+        let mut now = Spec::clone(self);
+        now.containers.retain(|c| !removed.contains(c.id));
+        Arc::new(now)
+    }
+
     /// Docker Engine 29.0.
     pub fn engine_29() -> Spec {
         Spec {
@@ -120,6 +130,8 @@ pub struct FakeEngine {
     server: JoinHandle<()>,
     /// Ends the open event streams (as a dockerd that goes away).
     end_events: Arc<tokio::sync::Notify>,
+    /// Containers removed since the start (by id): no longer listed or inspected.
+    removed: Arc<Mutex<HashSet<String>>>,
 }
 
 impl FakeEngine {
@@ -139,9 +151,12 @@ impl FakeEngine {
         let spec = Arc::new(spec);
         let end_events = Arc::new(tokio::sync::Notify::new());
         let end = end_events.clone();
+        let removed = Arc::new(Mutex::new(HashSet::new()));
+        let gone = removed.clone();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, spec.clone(), log.clone(), end.clone()));
+                let now = spec.without(&gone.lock().expect("removed containers"));
+                tokio::spawn(serve(stream, now, log.clone(), end.clone()));
             }
         });
         FakeEngine {
@@ -150,7 +165,16 @@ impl FakeEngine {
             requests,
             server,
             end_events,
+            removed,
         }
+    }
+
+    /// The container `id` is gone: from now on it is neither listed nor inspected.
+    pub fn remove_container(&self, id: &str) {
+        self.removed
+            .lock()
+            .expect("removed containers")
+            .insert(id.to_owned());
     }
 
     pub fn socket(&self) -> &Path {
