@@ -693,13 +693,14 @@ timed() {
 
 # CHAOS_CHECKS: "quick" (`just test`: the host untouched, drift, a hung iptables-restore, a bad
 # reload), "all" (`just test-chaos`: also the churn runs and kill -9 of dockerd during a
-# storm, which take tens of minutes under TCG) or "churn" (dird's own slow checks alone: its
-# churn run and the dockerd kill).
+# storm, which take tens of minutes under TCG), "churn" (dird's own slow checks alone: its
+# churn run and the dockerd kill) or "kill" (the dockerd kill alone).
 chaos_phase() {
-    local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf from quick=yes churn=no
+    local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf from quick=yes churn=no kill=no
     case ${CHAOS_CHECKS:-quick} in
-    all) churn=yes ;;
-    churn) quick=no churn=yes ;;
+    all) churn=yes kill=yes ;;
+    churn) quick=no churn=yes kill=yes ;;
+    kill) quick=no kill=yes ;;
     esac
     timed setup chaos_setup
     [[ $quick == no ]] || timed host chaos_host_untouched
@@ -720,7 +721,7 @@ chaos_phase() {
         log "chaos: not every task configured 120 s after dird's start"
     [[ $churn == no ]] || timed churn-dird chaos_churn_dird "$from"
     [[ $quick == no ]] || timed bad-reload chaos_bad_reload "$cfile"
-    if [[ $churn == no ]]; then
+    if [[ $kill == no ]]; then
         :
     elif alive "${DIRD_PID:-0}"; then
         timed dockerd-kill chaos_dockerd_kill
