@@ -53,8 +53,10 @@ next_log_line() { echo $(($(wc -l <"$(dird_log)") + 1)); }
 # log_since LINE: dird's log from that line on.
 log_since() { tail -n "+$1" "$(dird_log)"; }
 
-# task_ids SERVICE: full ids of the service's running containers.
-task_ids() { timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$1" 2>/dev/null || true; }
+# list_task_ids SERVICE: full ids of the service's running containers; fails when Docker does
+# not answer. task_ids SERVICE: the same, empty then.
+list_task_ids() { timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$1" 2>/dev/null; }
+task_ids() { list_task_ids "$1" || true; }
 
 # sandbox_key CONTAINER: the network namespace Docker made for it (refused unless it is one of
 # Docker's netns paths).
@@ -601,7 +603,7 @@ chaos_dockerd_kill() {
     ids=""
     n=0
     while :; do
-        if ! out=$(timeout 30 $DOCKER ps -q --no-trunc --filter "label=$SERVICE_LABEL=$SERVICE" 2>/dev/null); then
+        if ! out=$(list_task_ids "$SERVICE"); then
             # (no answer from Docker: the last list stands)
             ((SECONDS > deadline)) && break
             sleep 1

@@ -39,7 +39,6 @@ stack_built() {
     fi
 }
 
-
 # The stack's container on this node, and its health as Docker reports it.
 stack_container() { $DOCKER ps -q --filter "label=com.docker.swarm.service.name=$STACK_SERVICE" | head -n 1; }
 stack_healthy() {

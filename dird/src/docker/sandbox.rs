@@ -123,6 +123,13 @@ enum Seen {
     Nothing(Instant),
 }
 
+impl Seen {
+    /// What a read at `now` found.
+    fn read(address: Option<Ipv4Addr>, now: Instant) -> Seen {
+        address.map_or(Seen::Nothing(now), Seen::Address)
+    }
+}
+
 /// The ingress addresses read from sandboxes so far, so that looking for a joining task's
 /// sandbox enters only the sandboxes whose address is not known yet, each at most once per
 /// [`RECHECK`], however many tasks are looked for. A sandbox's path names its container, whose
@@ -132,10 +139,6 @@ enum Seen {
 pub struct AddressBook(Mutex<HashMap<PathBuf, Seen>>);
 
 impl AddressBook {
-    pub fn new() -> AddressBook {
-        AddressBook::default()
-    }
-
     /// The first of `sandboxes` whose address (as `address_of` reads it) is `ip`, at `now`.
     pub fn find<F>(
         &self,
@@ -156,7 +159,7 @@ impl AddressBook {
                 Some(Seen::Nothing(at)) if now.saturating_duration_since(*at) < RECHECK => None,
                 _ => {
                     let read = address_of(p);
-                    seen.insert(p.clone(), read.map_or(Seen::Nothing(now), Seen::Address));
+                    seen.insert(p.clone(), Seen::read(read, now));
                     read
                 }
             };
@@ -165,10 +168,7 @@ impl AddressBook {
                 if now_holds == Some(ip) {
                     return Some(p.clone());
                 }
-                seen.insert(
-                    p.clone(),
-                    now_holds.map_or(Seen::Nothing(now), Seen::Address),
-                );
+                seen.insert(p.clone(), Seen::read(now_holds, now));
             }
         }
         None
@@ -203,7 +203,7 @@ mod tests {
                 b_has.borrow().then_some(ip)
             }
         };
-        let book = AddressBook::new();
+        let book = AddressBook::default();
         let t0 = Instant::now();
         assert_eq!(book.find(&list, ip, t0, address_of), None);
         assert_eq!(*reads.borrow(), [a.clone(), b.clone()]);
@@ -232,7 +232,7 @@ mod tests {
         let a = PathBuf::from("/run/docker/netns/aaaaaaaaaaaa");
         let ip = Ipv4Addr::new(10, 0, 0, 7);
         let only_a = std::slice::from_ref(&a);
-        let book = AddressBook::new();
+        let book = AddressBook::default();
         let t0 = Instant::now();
         assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
         // The sandbox is gone: forgotten.
@@ -243,7 +243,7 @@ mod tests {
             None
         );
         // A path whose known address no longer holds is read again before it is given.
-        let book = AddressBook::new();
+        let book = AddressBook::default();
         assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
         assert_eq!(book.find(only_a, ip, t0, |_| None), None);
     }

@@ -105,7 +105,7 @@ enum Resolved {
 }
 
 /// The ingress addresses of the sandboxes read so far, shared by every join watch.
-static SANDBOXES: LazyLock<sandbox::AddressBook> = LazyLock::new(sandbox::AddressBook::new);
+static SANDBOXES: LazyLock<sandbox::AddressBook> = LazyLock::new(sandbox::AddressBook::default);
 
 /// The container's task, as Docker tells it now (or as it told it for a watched one).
 async fn resolve(

@@ -12,6 +12,7 @@
 //!   is looked at again every [`JOIN_POLL`], for up to [`JOIN_WATCH`] or until it starts: its
 //!   rules are then in place before Docker puts it into the load balancers' rotation.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -121,12 +122,13 @@ impl Work {
     /// answer `j`): it is looked at again after [`JOIN_POLL`], unless it has been watched for
     /// [`JOIN_WATCH`] (then `false`: its `start` event, or the next audit, will find it).
     pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask) -> bool {
-        let entry = self
-            .watched
-            .entry(id.to_owned())
-            .or_insert((now, j.clone()));
-        entry.1 = j;
-        let since = entry.0;
+        let since = match self.watched.entry(id.to_owned()) {
+            Entry::Occupied(mut watch) => {
+                watch.get_mut().1 = j;
+                watch.get().0
+            }
+            Entry::Vacant(new) => new.insert((now, j)).0,
+        };
         if now.saturating_duration_since(since) >= JOIN_WATCH {
             self.watched.remove(id);
             return false;
