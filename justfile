@@ -69,9 +69,9 @@ test-docker-1node:
     if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
     tests/docker/test-1node
 
-# One node, chaos (phases b, d, x): churn under scale + rolling update, drift, hung iptables, bad reload, kill -9 dockerd, host untouched.
+# One node, chaos (phases b, d, x) on the release build (as packaged) unless DIRD_BIN is set: churn under scale + rolling update, drift, hung iptables, bad reload, kill -9 dockerd, host untouched.
 test-chaos:
-    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
+    if [[ -z "${DIRD_BIN:-}" ]]; then cargo build --release -q -p dird; export DIRD_BIN=target/release/dird; fi; \
     tests/docker/test-chaos
 
 # Two VMs (manager = load balancer + client, worker = tasks) joined by a qemu socket link.

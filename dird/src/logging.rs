@@ -22,6 +22,28 @@ impl Once {
     }
 }
 
+/// The last line logged about a recurring condition, so that the condition is logged again
+/// only when its line changes (a failed rebuild, Docker out of reach).
+#[derive(Debug, Default)]
+pub struct LastLine(Option<String>);
+
+impl LastLine {
+    /// True when `line` differs from the last one given since [`LastLine::clear`] (and
+    /// records it).
+    pub fn changed(&mut self, line: &str) -> bool {
+        if self.0.as_deref() == Some(line) {
+            return false;
+        }
+        self.0 = Some(line.to_owned());
+        true
+    }
+
+    /// The condition ended: its next line is new again.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// Info and up, except netlink-packet-route's warnings about attributes newer than it knows
 /// (one per interface read on a newer kernel: noise, not a fault of the node).
 pub const DEFAULT_FILTER: &str = "info,netlink_packet_route=error";
@@ -47,4 +69,20 @@ pub fn init() {
     };
     // A second initialisation (tests) keeps the first subscriber.
     drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastLine;
+
+    #[test]
+    fn a_last_line_is_new_when_it_changes_or_after_a_clear() {
+        let mut last = LastLine::default();
+        assert!(last.changed("a"));
+        assert!(!last.changed("a"));
+        assert!(last.changed("b"));
+        assert!(last.changed("a"));
+        last.clear();
+        assert!(last.changed("a"));
+    }
 }

@@ -11,8 +11,12 @@ when the client falls behind by more than MAX_BURST ticks it skips the missed on
 on stderr at the end) instead of bursting. Each request has DEADLINE seconds (default 5) in
 all, connect included. One line per request is appended to OUT (flushed at once, so that a
 partial file parses):
-    ok MS remote=ADDR host=NAME    an answer with the CGI's body (ADDR as plain IPv4 when the
-                                   server saw an IPv4-mapped address), MS from connect to EOF
+    ok MS remote=ADDR host=NAME retrans=N
+                                   an answer with the CGI's body (ADDR as plain IPv4 when the
+                                   server saw an IPv4-mapped address), MS from connect to EOF,
+                                   N the segments this client sent again (TCP_INFO
+                                   tcpi_total_retrans: its SYN or request was lost or not
+                                   answered within the retransmission timeout, 1 s for a SYN)
     fail MS REASON                 no such answer: refused, reset, unreachable,
                                    connect-timeout (no connection within DEADLINE, or the
                                    kernel gave up on the SYN), timeout (connected, no complete
@@ -64,6 +68,20 @@ class Req:
         self.data = bytearray()
 
 
+TCP_INFO_TOTAL_RETRANS = 100  # offset of tcpi_total_retrans (u32) in struct tcp_info
+
+
+def total_retrans(sock):
+    """The segments the kernel sent again on this connection; -1 if it cannot tell."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return -1
+    if len(info) < TCP_INFO_TOTAL_RETRANS + 4:
+        return -1
+    return int.from_bytes(info[TCP_INFO_TOTAL_RETRANS:TCP_INFO_TOTAL_RETRANS + 4], sys.byteorder)
+
+
 def reason_of(err):
     if err in (errno.ECONNREFUSED,):
         return "refused"
@@ -99,13 +117,14 @@ def main(argv):
 
     def finish(r, now, line):
         sel.unregister(r.sock)
+        retrans = total_retrans(r.sock)
         r.sock.close()
         inflight.discard(r)
         ms = int((now - r.t0) * 1000)
         if line is None:
             out.write("fail %d %s\n" % (ms, r.state))
         else:
-            out.write("ok %d %s\n" % (ms, line))
+            out.write("ok %d %s retrans=%d\n" % (ms, line, retrans))
 
     def fail(r, now, why):
         r.state = why

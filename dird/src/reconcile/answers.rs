@@ -11,6 +11,7 @@ use super::jobs::{self, Control, Done, TaskResult};
 use super::records::SBOX;
 use super::runner::{Exit, Runner, Session};
 use super::sync::{log_sbox, log_task, BuildError};
+use super::work::Watch;
 use crate::apply::TaskOutcome;
 use crate::docker::DockerClient;
 use crate::node::{Node, TaskRef};
@@ -64,7 +65,7 @@ impl Runner {
         };
         match r {
             Ok(node) => {
-                self.last_build_error = None;
+                self.last_build_error.clear();
                 if let Some(new) = candidate {
                     info!("configuration reloaded (SIGHUP)");
                     self.cfg = new;
@@ -127,14 +128,13 @@ impl Runner {
 
     /// Logs a rebuild failure (an error, or a wait at info) when it differs from the last one.
     pub(super) fn build_failed(&mut self, line: String, is_error: bool) {
-        if self.last_build_error.as_deref() == Some(line.as_str()) {
+        if !self.last_build_error.changed(&line) {
             debug!("{line}");
         } else if is_error {
             error!("{line}");
         } else {
             info!("{line}");
         }
-        self.last_build_error = Some(line);
     }
 
     /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
@@ -175,10 +175,16 @@ impl Runner {
                 debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
                 self.records.forget(id);
             }
-            TaskResult::NotAttachedYet(j) => {
-                if !self.work.watch_join(id, Instant::now(), j) {
-                    debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
-                    self.records.forget(id);
+            TaskResult::NotAttachedYet { task, first } => {
+                match self.work.watch_join(id, Instant::now(), task, first) {
+                    Watch::GoesOn => {}
+                    Watch::TimedOut => {
+                        debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
+                        self.records.forget(id);
+                    }
+                    Watch::Ended => {
+                        debug!(container = %id, "watch for its sandbox ended (gone or started)")
+                    }
                 }
             }
             TaskResult::NotWanted(t) => {

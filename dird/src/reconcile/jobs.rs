@@ -44,8 +44,12 @@ pub enum TaskResult {
     NotATask,
     /// A service task announced by its ingress `network connect` whose sandbox does not hold
     /// its ingress address yet: Docker connects a swarm task when it creates the container and
-    /// makes the sandbox when it starts it.
-    NotAttachedYet(JoiningTask),
+    /// makes the sandbox when it starts it. `first`: the look came from its event (not from
+    /// a watch).
+    NotAttachedYet {
+        task: JoiningTask,
+        first: bool,
+    },
     /// Its service is not in `--services`.
     NotWanted(TaskRef),
     Failed(String),
@@ -200,12 +204,13 @@ pub async fn task(
     source: Source,
     timeout: Duration,
 ) -> Done {
+    let first = !matches!(source, Source::Watched(_));
     let found = resolve(&client, &node, &id, source).await;
     let started = Instant::now();
     let result = match found {
         Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
         Ok(Resolved::NotATask) => TaskResult::NotATask,
-        Ok(Resolved::NotAttachedYet(j)) => TaskResult::NotAttachedYet(j),
+        Ok(Resolved::NotAttachedYet(task)) => TaskResult::NotAttachedYet { task, first },
         Ok(Resolved::Task(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
         Ok(Resolved::Task(t)) => {
             let task = t.clone();

@@ -169,7 +169,7 @@ async fn connect_and_run(signals: &mut Signals, mut runner: Runner) -> Result<()
 struct Outage {
     since: Option<std::time::Instant>,
     attempts: u32,
-    logged: String,
+    logged: crate::logging::LastLine,
 }
 
 impl Outage {
@@ -177,11 +177,7 @@ impl Outage {
     fn failed(&mut self, why: &str, now: std::time::Instant) -> bool {
         self.since.get_or_insert(now);
         self.attempts += 1;
-        if self.logged == why {
-            return false;
-        }
-        self.logged = why.to_owned();
-        true
+        self.logged.changed(why)
     }
 
     /// Docker answered at `now`: the failed attempts and the seconds the outage lasted, if

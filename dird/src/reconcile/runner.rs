@@ -50,7 +50,7 @@ pub struct Runner {
     pub(super) records: Records,
     pub(super) parallel: usize,
     /// The last rebuild failure logged, so that a lasting one is logged once.
-    pub(super) last_build_error: Option<String>,
+    pub(super) last_build_error: crate::logging::LastLine,
     pub(super) telemetry: Arc<Telemetry>,
     pub(super) sessions: u32,
     /// When the status was last published (to `/status` and `--status-file`).
@@ -85,7 +85,7 @@ impl Runner {
             work: Work::new(MIN_SYNC_INTERVAL),
             records: Records::default(),
             parallel,
-            last_build_error: None,
+            last_build_error: crate::logging::LastLine::default(),
             telemetry,
             sessions: 0,
             published: None,

@@ -42,6 +42,17 @@ pub const JOIN_POLL: Duration = Duration::from_millis(200);
 /// How long a joined container is watched for its sandbox (its `start` event ends it sooner).
 pub const JOIN_WATCH: Duration = Duration::from_secs(300);
 
+/// What became of a joined container's watch after a look found no sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Looked at again after [`JOIN_POLL`].
+    GoesOn,
+    /// Watched for [`JOIN_WATCH`]: its `start` event, or the next audit, will find it.
+    TimedOut,
+    /// The watch ended while the look ran: the container is gone, or has started.
+    Ended,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Retry {
     at: Instant,
@@ -119,19 +130,21 @@ impl Work {
     }
 
     /// `id` joined the ingress but no sandbox holds its address yet (at `now`; Docker's
-    /// answer `j`): it is looked at again after [`JOIN_POLL`], unless it has been watched for
-    /// [`JOIN_WATCH`] (then `false`: its `start` event, or the next audit, will find it).
-    pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask) -> bool {
+    /// answer `j`; `first`: the look came from its `network connect` event, not from a
+    /// watch): it is looked at again after [`JOIN_POLL`], unless it has been watched for
+    /// [`JOIN_WATCH`] or its watch ended while the look ran.
+    pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask, first: bool) -> Watch {
         let since = match self.watched.entry(id.to_owned()) {
             Entry::Occupied(mut watch) => {
                 watch.get_mut().1 = j;
                 watch.get().0
             }
-            Entry::Vacant(new) => new.insert((now, j)).0,
+            Entry::Vacant(new) if first => new.insert((now, j)).0,
+            Entry::Vacant(_) => return Watch::Ended,
         };
         if now.saturating_duration_since(since) >= JOIN_WATCH {
             self.watched.remove(id);
-            return false;
+            return Watch::TimedOut;
         }
         self.retries.insert(
             id.to_owned(),
@@ -140,7 +153,7 @@ impl Work {
                 how: Announce::Joined,
             },
         );
-        true
+        Watch::GoesOn
     }
 
     /// What Docker said of a watched container at its last look (its next look then asks only

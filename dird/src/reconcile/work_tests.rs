@@ -91,7 +91,7 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
     // No sandbox with its address yet: looked at again, still as joined, and Docker's answer
     // is kept for that look.
     assert_eq!(w.joining("ccc"), None);
-    assert!(w.watch_join("ccc", t0, joining("ccc")));
+    assert_eq!(w.watch_join("ccc", t0, joining("ccc"), true), Watch::GoesOn);
     assert_eq!(w.joining("ccc"), Some(&joining("ccc")));
     assert_eq!(w.next_wake(), Some(t0 + JOIN_POLL));
     assert_eq!(w.take_due(t0, |_| false), vec![]);
@@ -101,7 +101,10 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
         w.take_due(t0 + JOIN_POLL, |_| false),
         vec![("ccc".to_string(), Announce::Joined)]
     );
-    assert!(w.watch_join("ccc", t0 + JOIN_POLL, joining("ccc")));
+    assert_eq!(
+        w.watch_join("ccc", t0 + JOIN_POLL, joining("ccc"), false),
+        Watch::GoesOn
+    );
     // Its start ends the watch: configured at once through the start path.
     w.announce("ccc", Announce::Started);
     assert_eq!(w.joining("ccc"), None);
@@ -111,10 +114,45 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
     );
     assert_eq!(w.next_wake(), None);
     // A container that never gets its sandbox is watched for JOIN_WATCH, no longer.
-    assert!(w.watch_join("ddd", t0, joining("ddd")));
-    assert!(w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL, joining("ddd")));
+    assert_eq!(w.watch_join("ddd", t0, joining("ddd"), true), Watch::GoesOn);
+    assert_eq!(
+        w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL, joining("ddd"), false),
+        Watch::GoesOn
+    );
     w.take_due(t0 + JOIN_WATCH, |_| false);
-    assert!(!w.watch_join("ddd", t0 + JOIN_WATCH, joining("ddd")));
+    assert_eq!(
+        w.watch_join("ddd", t0 + JOIN_WATCH, joining("ddd"), false),
+        Watch::TimedOut
+    );
+    assert_eq!(w.next_wake(), None);
+}
+
+#[test]
+fn a_watch_that_ended_while_its_look_ran_is_not_started_again() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    // The container is removed while a look of its watch runs.
+    assert_eq!(w.watch_join("eee", t0, joining("eee"), true), Watch::GoesOn);
+    w.take_due(t0 + JOIN_POLL, |_| false);
+    w.forget("eee");
+    assert_eq!(
+        w.watch_join("eee", t0 + JOIN_POLL, joining("eee"), false),
+        Watch::Ended
+    );
+    assert_eq!(w.joining("eee"), None);
+    assert_eq!(w.next_wake(), None);
+    // The container starts while a look of its watch runs: its start is still due.
+    assert_eq!(w.watch_join("fff", t0, joining("fff"), true), Watch::GoesOn);
+    w.take_due(t0 + JOIN_POLL, |_| false);
+    w.announce("fff", Announce::Started);
+    assert_eq!(
+        w.watch_join("fff", t0 + JOIN_POLL, joining("fff"), false),
+        Watch::Ended
+    );
+    assert_eq!(
+        w.take_due(t0 + JOIN_POLL, |_| false),
+        vec![("fff".to_string(), Announce::Started)]
+    );
     assert_eq!(w.next_wake(), None);
 }
 
