@@ -261,7 +261,8 @@ chaos_host_untouched() {
 # churn_counts FILE: "launched answered wrong resent slow noanswer lost other-peer" of one
 # client run: answered within the client's 5 s; wrong: of those, answers showing another peer
 # than the client (other-peer: one of them); resent: answers whose connection sent a packet
-# again (a SYN or request lost, or unanswered for the retransmission timeout); slow: answers
+# again, or with no count of that (a SYN or request lost, or not acknowledged within the
+# retransmission timeout); slow: answers
 # later than CHAOS_MAX_MS; noanswer: the client's "fail" lines; lost: launched, no line.
 churn_counts() {
     local launched
@@ -271,7 +272,7 @@ churn_counts() {
             r = $3; sub(/^remote=/, "", r); gsub(/[\[\]]/, "", r); sub(/^::ffff:/, "", r)
             ok++; if (r != want) { wrong++; other = r }
             if ($2 + 0 > max + 0) slow++
-            n = $5; sub(/^retrans=/, "", n); if (n + 0 != 0) resent++
+            if ($5 != "retrans=0") resent++  # (also a missing or unreadable count: -1)
             next }
         NF > 0 { noans++ }
         END {
@@ -287,7 +288,7 @@ cpu_ticks() {
     if [[ -n ${1:-} ]]; then
         awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0 0
     else
-        awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+        awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat  # (user nice system irq softirq)
     fi
 }
 
@@ -318,7 +319,9 @@ chaos_churn() {
     chaos_client_stop
     wall1=$(date +%s%N) vm1=$(cpu_ticks) d1=$(cpu_ticks "${DIRD_PID:-}")
     CHURN_CPU="the VM's $cpus CPU(s) busy $(((vm1 - vm0) * 100 * 1000000000 / hz / cpus / (wall1 - wall0))) %"
-    if [[ -n ${DIRD_PID:-} ]]; then
+    if [[ -n ${DIRD_PID:-} ]] && ! alive "$DIRD_PID"; then
+        CHURN_CPU+=", dird exited during the run"
+    elif [[ -n ${DIRD_PID:-} ]]; then
         local own=$((${d1% *} - ${d0% *})) kids=$((${d1#* } - ${d0#* }))
         CHURN_CPU+=", dird $(secs_of $((own + kids)) $hz) s CPU ($(secs_of $own $hz) s its own, $(secs_of $kids $hz) s its iptables children)"
     fi
@@ -336,7 +339,7 @@ chaos_churn() {
 churn_text() {
     local launched ok wrong resent slow noans lost other
     read -r launched ok wrong resent slow noans lost other <<<"$CHURN"
-    printf '%d of %d requests failed (%d no answer within 5 s, %d unfinished, %d answered after a packet was sent again), %d of %d answers saw a peer other than the client%s; %d answers later than %d ms; scale %d->%d + rolling update, %d s' \
+    printf '%d of %d requests failed (%d no answer within 5 s, %d unfinished, %d answered after a packet was sent again or without a count of them), %d of %d answers saw a peer other than the client%s; %d answers later than %d ms; scale %d->%d + rolling update, %d s' \
         $((noans + lost + resent)) "$launched" "$noans" "$lost" "$resent" "$wrong" "$ok" \
         "$([[ $other == - ]] || echo " (e.g. $other)")" "$slow" "$CHAOS_MAX_MS" "$CHAOS_BASE" "$CHAOS_CHURN_TO" "$CHURN_SECS"
     printf '; %s' "$CHURN_CPU"

@@ -16,7 +16,8 @@ partial file parses):
                                    server saw an IPv4-mapped address), MS from connect to EOF,
                                    N the segments this client sent again (TCP_INFO
                                    tcpi_total_retrans: its SYN or request was lost or not
-                                   answered within the retransmission timeout, 1 s for a SYN)
+                                   acknowledged within the retransmission timeout, 1 s for a
+                                   SYN; -1 when the kernel does not tell)
     fail MS REASON                 no such answer: refused, reset, unreachable,
                                    connect-timeout (no connection within DEADLINE, or the
                                    kernel gave up on the SYN), timeout (connected, no complete

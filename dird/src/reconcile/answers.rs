@@ -163,6 +163,9 @@ impl Runner {
     }
 
     fn task_done(&mut self, id: &str, result: TaskResult, took: Duration) {
+        if !matches!(result, TaskResult::NotAttachedYet(_)) {
+            self.work.settled(id);
+        }
         match result {
             TaskResult::Applied(t, outcome) => {
                 self.telemetry.applied("task", took);
@@ -175,18 +178,16 @@ impl Runner {
                 debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
                 self.records.forget(id);
             }
-            TaskResult::NotAttachedYet { task, first } => {
-                match self.work.watch_join(id, Instant::now(), task, first) {
-                    Watch::GoesOn => {}
-                    Watch::TimedOut => {
-                        debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
-                        self.records.forget(id);
-                    }
-                    Watch::Ended => {
-                        debug!(container = %id, "watch for its sandbox ended (gone or started)")
-                    }
+            TaskResult::NotAttachedYet(j) => match self.work.watch_join(id, Instant::now(), j) {
+                Watch::GoesOn => {}
+                Watch::TimedOut => {
+                    debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
+                    self.records.forget(id);
                 }
-            }
+                Watch::Ended => {
+                    debug!(container = %id, "watch for its sandbox ended (gone or started)")
+                }
+            },
             TaskResult::NotWanted(t) => {
                 debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
                 self.records.forget(id);

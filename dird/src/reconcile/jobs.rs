@@ -44,12 +44,8 @@ pub enum TaskResult {
     NotATask,
     /// A service task announced by its ingress `network connect` whose sandbox does not hold
     /// its ingress address yet: Docker connects a swarm task when it creates the container and
-    /// makes the sandbox when it starts it. `first`: the look came from its event (not from
-    /// a watch).
-    NotAttachedYet {
-        task: JoiningTask,
-        first: bool,
-    },
+    /// makes the sandbox when it starts it.
+    NotAttachedYet(JoiningTask),
     /// Its service is not in `--services`.
     NotWanted(TaskRef),
     Failed(String),
@@ -204,13 +200,12 @@ pub async fn task(
     source: Source,
     timeout: Duration,
 ) -> Done {
-    let first = !matches!(source, Source::Watched(_));
     let found = resolve(&client, &node, &id, source).await;
     let started = Instant::now();
     let result = match found {
         Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
         Ok(Resolved::NotATask) => TaskResult::NotATask,
-        Ok(Resolved::NotAttachedYet(task)) => TaskResult::NotAttachedYet { task, first },
+        Ok(Resolved::NotAttachedYet(j)) => TaskResult::NotAttachedYet(j),
         Ok(Resolved::Task(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
         Ok(Resolved::Task(t)) => {
             let task = t.clone();

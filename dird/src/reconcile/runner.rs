@@ -140,11 +140,14 @@ impl Runner {
         let exit = loop {
             self.start_work(client, &mut s);
             self.publish(&mut s);
-            let wake = [self.work.next_wake(), self.publish_due()]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let wake = [
+                self.work.next_wake(|id| s.busy.contains(id)),
+                self.publish_due(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 ev = events.next() => match ev {
                     Some(Ok(Some(e))) => self.record(e),

@@ -12,7 +12,6 @@
 //!   is looked at again every [`JOIN_POLL`], for up to [`JOIN_WATCH`] or until it starts: its
 //!   rules are then in place before Docker puts it into the load balancers' rotation.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -68,8 +67,10 @@ pub struct Work {
     last_sync: Option<Instant>,
     due: BTreeMap<String, Announce>,
     retries: HashMap<String, Retry>,
-    /// Joined containers watched for their sandbox: since when, and what Docker said of them.
-    watched: HashMap<String, (Instant, JoiningTask)>,
+    /// Joined containers watched for their sandbox: since their first look, and what Docker
+    /// said of them (None until a look has asked). Their start, their removal, a look that
+    /// found the task and a failure end the watch.
+    watched: HashMap<String, (Instant, Option<JoiningTask>)>,
 }
 
 /// What the runner should start now.
@@ -129,18 +130,16 @@ impl Work {
         self.watched.remove(id);
     }
 
-    /// `id` joined the ingress but no sandbox holds its address yet (at `now`; Docker's
-    /// answer `j`; `first`: the look came from its `network connect` event, not from a
-    /// watch): it is looked at again after [`JOIN_POLL`], unless it has been watched for
+    /// A look at joined `id` found no sandbox holding its address yet (at `now`; Docker's
+    /// answer `j`): it is looked at again after [`JOIN_POLL`], unless it has been watched for
     /// [`JOIN_WATCH`] or its watch ended while the look ran.
-    pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask, first: bool) -> Watch {
-        let since = match self.watched.entry(id.to_owned()) {
-            Entry::Occupied(mut watch) => {
-                watch.get_mut().1 = j;
-                watch.get().0
+    pub fn watch_join(&mut self, id: &str, now: Instant, j: JoiningTask) -> Watch {
+        let since = match self.watched.get_mut(id) {
+            Some(watch) => {
+                watch.1 = Some(j);
+                watch.0
             }
-            Entry::Vacant(new) if first => new.insert((now, j)).0,
-            Entry::Vacant(_) => return Watch::Ended,
+            None => return Watch::Ended,
         };
         if now.saturating_duration_since(since) >= JOIN_WATCH {
             self.watched.remove(id);
@@ -159,7 +158,13 @@ impl Work {
     /// What Docker said of a watched container at its last look (its next look then asks only
     /// the sandboxes).
     pub fn joining(&self, id: &str) -> Option<&JoiningTask> {
-        self.watched.get(id).map(|(_, j)| j)
+        self.watched.get(id).and_then(|(_, j)| j.as_ref())
+    }
+
+    /// A look at `id` ended otherwise than "no sandbox yet" (configured, not a task, failed):
+    /// its watch, if any, ends.
+    pub fn settled(&mut self, id: &str) {
+        self.watched.remove(id);
     }
 
     /// The rebuild or full sync to start at `now`, if one is asked for and the minimum
@@ -184,7 +189,7 @@ impl Work {
     }
 
     /// Containers due at `now` (announced, or whose retry time has come) except those in
-    /// `busy`; they leave the record.
+    /// `busy`; they leave the record. A joined one is watched from its first look on.
     pub fn take_due(
         &mut self,
         now: Instant,
@@ -206,6 +211,11 @@ impl Work {
         for id in due {
             if let Some(how) = self.due.remove(&id) {
                 out.push((id, how));
+            }
+        }
+        for (id, how) in &out {
+            if *how == Announce::Joined {
+                self.watched.entry(id.clone()).or_insert((now, None));
             }
         }
         out
@@ -230,15 +240,21 @@ impl Work {
         delay
     }
 
-    /// The earliest time something recorded becomes due (None: nothing recorded).
-    pub fn next_wake(&self) -> Option<Instant> {
+    /// The earliest time something recorded becomes due (None: nothing recorded), leaving out
+    /// the containers in `busy` (the end of their job wakes the runner).
+    pub fn next_wake(&self, busy: impl Fn(&str) -> bool) -> Option<Instant> {
         let sync = (self.rebuild || self.full).then(|| {
             self.last_sync
                 .map(|t| t + self.min_interval)
                 .unwrap_or_else(Instant::now)
         });
-        let announced = (!self.due.is_empty()).then(Instant::now);
-        let retry = self.retries.values().map(|r| r.at).min();
+        let announced = self.due.keys().any(|id| !busy(id)).then(Instant::now);
+        let retry = self
+            .retries
+            .iter()
+            .filter(|(id, _)| !busy(id))
+            .map(|(_, r)| r.at)
+            .min();
         [sync, announced, retry].into_iter().flatten().min()
     }
 }

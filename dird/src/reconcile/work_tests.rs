@@ -19,7 +19,7 @@ fn bursts_of_sync_requests_coalesce_into_one_per_min_interval() {
         w.full();
     }
     assert_eq!(w.take_sync(t0 + MIN / 2), None);
-    assert_eq!(w.next_wake(), Some(t0 + MIN));
+    assert_eq!(w.next_wake(|_| false), Some(t0 + MIN));
     assert_eq!(w.take_sync(t0 + MIN), Some(Next::Full));
     assert_eq!(w.take_sync(t0 + MIN * 5), None);
 }
@@ -58,7 +58,7 @@ fn a_failed_container_is_retried_on_its_own_doubling_schedule() {
     assert_eq!(w.failed("aaa", 1, t0), Duration::from_secs(1));
     assert!(w.waiting_retry("aaa"));
     assert_eq!(w.take_due(t0, |_| false), vec![]);
-    assert_eq!(w.next_wake(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(w.next_wake(|_| false), Some(t0 + Duration::from_secs(1)));
     let due = w.take_due(t0 + Duration::from_secs(1), |_| false);
     assert_eq!(due, vec![("aaa".to_string(), Announce::Started)]);
     assert_eq!(w.failed("aaa", 2, t0), Duration::from_secs(2));
@@ -76,7 +76,7 @@ fn a_failed_container_is_retried_on_its_own_doubling_schedule() {
     w.failed("bbb", 1, t0);
     w.forget("bbb");
     assert!(!w.waiting_retry("bbb"));
-    assert_eq!(w.next_wake(), None);
+    assert_eq!(w.next_wake(|_| false), None);
 }
 
 #[test]
@@ -91,9 +91,9 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
     // No sandbox with its address yet: looked at again, still as joined, and Docker's answer
     // is kept for that look.
     assert_eq!(w.joining("ccc"), None);
-    assert_eq!(w.watch_join("ccc", t0, joining("ccc"), true), Watch::GoesOn);
+    assert_eq!(w.watch_join("ccc", t0, joining("ccc")), Watch::GoesOn);
     assert_eq!(w.joining("ccc"), Some(&joining("ccc")));
-    assert_eq!(w.next_wake(), Some(t0 + JOIN_POLL));
+    assert_eq!(w.next_wake(|_| false), Some(t0 + JOIN_POLL));
     assert_eq!(w.take_due(t0, |_| false), vec![]);
     // Repeated connect events do not pile up.
     w.announce("ccc", Announce::Joined);
@@ -102,7 +102,7 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
         vec![("ccc".to_string(), Announce::Joined)]
     );
     assert_eq!(
-        w.watch_join("ccc", t0 + JOIN_POLL, joining("ccc"), false),
+        w.watch_join("ccc", t0 + JOIN_POLL, joining("ccc")),
         Watch::GoesOn
     );
     // Its start ends the watch: configured at once through the start path.
@@ -112,48 +112,72 @@ fn a_joined_container_without_its_sandbox_is_looked_at_again_until_it_starts() {
         w.take_due(t0 + JOIN_POLL, |_| false),
         vec![("ccc".to_string(), Announce::Started)]
     );
-    assert_eq!(w.next_wake(), None);
+    assert_eq!(w.next_wake(|_| false), None);
     // A container that never gets its sandbox is watched for JOIN_WATCH, no longer.
-    assert_eq!(w.watch_join("ddd", t0, joining("ddd"), true), Watch::GoesOn);
+    w.announce("ddd", Announce::Joined);
+    w.take_due(t0, |_| false);
+    assert_eq!(w.watch_join("ddd", t0, joining("ddd")), Watch::GoesOn);
     assert_eq!(
-        w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL, joining("ddd"), false),
+        w.watch_join("ddd", t0 + JOIN_WATCH - JOIN_POLL, joining("ddd")),
         Watch::GoesOn
     );
     w.take_due(t0 + JOIN_WATCH, |_| false);
     assert_eq!(
-        w.watch_join("ddd", t0 + JOIN_WATCH, joining("ddd"), false),
+        w.watch_join("ddd", t0 + JOIN_WATCH, joining("ddd")),
         Watch::TimedOut
     );
-    assert_eq!(w.next_wake(), None);
+    assert_eq!(w.next_wake(|_| false), None);
 }
 
 #[test]
 fn a_watch_that_ended_while_its_look_ran_is_not_started_again() {
     let t0 = Instant::now();
     let mut w = Work::new(MIN);
-    // The container is removed while a look of its watch runs.
-    assert_eq!(w.watch_join("eee", t0, joining("eee"), true), Watch::GoesOn);
-    w.take_due(t0 + JOIN_POLL, |_| false);
+    // The container is removed while its first look (from its event) runs.
+    w.announce("eee", Announce::Joined);
+    w.take_due(t0, |_| false);
     w.forget("eee");
-    assert_eq!(
-        w.watch_join("eee", t0 + JOIN_POLL, joining("eee"), false),
-        Watch::Ended
-    );
+    assert_eq!(w.watch_join("eee", t0, joining("eee")), Watch::Ended);
     assert_eq!(w.joining("eee"), None);
-    assert_eq!(w.next_wake(), None);
-    // The container starts while a look of its watch runs: its start is still due.
-    assert_eq!(w.watch_join("fff", t0, joining("fff"), true), Watch::GoesOn);
+    assert_eq!(w.next_wake(|_| false), None);
+    // The container starts while a later look of its watch runs: its start is still due.
+    w.announce("fff", Announce::Joined);
+    w.take_due(t0, |_| false);
+    assert_eq!(w.watch_join("fff", t0, joining("fff")), Watch::GoesOn);
     w.take_due(t0 + JOIN_POLL, |_| false);
     w.announce("fff", Announce::Started);
     assert_eq!(
-        w.watch_join("fff", t0 + JOIN_POLL, joining("fff"), false),
+        w.watch_join("fff", t0 + JOIN_POLL, joining("fff")),
         Watch::Ended
     );
     assert_eq!(
         w.take_due(t0 + JOIN_POLL, |_| false),
         vec![("fff".to_string(), Announce::Started)]
     );
-    assert_eq!(w.next_wake(), None);
+    assert_eq!(w.next_wake(|_| false), None);
+    // A look that found (and configured) the task ends its watch.
+    w.announce("ggg", Announce::Joined);
+    w.take_due(t0, |_| false);
+    assert_eq!(w.watch_join("ggg", t0, joining("ggg")), Watch::GoesOn);
+    w.take_due(t0 + JOIN_POLL, |_| false);
+    w.settled("ggg");
+    assert_eq!(w.joining("ggg"), None);
+    assert_eq!(w.next_wake(|_| false), None);
+}
+
+#[test]
+fn a_container_whose_job_runs_does_not_make_the_runner_wake() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    // Announced while its job runs: due, but nothing to wake for until the job ends.
+    w.announce("hhh", Announce::Started);
+    assert_eq!(w.next_wake(|id| id == "hhh"), None);
+    assert!(w.next_wake(|_| false).is_some());
+    // The same for a retry whose time has come.
+    w.take_due(t0, |_| false);
+    w.failed("hhh", 1, t0);
+    assert_eq!(w.next_wake(|id| id == "hhh"), None);
+    assert!(w.next_wake(|_| false).is_some());
 }
 
 fn joining(id: &str) -> crate::docker::JoiningTask {
