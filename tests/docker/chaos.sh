@@ -262,8 +262,8 @@ chaos_host_untouched() {
 # client run: answered within the client's 5 s; wrong: of those, answers showing another peer
 # than the client (other-peer: one of them); resent: answers whose connection sent a packet
 # again, or with no count of that (a SYN or request lost, or not acknowledged within the
-# retransmission timeout); slow: answers
-# later than CHAOS_MAX_MS; noanswer: the client's "fail" lines; lost: launched, no line.
+# retransmission timeout); slow: answers later than CHAOS_MAX_MS; noanswer: the client's
+# "fail" lines; lost: launched, no line.
 churn_counts() {
     local launched
     launched=$(cat "$1.launched" 2>/dev/null || echo 0)
@@ -281,16 +281,12 @@ churn_counts() {
         }' "$1"
 }
 
-# cpu_ticks [PID]: busy clock ticks so far of the whole VM (every CPU, /proc/stat), or "OWN
-# CHILDREN" of PID (/proc/PID/stat utime+stime, cutime+cstime: the children it waited for);
-# "0 0" if PID is gone.
-cpu_ticks() {
-    if [[ -n ${1:-} ]]; then
-        awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0 0
-    else
-        awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat  # (user nice system irq softirq)
-    fi
-}
+# vm_ticks: busy clock ticks so far of the whole VM (every CPU: user nice system irq softirq).
+vm_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# pid_ticks PID: "OWN CHILDREN" clock ticks so far of PID (/proc/PID/stat utime+stime,
+# cutime+cstime: the children it waited for); "0 0" if PID is gone.
+pid_ticks() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
 
 # secs_of TICKS HZ: TICKS as seconds with one decimal.
 secs_of() { echo "$(($1 / $2)).$(($1 % $2 * 10 / $2))"; }
@@ -300,11 +296,12 @@ secs_of() { echo "$(($1 / $2)).$(($1 % $2 * 10 / $2))"; }
 # CHURN_ERR (what went wrong with Docker, empty if nothing), CHURN_CPU (the VM's busy share
 # over the run and, with dird running, dird's CPU seconds). Scales back afterwards.
 chaos_churn() {
-    local mode=$1 out=$CHAOS_DIR/churn-$1.txt start=$SECONDS hz cpus vm0 vm1 d0 d1 wall0 wall1
+    local mode=$1 out=$CHAOS_DIR/churn-$1.txt start=$SECONDS hz cpus vm0 vm1 d0="" d1 wall0 wall1
     CHURN_ERR=""
     CHURN_T0=$(($(date +%s) - 1))
     hz=100 cpus=$(nproc) # (hz: USER_HZ, the /proc tick, 100 on x86 Linux)
-    wall0=$(date +%s%N) vm0=$(cpu_ticks) d0=$(cpu_ticks "${DIRD_PID:-}")
+    wall0=$(date +%s%N) vm0=$(vm_ticks)
+    [[ -z ${DIRD_PID:-} ]] || d0=$(pid_ticks "$DIRD_PID")
     chaos_client_start "$mode"
     sleep 2
     if scale_to "$CHAOS_CHURN_TO" 360; then
@@ -317,11 +314,12 @@ chaos_churn() {
     fi
     sleep 2
     chaos_client_stop
-    wall1=$(date +%s%N) vm1=$(cpu_ticks) d1=$(cpu_ticks "${DIRD_PID:-}")
+    wall1=$(date +%s%N) vm1=$(vm_ticks)
     CHURN_CPU="the VM's $cpus CPU(s) busy $(((vm1 - vm0) * 100 * 1000000000 / hz / cpus / (wall1 - wall0))) %"
-    if [[ -n ${DIRD_PID:-} ]] && ! alive "$DIRD_PID"; then
+    if [[ -n $d0 ]] && ! alive "$DIRD_PID"; then
         CHURN_CPU+=", dird exited during the run"
-    elif [[ -n ${DIRD_PID:-} ]]; then
+    elif [[ -n $d0 ]]; then
+        d1=$(pid_ticks "$DIRD_PID")
         local own=$((${d1% *} - ${d0% *})) kids=$((${d1#* } - ${d0#* }))
         CHURN_CPU+=", dird $(secs_of $((own + kids)) $hz) s CPU ($(secs_of $own $hz) s its own, $(secs_of $kids $hz) s its iptables children)"
     fi
