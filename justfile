@@ -40,7 +40,7 @@ scenario +FILES:
 
 # Every scenario in scenarios/, plus the runner self-test and the comparison with the Docker capture.
 test-scenarios:
-    bash netsim/scripts/scenarios.sh --expect-fail netsim/tests/fixtures/must-fail.toml --reference netsim/tests/reference/docker-20.10-swarm-1node --reference netsim/tests/reference/docker-26.1-swarm-1node scenarios/*.toml
+    bash netsim/scripts/scenarios.sh --expect-fail netsim/tests/fixtures/must-fail.toml --reference netsim/tests/reference/docker-20.10-swarm-1node --reference netsim/tests/reference/docker-26.1-swarm-1node --reference netsim/tests/reference/docker-28.5-swarm-1node scenarios/*.toml
 
 # Data plane: masquerade vs dird vs nginx (conns/s, p50/p99, MB/s), dird at 1/64/255 LBs; VM when needed.
 [positional-arguments]

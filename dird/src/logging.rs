@@ -20,6 +20,24 @@ impl Once {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         seen.get_or_insert_with(HashSet::new).insert(key.to_owned())
     }
+
+    /// `key` is gone for good (a removed container): it is no longer kept.
+    pub fn forget(&self, key: &str) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = seen.as_mut() {
+            set.remove(key);
+        }
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.as_ref().map_or(0, HashSet::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The last line logged about a recurring condition, so that the condition is logged again

@@ -156,7 +156,8 @@ fn plan(args: &config::PlanArgs) -> Result<ExitCode, Failure> {
 }
 
 /// This node's ingress and the swarm's view of every node, within 5 s.
-async fn detect() -> Result<(Ingress, Vec<SwarmNode>), String> {
+/// This node's ingress, the swarm's view and the Engine's firewall driver.
+async fn detect() -> Result<(Ingress, Vec<SwarmNode>, Option<String>), String> {
     let ask = async {
         let client = DockerClient::connect().await.map_err(|e| e.to_string())?;
         let ingress = match client.ingress().await.map_err(|e| e.to_string())? {
@@ -164,7 +165,8 @@ async fn detect() -> Result<(Ingress, Vec<SwarmNode>), String> {
             IngressState::NotReady(why) => return Err(why),
         };
         let view = client.swarm_view().await.unwrap_or_default();
-        Ok((ingress, view))
+        let firewall = client.firewall_driver().await.unwrap_or_default();
+        Ok((ingress, view, firewall))
     };
     match tokio::time::timeout(Duration::from_secs(5), ask).await {
         Ok(r) => r,
@@ -175,7 +177,7 @@ async fn detect() -> Result<(Ingress, Vec<SwarmNode>), String> {
 async fn usage() -> ExitCode {
     let help = Cli::command().render_help().to_string();
     let detected = match detect().await {
-        Ok((i, view)) => {
+        Ok((i, view, _)) => {
             let auto = config::RuleConfig {
                 auto_load_balancers: true,
                 ..Default::default()
@@ -196,13 +198,13 @@ async fn usage() -> ExitCode {
 }
 
 async fn lbs(rules: config::RuleConfig) -> Result<ExitCode, Failure> {
-    let (ingress, view) = detect().await.map_err(|why| {
+    let (ingress, view, firewall) = detect().await.map_err(|why| {
         Failure::Runtime(format!("cannot read the swarm's load balancers: {why}"))
     })?;
     let text = commands::lbs::render(&rules, &ingress, &view).map_err(Failure::bad_input)?;
     print!("{text}");
     let sbox = std::path::PathBuf::from(dird::docker::SBOX_NETNS);
-    let backend = tokio::task::spawn_blocking(move || detect_backend(&sbox))
+    let backend = tokio::task::spawn_blocking(move || detect_backend(&sbox, firewall))
         .await
         .unwrap_or(Err(BackendError::Lost));
     print!("{}", commands::lbs::backend_line(&backend));

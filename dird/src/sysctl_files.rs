@@ -46,7 +46,7 @@ pub fn read_sbox_files(dir: &Path) -> Result<Vec<Sysctl>, SysctlFileError> {
     let mut out = Vec::new();
     for name in SBOX_SYSCTL_FILES {
         let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
+        match crate::config::read_file(&path) {
             Ok(text) => out.extend(parse(&path.display().to_string(), &text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
@@ -98,6 +98,20 @@ mod tests {
         ] {
             let e = parse("f.conf", bad).unwrap_err();
             assert!(e.to_string().contains("f.conf"), "{e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any file: no panic, and every setting read stays under /proc/sys.
+        #[test]
+        fn any_file_parses_without_panic_or_escape(text in "(?s).{0,400}") {
+            if let Ok(settings) = parse("f.conf", &text) {
+                for s in settings {
+                    let path = s.proc_path();
+                    proptest::prop_assert!(path.starts_with("/proc/sys"), "{path:?}");
+                    proptest::prop_assert!(!path.components().any(|c| c == std::path::Component::ParentDir));
+                }
+            }
         }
     }
 }

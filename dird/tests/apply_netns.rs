@@ -301,6 +301,54 @@ fn a_refused_rule_rolls_back_every_table() {
     assert_eq!(ns.snapshot(), before);
 }
 
+/// The apply's deadline passes while its last table hangs: the tables done before it are still
+/// rolled back, under a deadline of the rollback's own.
+#[test]
+fn a_rollback_after_the_deadline_still_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::task("latefail", "eth0", "10.0.0.5/24");
+    let before = ns.snapshot();
+    let dir = std::env::temp_dir().join(format!("dird-late-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let sleeper = dir.join("dirdlatesleep");
+    std::fs::copy("/bin/sleep", &sleeper).expect("sleep");
+    // iptables-restore, except that a batch for the nat table hangs.
+    let wrapper = dir.join("restore");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ninput=$(cat)\ncase \"$input\" in *'*nat'*) exec {} 3600 ;; esac\nprintf '%s\\n' \"$input\" | exec iptables-restore \"$@\"\n",
+            sleeper.display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let tools = IptablesTools {
+        save: "iptables-save".into(),
+        restore: wrapper.display().to_string(),
+        wait: None,
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(2)),
+    };
+    let plan = iptables_only(vec![
+        chain(Table::Raw, "PREROUTING", &["-j CT --notrack"]),
+        chain(
+            Table::Mangle,
+            "POSTROUTING",
+            &["-d 10.0.0.0/24 -j TOS --set-tos 0x02/0xff"],
+        ),
+        chain(
+            Table::Nat,
+            "POSTROUTING",
+            &["-d 10.0.0.0/24 -m ipvs --ipvs -j ACCEPT"],
+        ),
+    ]);
+    let err = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap_err();
+    assert_eq!(err.step, Step::WriteIptables(Table::Nat));
+    assert!(err.rollback_failure.is_none(), "{err}");
+    assert_eq!(ns.snapshot(), before, "raw and mangle were not rolled back");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_refused_route_rolls_back_rules_routes_and_iptables() {
     let ns = Netns::task("rtfail", "eth0", "10.0.0.5/24");
@@ -387,7 +435,11 @@ fn a_rollback_keeps_what_another_writer_added_meanwhile() {
     let ns = Netns::task("foreign", "eth0", "10.0.0.5/24");
     let tools = IptablesTools::default();
     let first = iptables_only(vec![
-        chain(Table::Raw, "PREROUTING", &["-p udp -j CT --notrack"]),
+        chain(
+            Table::Raw,
+            "PREROUTING",
+            &["-p udp -m multiport --dports 53 -j CT --notrack"],
+        ),
         chain(
             Table::Mangle,
             "POSTROUTING",

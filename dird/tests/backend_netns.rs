@@ -32,7 +32,12 @@ fn ingress_mark(ns: &Netns, iptables: &str) {
 }
 
 fn detect(host: &Netns, sbox: &Netns) -> Result<Choice, BackendError> {
-    detect_with(&Override::default(), Some(&host.path()), Some(&sbox.path()))
+    detect_with(
+        &Override::default(),
+        Some(&host.path()),
+        Some(&sbox.path()),
+        None,
+    )
 }
 
 #[track_caller]

@@ -1,10 +1,13 @@
 //! The daemon loop (root), in-process against a fake Engine, with real throwaway namespaces
 //! bind-mounted where Docker keeps its sandboxes: an ingress_sbox, a task, and a task in which
 //! `iptables-restore` hangs (a wrapper given through `DIRD_IPTABLES_RESTORE`). It shows that:
-//! - a task that has joined the ingress (`network connect`) is configured before it runs,
-//!   found by its ingress address among Docker's sandboxes, also when that address arrives in
-//!   its sandbox only after the event (it is looked for again until then); a task removed
-//!   before it started is not taken for the sandbox that later holds its address;
+//! - a task started after dird is configured before Docker says anything of it, in Docker 28's
+//!   order: its namespace appears, Docker lists its endpoint by name (`ep-…`), its ingress
+//!   address arrives in the namespace, and only then come `network connect` and `start`
+//!   (which the Engine may send at once, as a fast machine does); its start then finds it in
+//!   place. A running container that puts that address on its `lo`, a new namespace whose
+//!   first address Docker gave nobody, and a new namespace that held the address before it
+//!   could be seen arriving are never taken for the task;
 //! - the hung namespace does not stall the others: the other task is configured, and the sbox
 //!   is tried (on this kernel, which has no IPVS, its `net.ipv4.vs` sysctls fail);
 //! - the hung one is abandoned at `--apply-timeout` and retried on its own;
@@ -31,12 +34,16 @@ use nix::unistd::Pid;
 
 const GOOD_KEY: &str = "/run/docker/netns/a1b2c3d4e5f6";
 const HUNG_KEY: &str = "/run/docker/netns/f6e5d4c3b2a1";
-/// The sandbox of a task that has joined the ingress and not started (yet).
-const JOINED_KEY: &str = "/run/docker/netns/0a1b2c3d4e5f";
-/// A sandbox that gets the address of a task that joined the ingress and was removed before
-/// it started (the fixture's web.2, 10.0.0.5): it is not that task's.
-const REUSED_KEY: &str = "/run/docker/netns/5a6b7c8d9e0f";
-const GONE_TASK: &str = "8f0c7f962a633ec0073ba4be331df7beb19e0ea776e1df21c27750b81c884337";
+/// The sandbox of a task started after dird (WEB_TASK, web.3).
+const STARTING_KEY: &str = "/run/docker/netns/0a1b2c3d4e5f";
+/// web.3's ingress address, which Docker gives it while it starts.
+const STARTING_IP: &str = "10.0.0.6";
+/// A running container (not a task) that adds web.3's address to its own namespace.
+const HOSTILE_KEY: &str = "/run/docker/netns/5a6b7c8d9e0f";
+/// A new namespace whose first address in the ingress subnet Docker gave nobody.
+const FOREIGN_KEY: &str = "/run/docker/netns/6b7c8d9e0f1a";
+/// A new namespace mounted with web.3's address already in it: not seen arriving.
+const EARLY_KEY: &str = "/run/docker/netns/7c8d9e0f1a2b";
 
 /// A task namespace bind-mounted at `key`.
 fn sandbox(tag: &str, key: &'static str, addr: &str) -> Mounted {
@@ -108,12 +115,7 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let sbox = Netns::new("loop-sbox");
     let good = sandbox("loop-good", GOOD_KEY, "10.0.0.7/24");
-    // WEB_TASK's address in the fake's ingress network: not there yet when its `network
-    // connect` arrives (Docker connects a swarm task at create and makes its sandbox at start).
-    let joined = sandbox("loop-joined", JOINED_KEY, "10.0.0.4/24");
-    joined.ns.ip(&["addr", "del", "10.0.0.4/24", "dev", "eth0"]);
-    let reused = sandbox("loop-reused", REUSED_KEY, "10.0.0.5/24");
-    reused.ns.ip(&["addr", "del", "10.0.0.5/24", "dev", "eth0"]);
+    let hostile = sandbox("loop-hostile", HOSTILE_KEY, "10.0.0.40/24");
     let hung = sandbox("loop-hung", HUNG_KEY, "10.0.0.9/24");
     hung.ns.ip(&[
         "link", "add", "hang0", "type", "veth", "peer", "name", "hang0p",
@@ -152,20 +154,23 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
                     2,
                     HUNG_KEY,
                 ),
-                // Announced by the fake's `network connect` event, never running: only the
-                // early path (joined the ingress) can configure it.
+                // Being started: created, not running until the test says so.
                 Container {
                     running: false,
-                    ..task(WEB_TASK, "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6", 3, JOINED_KEY)
+                    ..task(WEB_TASK, "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6", 3, STARTING_KEY)
                 },
                 Container {
-                    running: false,
-                    ..task(GONE_TASK, "web.4.2h4j6l8n0q2s4u6w8y0a2c4e6", 4, REUSED_KEY)
+                    id: fake_engine::PLAIN,
+                    name: "hostile",
+                    running: true,
+                    pid: 3131,
+                    task: None,
+                    network_mode: "bridge",
+                    sandbox_key: HOSTILE_KEY,
                 },
             ],
-            // Only the `network connect` of WEB_TASK, and the same for GONE_TASK: they never
-            // start.
-            events: Some(joins_only()),
+            // No container events: the test sends web.3's when Docker 28 would.
+            events: Some(no_container_events()),
             ..Spec::engine_29()
         })
     };
@@ -207,25 +212,43 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     wait_for(20, "the other task is configured", || {
         has_dird_chains(&good)
     });
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
-        !has_dird_chains(&joined),
-        "a sandbox without the task's address is not the task's"
+
+    // web.3 starts, in Docker 28's order. The running container adds its address first.
+    hostile
+        .ns
+        .ip(&["addr", "add", &format!("{STARTING_IP}/32"), "dev", "lo"]);
+    engine.add_endpoint(
+        "ep-27a102abb023",
+        "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6",
+        &format!("{STARTING_IP}/24"),
     );
-    // GONE_TASK is removed before Docker made its sandbox, and another sandbox gets its
-    // address: dird, which knew its address from its connect, must not take that sandbox
-    // for it.
-    engine.remove_container(GONE_TASK);
-    reused.ns.ip(&["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
-    joined.ns.ip(&["addr", "add", "10.0.0.4/24", "dev", "eth0"]);
-    wait_for(20, "the task that joined the ingress is configured", || {
-        has_dird_chains(&joined)
-    });
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
-        !has_dird_chains(&reused),
-        "a removed task's address, now another sandbox's, is not the removed task's sandbox"
+    let foreign = Mounted::new(Netns::new("loop-foreign"), FOREIGN_KEY);
+    join(&foreign.ns, "eth0", "10.0.0.41/24");
+    let early = sandbox("loop-early", EARLY_KEY, &format!("{STARTING_IP}/24"));
+    let starting = Mounted::new(Netns::new("loop-starting"), STARTING_KEY);
+    join(&starting.ns, "eth1", "172.18.0.4/16");
+    join(&starting.ns, "eth0", &format!("{STARTING_IP}/24"));
+    wait_for(
+        20,
+        "web.3 is configured before Docker says anything of it",
+        || has_dird_chains(&starting),
     );
+    for (what, ns) in [
+        ("the running container holding web.3's address", &hostile),
+        ("a new namespace whose address Docker gave nobody", &foreign),
+        (
+            "a namespace that held web.3's address before it was watched",
+            &early,
+        ),
+    ] {
+        assert!(!has_dird_chains(ns), "{what} was configured");
+    }
+    // Then Docker 28's events, at once; the start finds web.3 in place.
+    engine.start_container(WEB_TASK);
+    engine.push_event(container_event("network", "connect", WEB_TASK));
+    engine.push_event(container_event("container", "start", WEB_TASK));
+    let starting_before = starting.ns.snapshot();
+
     let hang_count = || {
         std::fs::read_to_string(&hangs)
             .map(|t| t.lines().count())
@@ -238,14 +261,24 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
         http_get(&metrics_addr, "/healthz").starts_with("HTTP/1.1 200")
     });
     let metrics = http_get(&metrics_addr, "/metrics");
+    // Whole lines: `… 2` must not pass for `… 20`.
     for want in [
         "dird_tasks{state=\"configured\"} 2",
         "dird_tasks{state=\"failing\"} 1",
-        "dird_apply_seconds_count{kind=\"task\"}",
-        "dird_events_total{kind=\"ingress_joined\"} 2",
+        "dird_events_total{kind=\"ingress_joined\"} 1",
+        "dird_events_total{kind=\"container_start\"} 1",
     ] {
-        assert!(metrics.contains(want), "{want} not in:\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == want),
+            "{want} not in:\n{metrics}"
+        );
     }
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dird_apply_seconds_count{kind=\"task\"} ")),
+        "{metrics}"
+    );
     wait_for(5, "the status file lists the three tasks", || {
         dird::telemetry::status::read(&status_file).is_ok_and(|s| s.tasks.len() == 3)
     });
@@ -256,6 +289,21 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     assert_eq!(state_of(&WEB_TASK[..12]), Some(TaskState::Configured));
     assert_eq!(state_of("f6e5d4c3b2a1"), Some(TaskState::Failing));
     assert!(!has_dird_chains(&hung));
+    let sandbox_of = |id: &str| {
+        let t = status.tasks.iter().find(|t| t.id == id)?;
+        t.netns
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    assert_eq!(
+        sandbox_of(&WEB_TASK[..12]).as_deref(),
+        STARTING_KEY.rsplit('/').next()
+    );
+    assert_eq!(
+        starting.ns.snapshot(),
+        starting_before,
+        "its start changed what was in place"
+    );
 
     // A configuration that cannot fit this swarm (the load balancer is off the ingress),
     // then Docker goes away and comes back.
@@ -286,22 +334,38 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The fake's canned events without the container ones (no task starts), plus a `network
-/// connect` of GONE_TASK like WEB_TASK's.
-fn joins_only() -> Vec<serde_json::Value> {
-    let mut events: Vec<serde_json::Value> = fake_engine::canned_events()
+/// The fake's canned events without the container ones and the `network connect` (no task
+/// starts or joins).
+fn no_container_events() -> Vec<serde_json::Value> {
+    fake_engine::canned_events()
         .into_iter()
-        .filter(|e| e["Type"] != "container")
-        .collect();
-    let gone = events
-        .iter()
-        .find(|e| e["Type"] == "network" && e["Action"] == "connect")
-        .map(|e| {
-            let mut e = e.clone();
-            e["Actor"]["Attributes"]["container"] = serde_json::json!(GONE_TASK);
-            e
-        })
-        .expect("a network connect event");
-    events.push(gone);
-    events
+        .filter(|e| e["Type"] != "container" && e["Action"] != "connect")
+        .collect()
+}
+
+/// An event of `typ` (`container`, or `network` for the ingress) about container `id`.
+fn container_event(typ: &str, action: &str, id: &str) -> serde_json::Value {
+    let actor = if typ == "network" {
+        serde_json::json!({ "ID": fake_engine::INGRESS_NET, "Attributes": { "container": id, "name": "ingress", "type": "overlay" } })
+    } else {
+        serde_json::json!({ "ID": id, "Attributes": { "name": "web.3.2h4j6l8n0q2s4u6w8y0a2c4e6" } })
+    };
+    serde_json::json!({ "Type": typ, "Action": action, "Actor": actor, "scope": "local", "time": 1763632900, "timeNano": 1763632900123456789i64 })
+}
+
+/// Gives `ns` an interface with `addr` and brings it up, as Docker joins a network.
+fn join(ns: &Netns, ifname: &str, addr: &str) {
+    ns.ip(&[
+        "link",
+        "add",
+        ifname,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{ifname}p"),
+    ]);
+    ns.ip(&["link", "set", &format!("{ifname}p"), "up"]);
+    ns.ip(&["addr", "add", addr, "dev", ifname]);
+    ns.ip(&["link", "set", ifname, "up"]);
 }

@@ -2,6 +2,7 @@
 //! version negotiation, the versioned raw request, the 1.52 event shape, task discovery, a
 //! worker told from a manager without quorum.
 
+mod common;
 #[path = "common/fake_engine.rs"]
 mod fake_engine;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use bollard::{ClientVersion, Docker};
 use dird::config::PortSpec;
 use dird::docker::raw::RawError;
-use dird::docker::{DockerClient, DockerError, Event, IngressState, JoiningTask};
+use dird::docker::{DockerClient, DockerError, Event, IngressState};
 use dird::node::TaskRef;
 use dird::plan::Ingress;
 use dird::reconcile::{build_node, BuildError, Launch};
@@ -180,9 +181,21 @@ async fn events_in_the_1_52_shape_are_mapped() {
                 id: EXITED_TASK.to_string()
             }),
             Some(Event::ServiceChanged),
-            Some(Event::NetworkChanged),
+            None, // network create of another network than the ingress: nothing to redo
         ]
     );
+    // The ingress re-created: that one counts.
+    engine.push_event(serde_json::json!({
+        "Type": "network", "Action": "create", "scope": "swarm",
+        "Actor": { "ID": fake_engine::INGRESS_NET, "Attributes": { "name": "ingress", "type": "overlay" } },
+        "time": 1763632900, "timeNano": 1763632900123456789i64
+    }));
+    let ev = tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("an event in time")
+        .expect("the stream is open")
+        .expect("a decodable event");
+    assert_eq!(ev, Some(Event::NetworkChanged));
     // The image event was filtered out by the Engine; the stream stays open.
     assert!(
         tokio::time::timeout(Duration::from_millis(200), events.next())
@@ -339,33 +352,106 @@ async fn published_ports_of_a_service() {
 }
 
 #[tokio::test]
-async fn a_task_joining_the_ingress_is_found_without_an_inspect() {
+async fn whose_an_ingress_address_is_is_asked_without_an_inspect() {
     let engine = FakeEngine::start(Spec::engine_29());
+    // Docker 28: the endpoint of a starting container, listed under its endpoint, named
+    // after the container.
+    engine.add_endpoint(
+        "ep-27a102abb023",
+        "web.1.oimpzcu2zae2d4c1aookc1r2m",
+        "10.0.0.6/24",
+    );
     let client = connect(&engine).await;
-    let joined = client.joining_task(WEB_TASK).await.expect("asked");
+    let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+    // By container id (a running task's endpoint, and Docker 20.10's for a starting one).
     assert_eq!(
-        joined,
-        Some(JoiningTask {
-            id: WEB_TASK[..12].to_string(),
-            service: "web".into(),
-            ip: Some(Ipv4Addr::new(10, 0, 0, 4)),
-        })
+        client.ingress_holder(ip(4)).await.expect("asked"),
+        Some((WEB_TASK[..12].to_string(), "web".to_string()))
     );
-    // dird keys containers by their short id.
+    // By name: the exited task of the fixture stands for a container being started.
     assert_eq!(
-        client.joining_task(&WEB_TASK[..12]).await.expect("asked"),
-        joined
+        client.ingress_holder(ip(6)).await.expect("asked"),
+        Some((EXITED_TASK[..12].to_string(), "web".to_string()))
     );
-    // Not a service task, or not a container id at all: nothing to configure.
-    assert_eq!(client.joining_task(PLAIN).await.expect("asked"), None);
-    assert_eq!(client.joining_task("../../etc").await.expect("asked"), None);
-    // Docker holds a starting container locked: it was never inspected.
+    // The sbox's address, an address nobody holds, a removed container's: nobody's.
+    assert_eq!(client.ingress_holder(ip(2)).await.expect("asked"), None);
+    assert_eq!(client.ingress_holder(ip(99)).await.expect("asked"), None);
+    engine.remove_container(WEB_TASK);
+    assert_eq!(client.ingress_holder(ip(4)).await.expect("asked"), None);
+    // Docker holds a starting container locked: no container was inspected.
     assert!(
         !engine
             .requests()
             .iter()
-            .any(|r| r.contains(&format!("/containers/{WEB_TASK}/json"))),
+            .any(|r| r.contains("/containers/") && !r.contains("/containers/json")),
         "{:?}",
         engine.requests()
     );
+}
+
+/// Engine 29 on its native nftables firewall backend (moby's main branch lets such an Engine
+/// join a swarm behind `swarm-nftables`): none of Docker's rules are in iptables, so nothing
+/// is built, and the one error line says why and what to set.
+#[tokio::test]
+async fn an_engine_on_native_nftables_gets_nothing_installed() {
+    let engine = FakeEngine::start(Spec {
+        firewall: Some("nftables"),
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    assert_eq!(
+        client.firewall_driver().await.expect("asked").as_deref(),
+        Some("nftables")
+    );
+    let argv: Vec<String> = ["dird", "--install", "--ingress-gateway-ips", "10.0.0.2"]
+        .map(String::from)
+        .to_vec();
+    let cfg = dird::config::load(&argv, None).expect("configuration");
+    // Docker's rules are looked for in an empty namespace (no Docker chain in either backend)
+    // and in no sbox.
+    let host = common::Netns::new("nft-host");
+    let mut launch = Launch::new(argv, None);
+    launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
+    launch.host_netns = Some(host.path());
+    let ingress = Ingress {
+        subnet: "10.0.0.0/24".parse().expect("subnet"),
+        node_ip: Ipv4Addr::new(10, 0, 0, 2),
+    };
+    match build_node(&client, &launch, &cfg, ingress).await {
+        Err(BuildError::Backend(e)) => {
+            let line = e.to_string();
+            assert!(!line.contains('\n'), "{line}");
+            assert!(line.contains("firewall backend is nftables"), "{line}");
+            assert!(line.contains(r#""firewall-backend": "iptables""#), "{line}");
+        }
+        Err(e) => panic!("expected a backend error, got {e:?}"),
+        Ok(node) => panic!("a node was built with {:?}", node.tools),
+    }
+    // The same Engine on iptables: built, with the system's tools.
+    let engine = FakeEngine::start(Spec {
+        firewall: Some("iptables"),
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let node = build_node(&client, &launch, &cfg, ingress)
+        .await
+        .expect("built");
+    assert_eq!(node.tools.save, "iptables-save");
+}
+
+/// A container Docker holds locked (it is stopping) does not hold up the listing of the
+/// others: inspects run side by side, each with its own timeout.
+#[tokio::test]
+async fn a_locked_container_does_not_hold_up_the_listing() {
+    let engine = FakeEngine::start(Spec {
+        locked: vec![ODD_KEY_TASK],
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    let tasks = tokio::time::timeout(Duration::from_secs(60), client.service_tasks())
+        .await
+        .expect("listed before bollard's own 120 s request timeout")
+        .expect("listed");
+    let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, [&WEB_TASK[..12]]);
 }

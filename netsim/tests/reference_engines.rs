@@ -1,6 +1,6 @@
-//! What differs between the Docker 20.10 and Docker 26.1 captures of the same one-node swarm
+//! What differs between the Docker 20.10, 26.1 and 28.5 captures of the same one-node swarm
 //! (`tests/reference/docker-*-swarm-1node`, made by `just capture`): every difference is named
-//! in the snapshot, so a new one (a recapture, another engine) shows up in review.
+//! in a snapshot, so a new one (a recapture, another engine) shows up in review.
 
 use std::path::{Path, PathBuf};
 
@@ -12,15 +12,28 @@ fn capture(engine: &str) -> PathBuf {
         .join(format!("docker-{engine}-swarm-1node"))
 }
 
-#[test]
-fn differences_between_docker_20_10_and_26_1() {
-    let d = capture_differences(&capture("20.10"), &capture("26.1")).expect("captures readable");
-    let text = d
-        .iter()
+/// Every difference between the captures of engines `a` and `b`, one per line.
+fn differences(a: &str, b: &str) -> String {
+    let d = capture_differences(&capture(a), &capture(b)).expect("captures readable");
+    d.iter()
         .map(|l| l.replace(env!("CARGO_MANIFEST_DIR"), ""))
         .collect::<Vec<_>>()
-        .join("\n");
-    insta::assert_snapshot!("docker_20_10_vs_26_1", text);
+        .join("\n")
+}
+
+#[test]
+fn differences_between_docker_20_10_and_26_1() {
+    insta::assert_snapshot!("docker_20_10_vs_26_1", differences("20.10", "26.1"));
+}
+
+#[test]
+fn differences_between_docker_20_10_and_28_5() {
+    insta::assert_snapshot!("docker_20_10_vs_28_5", differences("20.10", "28.5"));
+}
+
+#[test]
+fn differences_between_docker_26_1_and_28_5() {
+    insta::assert_snapshot!("docker_26_1_vs_28_5", differences("26.1", "28.5"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! netsim's rendered sbox and task rules against the Docker 20.10 and 26.1 captures (no root needed; the
+//! netsim's rendered sbox and task rules against the Docker 20.10, 26.1 and 28.5 captures (no root needed; the
 //! same comparison runs on live `iptables-save` output with `netsim run --reference DIR`).
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ fn rendered() -> (netsim::scenario::Scenario, Vec<(String, String)>) {
 #[test]
 fn rendered_sbox_and_task_rules_match_every_capture() {
     let (sc, ours) = rendered();
-    for engine in ["20.10", "26.1"] {
+    for engine in ["20.10", "26.1", "28.5"] {
         let d = compare_with(&capture_of(engine), &sc, &ours).expect("capture readable");
         assert!(
             d.is_empty(),

@@ -374,11 +374,13 @@ chaos_churn_original() {
 
 # chaos_latency FROM_LINE: for each task of the service started in [CHURN_T0, CHURN_T1], the
 # time from its ingress `network connect` event and from its `start` event to dird's first
-# "configured" line for it (dird's log from FROM_LINE). One note line.
+# "configured" line for it (dird's log from FROM_LINE): a note line with p50/p99, and the
+# check x-churn-before-start: every such task configured before its `start` event (Docker puts
+# a task into the load balancers' rotation right after it starts).
 chaos_latency() {
     local from=$1 tn typ act actor ctr net svc ts id c d
     local -A start=() join=() conf=()
-    local a=() b=() missing=0 n=0
+    local a=() b=() missing=0 n=0 late=0
     while IFS='|' read -r tn typ act actor ctr net svc; do
         case $typ/$act in
         container/start) [[ $svc != "$SERVICE" || -n ${start[$actor]:-} ]] || start[$actor]=$tn ;;
@@ -405,8 +407,14 @@ chaos_latency() {
         fi
         [[ -z ${join[$c]:-} ]] || a+=($(((d - ${join[$c]}) / 1000000)))
         b+=($(((d - ${start[$c]}) / 1000000)))
+        ((d < ${start[$c]})) || late=$((late + 1))
     done
     note x-churn-latency "$n task(s) started under dird: network connect -> configured p50 $(pct 50 "${a[@]}") ms, p99 $(pct 99 "${a[@]}") ms (${#a[@]} with a connect event); container start -> configured p50 $(pct 50 "${b[@]}") ms, p99 $(pct 99 "${b[@]}") ms; $missing without a configured line"
+    if ((n > 0 && late == 0 && missing == 0)); then
+        pass x-churn-before-start "all $n task(s) started under dird were configured before their start event (latest $(pct 100 "${b[@]}") ms)"
+    else
+        fail x-churn-before-start "$late of $n task(s) configured after their start event, $missing never (start -> configured p99 $(pct 99 "${b[@]}") ms)"
+    fi
 }
 
 chaos_churn_dird() {

@@ -3,14 +3,15 @@
 #   DOCKER_ENGINE=20.10 (default): Debian 12's docker.io from /usr/bin, /usr/sbin.
 #   DOCKER_ENGINE=26.1: Debian 13's docker.io unpacked by scripts/fetch-docker-engine under
 #                       target/engines/docker-26.1/bin, put first on the VM's PATH.
+#   DOCKER_ENGINE=28.5: Debian forky's docker.io, likewise under target/engines/docker-28.5.
 
-ENGINES=(20.10 26.1)
+ENGINES=(20.10 26.1 28.5)
 
 # engine_bin ENGINE: prints the folder to put first on the VM's PATH ("" for the system's).
 engine_bin() {
     case $1 in
     20.10) printf '\n' ;;
-    26.1) printf '%s\n' "$REPO_ROOT/target/engines/docker-26.1/bin" ;;
+    26.1 | 28.5) printf '%s\n' "$REPO_ROOT/target/engines/docker-$1/bin" ;;
     *) die "DOCKER_ENGINE=$1: unknown engine (known: ${ENGINES[*]})" ;;
     esac
 }
@@ -61,6 +62,10 @@ preflight() {
     need procps sysctl pgrep
     need coreutils timeout
     need python3 /usr/bin/python3        # the churn client (chaos.sh)
+    need dnsmasq-base /usr/sbin/dnsmasq  # the real servers (servers.sh)
+    need socat /usr/bin/socat
+    need bind9-dnsutils dig
+    need libc-bin ldd
     need dpkg dpkg-deb                   # scripts/build-image (the stack phase)
     need binutils strip
     if ((${#MISSING[@]})); then

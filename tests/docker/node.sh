@@ -264,11 +264,13 @@ ask() {
 # observe NAME WANT TASKS SETTLE_SECONDS
 # Waits (up to SETTLE_SECONDS) until answers from TASKS distinct tasks all showed WANT as the
 # peer address, then asks 3*TASKS more times: every one must answer and show WANT. Records
-# PASS/FAIL NAME. Answers seen while settling are logged.
+# PASS/FAIL NAME. Answers seen while settling are logged. Asks with OBSERVE_ASK (a function
+# printing "PEER TASK"; default: ask, the whoami service).
 observe() {
     local name=$1 want=$2 tasks=$3 limit=$4 start=$SECONDS a r h seen=" " n=0 other=""
+    local asker=${OBSERVE_ASK:-ask}
     while :; do
-        if a=$(ask); then
+        if a=$("$asker"); then
             r=${a% *} h=${a#* }
             log "  $name: task $h saw $r"
             if [[ $r == "$want" ]]; then
@@ -289,7 +291,7 @@ observe() {
     done
     local k bad="" hosts=" "
     for ((k = 0; k < 3 * tasks; k++)); do
-        if a=$(ask); then
+        if a=$("$asker"); then
             r=${a% *} h=${a#* }
             [[ $hosts == *" $h "* ]] || hosts+="$h "
             [[ $r == "$want" ]] || bad+="task $h saw $r; "

@@ -51,7 +51,20 @@ impl Default for IptablesTools {
     }
 }
 
+/// How long the rollback after a failed apply may take: a deadline of its own, since the
+/// apply's may have passed (the failure may be that it did).
+pub const ROLLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl IptablesTools {
+    /// These tools for a rollback starting now: with a deadline [`ROLLBACK_TIMEOUT`] from now
+    /// when they had one.
+    pub fn for_rollback(&self) -> IptablesTools {
+        IptablesTools {
+            deadline: self.deadline.map(|_| Instant::now() + ROLLBACK_TIMEOUT),
+            ..self.clone()
+        }
+    }
+
     /// The [`Default`] binaries, run with `wait`.
     pub fn with_wait(wait: Option<IptablesWait>) -> IptablesTools {
         IptablesTools {

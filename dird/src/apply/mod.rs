@@ -94,6 +94,8 @@ pub enum Cause {
     #[error(transparent)]
     Routing(#[from] routing::RoutingError),
     #[error(transparent)]
+    Read(#[from] routing::ReadError),
+    #[error(transparent)]
     Sysctl(#[from] sysctl::SysctlError),
     /// dird refused the namespace (it is the host's).
     #[error("{0}")]
@@ -193,20 +195,6 @@ where
     .map_err(|e| enter_error(target, e))?
 }
 
-/// The address the namespace at `ns` holds in `subnet`, if any (which sandbox a task joining
-/// the ingress has, before Docker can be asked).
-pub fn address_in(ns: &Path, subnet: Ipv4Net) -> Result<Option<std::net::Ipv4Addr>, ApplyError> {
-    let name = ns.display().to_string();
-    let target = name.as_str();
-    netns::run_in(ns, || {
-        with_netlink(target, |handle| async move {
-            let found = find_ingress(&handle, target, subnet).await?;
-            Ok(found.map(|(_, ip)| ip))
-        })
-    })
-    .map_err(|e| enter_error(target, e))?
-}
-
 /// The interface holding an address in `subnet`, and that address (the task's ingress side).
 async fn find_ingress(
     handle: &Handle,
@@ -280,7 +268,8 @@ fn read_here(target: &str, tools: &IptablesTools) -> Result<IptablesState, Apply
     let all = tools
         .save_all()
         .map_err(|e| fail(target, Step::ReadIptables, e))?;
-    IptablesState::parse(&all).map_err(|e| fail(target, Step::ParseIptables, e))
+    IptablesState::parse_until(&all, tools.deadline)
+        .map_err(|e| fail(target, Step::ParseIptables, e))
 }
 
 /// Reads the installed iptables state of the namespace at `ns` (for audits and tests).
@@ -334,7 +323,8 @@ async fn apply_here(
     };
     let sysctl_writes =
         sysctl::pending(target, &plan.sysctls).map_err(|e| fail(target, Step::ReadSysctl, e))?;
-    let undo_tables = |done: &[Table]| undo_iptables(tools, &state, done, &plan.iptables.legacy);
+    let undo_tables =
+        |done: &[Table]| undo_iptables(&tools.for_rollback(), &state, done, &plan.iptables.legacy);
 
     // 1. iptables, one atomic batch per table.
     let mut done_tables: Vec<Table> = Vec::new();

@@ -1,14 +1,18 @@
 //! The remote endpoints Docker's overlay driver programmed into an overlay network's
 //! namespace (`/var/run/docker/netns/1-<network id>`): a static neighbour entry (endpoint IP →
 //! MAC) and a bridge FDB entry (MAC → the remote node's underlay IP, its VXLAN tunnel end) for
-//! every endpoint on another node. Read-only.
+//! every endpoint on another node. Read-only. Only permanent entries count: Docker programs
+//! its entries permanent, while the kernel learns others from traffic any container on the
+//! overlay can send. At most [`super::routing::MAX_DUMP`] entries are read.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use futures::TryStreamExt;
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::Handle;
 
@@ -43,14 +47,36 @@ pub fn overlay_peers(ns: &Path) -> Result<Vec<Peer>, ApplyError> {
 async fn dump(
     handle: &Handle,
     family: AddressFamily,
-) -> Result<Vec<NeighbourMessage>, rtnetlink::Error> {
+) -> Result<Vec<NeighbourMessage>, super::routing::ReadError> {
     let mut req = handle.neighbours().get();
     req.message_mut().header.family = family;
-    req.execute().try_collect().await
+    let mut stream = req.execute();
+    let mut out = Vec::new();
+    while let Some(m) = stream.try_next().await? {
+        if out.len() >= super::routing::MAX_DUMP {
+            return Err(super::routing::ReadError::TooMany {
+                what: "neighbour entries",
+            });
+        }
+        out.push(m);
+    }
+    Ok(out)
 }
 
-/// (IPv4 destination, link-layer address) of a neighbour or FDB entry.
+/// Whether an entry is permanent (`NUD_PERMANENT`, as Docker programs its own).
+fn permanent(m: &NeighbourMessage) -> bool {
+    match m.header.state {
+        NeighbourState::Permanent => true,
+        NeighbourState::Other(bits) => bits & 0x80 != 0,
+        _ => false,
+    }
+}
+
+/// (IPv4 destination, link-layer address) of a permanent neighbour or FDB entry.
 fn entry(m: &NeighbourMessage) -> Option<(Ipv4Addr, Vec<u8>)> {
+    if !permanent(m) {
+        return None;
+    }
     // An FDB entry's family is AF_BRIDGE, so its IPv4 tunnel end is parsed as raw bytes.
     let ip = m.attributes.iter().find_map(|a| match a {
         NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
@@ -86,4 +112,46 @@ fn join(inet: &[NeighbourMessage], fdb: &[NeighbourMessage]) -> Vec<Peer> {
     peers.sort();
     peers.dedup();
     peers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn neighbour(ip: [u8; 4], mac: u8, state: NeighbourState, bridge: bool) -> NeighbourMessage {
+        let mut m = NeighbourMessage::default();
+        m.header.state = state;
+        let dst = if bridge {
+            NeighbourAddress::Other(ip.to_vec())
+        } else {
+            NeighbourAddress::Inet(Ipv4Addr::from(ip))
+        };
+        m.attributes = vec![
+            NeighbourAttribute::Destination(dst),
+            NeighbourAttribute::LinkLocalAddress(vec![2, 0x42, 10, 0, 0, mac]),
+        ];
+        m
+    }
+
+    #[test]
+    fn only_permanent_entries_make_peers() {
+        let inet = [
+            neighbour([10, 0, 0, 3], 3, NeighbourState::Permanent, false),
+            // Learned from traffic: a container can make the kernel learn anything.
+            neighbour([10, 0, 0, 9], 9, NeighbourState::Reachable, false),
+        ];
+        let fdb = [
+            neighbour([192, 0, 2, 2], 3, NeighbourState::Permanent, true),
+            neighbour([192, 0, 2, 9], 9, NeighbourState::Permanent, true),
+        ];
+        assert_eq!(
+            join(&inet, &fdb),
+            [Peer {
+                ip: Ipv4Addr::new(10, 0, 0, 3),
+                vtep: Ipv4Addr::new(192, 0, 2, 2)
+            }]
+        );
+        let learned_fdb = [neighbour([192, 0, 2, 2], 3, NeighbourState::Stale, true)];
+        assert!(join(&inet, &learned_fdb).is_empty());
+    }
 }

@@ -26,15 +26,44 @@ use crate::plan::{
 
 pub type NlError = rtnetlink::Error;
 
+/// The most addresses, policy rules or routes read from one namespace's dump: a namespace
+/// holding more is refused rather than read without end.
+pub const MAX_DUMP: usize = 100_000;
+
+/// Why a namespace's addresses, rules or routes could not be read (they are someone else's).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Netlink(#[from] NlError),
+    #[error("more than {MAX_DUMP} {what} in the namespace: not read")]
+    TooMany { what: &'static str },
+    #[error(
+        "its ingress interface is named {0:?}, which dird does not accept (1-15 of A-Za-z0-9_.-)"
+    )]
+    InterfaceName(String),
+}
+
+/// Counts one more message of a dump of `what`.
+fn count(n: &mut usize, what: &'static str) -> Result<(), ReadError> {
+    *n += 1;
+    if *n > MAX_DUMP {
+        return Err(ReadError::TooMany { what });
+    }
+    Ok(())
+}
+
 /// Name and address of the interface holding an IPv4 address inside `subnet` (the ingress
-/// interface of a task, whatever it is called).
+/// interface of a task, whatever it is called); its name must be one dird accepts
+/// ([`crate::plan::own_rules::is_interface_name`]), as it goes into rules and sysctl paths.
 pub async fn find_interface_in(
     handle: &Handle,
     subnet: Ipv4Net,
-) -> Result<Option<(String, Ipv4Addr)>, NlError> {
+) -> Result<Option<(String, Ipv4Addr)>, ReadError> {
     let mut addrs = handle.address().get().execute();
     let mut found = None;
+    let mut n = 0;
     while let Some(msg) = addrs.try_next().await? {
+        count(&mut n, "addresses")?;
         let hit = msg.attributes.iter().find_map(|a| match a {
             AddressAttribute::Address(IpAddr::V4(ip)) if subnet.contains(ip) => Some(*ip),
             _ => None,
@@ -47,7 +76,11 @@ pub async fn find_interface_in(
     let Some((index, ip)) = found else {
         return Ok(None);
     };
-    Ok(interface_name(handle, index).await?.map(|n| (n, ip)))
+    match interface_name(handle, index).await? {
+        Some(name) if crate::plan::own_rules::is_interface_name(&name) => Ok(Some((name, ip))),
+        Some(name) => Err(ReadError::InterfaceName(name)),
+        None => Ok(None),
+    }
 }
 
 pub async fn interface_name(handle: &Handle, index: u32) -> Result<Option<String>, NlError> {
@@ -75,10 +108,12 @@ pub async fn interface_index(handle: &Handle, name: &str) -> Result<Option<u32>,
 }
 
 /// Rules at dird's priority and default routes in `LEGACY_TABLES` and dird's tables.
-pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
+pub async fn read_state(handle: &Handle) -> Result<RoutingState, ReadError> {
     let mut state = RoutingState::default();
     let mut rules = handle.rule().get(IpVersion::V4).execute();
+    let mut n = 0;
     while let Some(msg) = rules.try_next().await? {
+        count(&mut n, "policy rules")?;
         if let Some(r) = rule_from_message(&msg) {
             state.rules.push(r);
         } else if let Some(r) = udp_rule_from_message(&msg) {
@@ -87,7 +122,9 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, NlError> {
     }
     let mut routes = handle.route().get(IpVersion::V4).execute();
     let mut names: Vec<(u32, String)> = Vec::new();
+    let mut n = 0;
     while let Some(msg) = routes.try_next().await? {
+        count(&mut n, "routes")?;
         let table = route_table(&msg);
         if msg.header.destination_prefix_length != 0
             || !(is_dird_table(table) || LEGACY_TABLES.contains(&table))

@@ -88,7 +88,7 @@ mod tests {
             &Override::default(),
             &Evidence {
                 nft: nft.clone(),
-                legacy: Seen::default(),
+                ..Evidence::default()
             },
         );
         assert_eq!(
@@ -100,6 +100,7 @@ mod tests {
             &Evidence {
                 legacy: nft.clone(),
                 nft,
+                ..Evidence::default()
             },
         );
         let line = backend_line(&conflict);

@@ -120,6 +120,11 @@ pub struct DaemonArgs {
     /// e.g. 127.0.0.1:9477 (default: off).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
+    /// (extension) Serve /status (every task, its namespace and last error) to every client
+    /// of --metrics-addr; without it, only to clients on loopback (/metrics and /healthz are
+    /// served to all).
+    #[arg(long)]
+    pub public_status: bool,
     /// (extension) Where the daemon keeps its status for `dird status` ('none': nowhere).
     #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
     pub status_file: String,

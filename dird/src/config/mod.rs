@@ -79,6 +79,8 @@ pub struct Config {
     pub apply_timeout: std::time::Duration,
     /// `--metrics-addr`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `--public-status`: `/status` for clients beyond loopback too.
+    pub public_status: bool,
     /// `--status-file` (`None`: `none`).
     pub status_file: Option<std::path::PathBuf>,
     /// `--sysctl-root`: the sysctl tree the daemon writes.
@@ -97,6 +99,25 @@ pub enum LoadError {
     },
     #[error("in --config file {path}: {message}")]
     File { path: String, message: String },
+}
+
+/// The most dird reads of a file it is given (`--config`, the sysctl.d files).
+pub const MAX_FILE: u64 = 1 << 20;
+
+/// The text of `path`, refused when larger than [`MAX_FILE`] bytes.
+pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 /// Flags in a `--config` file: white-space separated, `#` starts a comment.
@@ -119,7 +140,7 @@ pub fn load(argv: &[String], legacy_env: Option<&str>) -> Result<Config, LoadErr
     let Some(path) = cli.daemon.config.clone() else {
         return Ok(Config::from_args(&cli.daemon, legacy_env)?);
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+    let text = read_file(&path).map_err(|source| LoadError::Read {
         path: path.display().to_string(),
         source,
     })?;
@@ -209,6 +230,7 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            public_status: args.public_status,
             status_file: (args.status_file != "none")
                 .then(|| std::path::PathBuf::from(&args.status_file)),
             sysctl_root: sysctl_root(&args.sysctl_root)?,

@@ -252,3 +252,18 @@ fn metrics_address_and_status_file() {
         "{e}"
     );
 }
+
+proptest::proptest! {
+    /// A --config file with any text: no panic, a configuration or one error line.
+    #[test]
+    fn any_config_file_gives_a_config_or_one_error_line(text in "(?s).{0,300}") {
+        use clap::Parser;
+        let mut argv = vec!["dird".to_string(), "--install".to_string()];
+        argv.extend(crate::config::file_args(&text));
+        if let Ok(cli) = crate::config::Cli::try_parse_from(&argv) {
+            if let Err(e) = crate::config::Config::from_args(&cli.daemon, None) {
+                proptest::prop_assert_eq!(e.to_string().lines().count(), 1);
+            }
+        }
+    }
+}

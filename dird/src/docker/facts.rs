@@ -64,6 +64,35 @@ pub fn endpoint_address(net: &Network, id: &str) -> Option<Ipv4Addr> {
     addr.split('/').next()?.parse().ok()
 }
 
+/// Who the ingress network says holds an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// The endpoint of a container in its sandbox, by the container's id.
+    Container(String),
+    /// An endpoint made for a container and not yet in its sandbox (Docker lists it as
+    /// `ep-<endpoint id>`, named after the container).
+    Named(String),
+}
+
+/// Who holds `ip` in `GET /networks/ingress` (not verbose): `None` when no endpoint does,
+/// when more than one does, or when it is not a container's (the sbox's, a load balancer's).
+pub fn endpoint_holder(net: &Network, ip: Ipv4Addr) -> Option<Holder> {
+    let mut found = net.containers.as_ref()?.iter().filter(|(_, e)| {
+        let addr = e.ipv4_address.as_deref().unwrap_or_default();
+        addr.split('/').next().and_then(|a| a.parse().ok()) == Some(ip)
+    });
+    let (key, endpoint) = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    if super::valid_container_id(key) {
+        return Some(Holder::Container(key.clone()));
+    }
+    let name = endpoint.name.as_deref().filter(|n| !n.is_empty())?;
+    key.starts_with("ep-")
+        .then(|| Holder::Named(name.to_owned()))
+}
+
 /// Published ingress-mode ports of the named services: (tcp, udp).
 pub fn published_ports(services: &[Service], names: &[String]) -> (Vec<PortSpec>, Vec<PortSpec>) {
     let mut tcp = Vec::new();
@@ -133,6 +162,39 @@ mod tests {
         let mut nets: Vec<Network> = serde_json::from_str(ONE_NODE).unwrap();
         nets[0].containers.as_mut().unwrap().remove(SBOX_KEY);
         assert_eq!(ingress_from_network(&nets[0]), Err(FactsError::NoSbox));
+    }
+
+    #[test]
+    fn an_address_is_held_by_a_container_or_a_named_endpoint_and_nothing_else() {
+        let mut nets: Vec<Network> = serde_json::from_str(ONE_NODE).unwrap();
+        let net = &mut nets[0];
+        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+        assert_eq!(
+            endpoint_holder(net, ip(4)),
+            Some(Holder::Container(
+                "8dbf715e75e510931133c535cf8e5d941ed926c30f44bf9f0e54623377a120c2".into()
+            ))
+        );
+        // The sbox's address, and one nobody holds.
+        assert_eq!(endpoint_holder(net, ip(2)), None);
+        assert_eq!(endpoint_holder(net, ip(99)), None);
+        // Docker 28: an endpoint made for a starting container is listed by endpoint.
+        let containers = net.containers.as_mut().unwrap();
+        let mut pending =
+            containers["8f0c7f962a633ec0073ba4be331df7beb19e0ea776e1df21c27750b81c884337"].clone();
+        pending.ipv4_address = Some("10.0.0.6/24".into());
+        pending.name = Some("web.3.q98d99mm9r6g2l9v7nlpt962j".into());
+        containers.insert("ep-27a102abb023".into(), pending.clone());
+        assert_eq!(
+            endpoint_holder(net, ip(6)),
+            Some(Holder::Named("web.3.q98d99mm9r6g2l9v7nlpt962j".into()))
+        );
+        // Two endpoints claiming one address: nobody's.
+        net.containers
+            .as_mut()
+            .unwrap()
+            .insert("ep-ffffffffffff".into(), pending);
+        assert_eq!(endpoint_holder(net, ip(6)), None);
     }
 
     #[test]

@@ -29,6 +29,9 @@ const INGRESS: &str = "ingress";
 
 /// How long one Engine request may take to answer (bollard's own default).
 const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// Container inspects of one listing under way at once, and how long each may take.
+pub const INSPECTS: usize = 8;
+pub const INSPECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -75,24 +78,15 @@ pub struct DockerClient {
     overlay_view: std::sync::Arc<std::sync::Mutex<Vec<crate::ids::auto::SwarmNode>>>,
 }
 
-/// A service task that joined the ingress: the sandbox holding `ip` is its namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoiningTask {
-    pub id: String,
-    pub service: String,
-    /// Its address on the ingress network; `None` while Docker has not attached it yet (a
-    /// swarm task is connected when it is created, its sandbox made only when it starts).
-    pub ip: Option<std::net::Ipv4Addr>,
-}
-
 /// What dird reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     ContainerStart {
         id: String,
     },
-    /// A container joined the ingress network (`network connect`), before it starts: Docker
-    /// is about to put it into the load balancers' rotation.
+    /// A container joined the ingress network (`network connect`): counted, nothing more (its
+    /// namespace is configured as its address arrives there, see
+    /// [`crate::netns::arrivals`]).
     IngressJoined {
         container: String,
     },
@@ -101,7 +95,7 @@ pub enum Event {
     },
     /// A service was created, updated or removed (its published ports may have changed).
     ServiceChanged,
-    /// A network was created or removed (the ingress may have been rebuilt).
+    /// The ingress network was created or removed.
     NetworkChanged,
 }
 
@@ -272,20 +266,42 @@ impl DockerClient {
     }
 
     /// Running containers labelled with a service name, with their network namespaces (those
-    /// [`DockerClient::task`] accepts).
+    /// [`DockerClient::task`] accepts): one list, then [`INSPECTS`] inspects at a time, each
+    /// within [`INSPECT_TIMEOUT`]. A container whose inspect fails or takes longer (Docker
+    /// holds a container that is starting or stopping locked) is left out of this list, with
+    /// a line at debug: its own event, or the next audit, finds it.
     pub async fn service_tasks(&self) -> Result<Vec<TaskRef>, DockerError> {
         let opts = ListContainersOptions {
             filters: filters(&[("label", &[SERVICE_LABEL]), ("status", &["running"])]),
             ..Default::default()
         };
+        let ids: Vec<String> = self
+            .docker
+            .list_containers(Some(opts))
+            .await?
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect();
+        let inspected: Vec<(String, Result<Option<TaskRef>, String>)> = futures::stream::iter(ids)
+            .map(|id| async move {
+                let r = match tokio::time::timeout(INSPECT_TIMEOUT, self.task(&id)).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no inspect within {} s", INSPECT_TIMEOUT.as_secs())),
+                };
+                (id, r)
+            })
+            .buffer_unordered(INSPECTS)
+            .collect()
+            .await;
         let mut out = Vec::new();
-        for c in self.docker.list_containers(Some(opts)).await? {
-            if let Some(id) = c.id {
-                if let Some(t) = self.task(&id).await? {
-                    out.push(t);
-                }
+        for (id, r) in inspected {
+            match r {
+                Ok(Some(t)) => out.push(t),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(container = %id, "left out of this listing: {e}"),
             }
         }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
 
@@ -312,33 +328,37 @@ impl DockerClient {
         Ok(sandbox::task_from_inspect(id, &c))
     }
 
-    /// A container that has just joined the ingress, before it runs: its service and its
-    /// ingress address. Asked without inspecting the container, which Docker holds locked
-    /// while it starts it: the container list gives the labels, the ingress network its
-    /// endpoints. `None` when it is not a service task or has no ingress address (yet).
-    pub async fn joining_task(&self, id: &str) -> Result<Option<JoiningTask>, DockerError> {
-        if !valid_container_id(id) {
+    /// The service task Docker gave the ingress address `ip` (its 12-digit id and its service),
+    /// asked without inspecting the container, which Docker holds locked while it starts it:
+    /// the ingress network's endpoints say whose the address is (by container id, or by
+    /// container name for an endpoint not in its sandbox yet), the container list gives the
+    /// id and the service label. `None` when no service task holds it.
+    pub async fn ingress_holder(
+        &self,
+        ip: std::net::Ipv4Addr,
+    ) -> Result<Option<(String, String)>, DockerError> {
+        let net = self.inspect_network(INGRESS).await?;
+        let Some(holder) = facts::endpoint_holder(&net, ip) else {
             return Ok(None);
-        }
+        };
         let opts = ListContainersOptions {
             all: true,
-            filters: filters(&[("id", &[id])]),
+            filters: filters(&[("label", &[SERVICE_LABEL])]),
             ..Default::default()
         };
         let listed = self.docker.list_containers(Some(opts)).await?;
-        // `id` may be the short form: the list gives the full one, which keys the endpoints.
-        let Some((full, service)) = listed.iter().find_map(|c| {
-            let full = c.id.as_deref().filter(|f| f.starts_with(id))?;
+        Ok(listed.iter().find_map(|c| {
+            let id = c.id.as_deref().filter(|id| valid_container_id(id))?;
+            let held = match &holder {
+                facts::Holder::Container(full) => id == full,
+                facts::Holder::Named(name) => c
+                    .names
+                    .iter()
+                    .flatten()
+                    .any(|n| n.strip_prefix('/') == Some(name.as_str())),
+            };
             let service = c.labels.as_ref()?.get(SERVICE_LABEL)?;
-            Some((full.to_owned(), service.clone()))
-        }) else {
-            return Ok(None);
-        };
-        let net = self.inspect_network(INGRESS).await?;
-        Ok(Some(JoiningTask {
-            id: id.chars().take(12).collect(),
-            service,
-            ip: facts::endpoint_address(&net, &full),
+            held.then(|| (id.chars().take(12).collect(), service.clone()))
         }))
     }
 
@@ -365,6 +385,16 @@ impl DockerClient {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The Engine's firewall driver (`/info` `FirewallBackend.Driver`, Engine 28.1 and later:
+    /// `iptables`, `nftables`, either with `+firewalld`); `None` when it does not say.
+    pub async fn firewall_driver(&self) -> Result<Option<String>, DockerError> {
+        let info = self.docker.info().await?;
+        Ok(info
+            .firewall_backend
+            .and_then(|f| f.driver)
+            .filter(|d| !d.is_empty()))
     }
 
     /// Whether this node is a swarm manager (`/info`: `Swarm.ControlAvailable`).
@@ -397,7 +427,11 @@ impl DockerClient {
                 }
                 (Some(T::CONTAINER), "die" | "destroy") => Some(Event::ContainerGone { id }),
                 (Some(T::SERVICE), "create" | "update" | "remove") => Some(Event::ServiceChanged),
-                (Some(T::NETWORK), "create" | "destroy") => Some(Event::NetworkChanged),
+                // Only the ingress shapes dird's rules (a re-created ingress is a new subnet,
+                // a new sbox): other networks coming and going change nothing.
+                (Some(T::NETWORK), "create" | "destroy") if attribute("name") == Some(INGRESS) => {
+                    Some(Event::NetworkChanged)
+                }
                 _ => None,
             })
         })

@@ -25,7 +25,12 @@ pub enum RawError {
     TimedOut { request: String, secs: u64 },
     #[error("Docker Engine sent a malformed HTTP response to {request}")]
     Malformed { request: String },
+    #[error("Docker Engine's answer to {request} is larger than {MAX_ANSWER} bytes")]
+    TooLarge { request: String },
 }
+
+/// The largest answer read (the verbose ingress view of a big swarm is a few MiB).
+pub const MAX_ANSWER: usize = 64 << 20;
 
 /// The Engine's Unix socket: `DOCKER_HOST=unix://…` or the default.
 pub fn socket_path() -> PathBuf {
@@ -75,19 +80,31 @@ async fn get_unbounded(socket: &Path, request: &str) -> Result<String, RawError>
         .await
         .map_err(io)?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.map_err(io)?;
-    let text = String::from_utf8_lossy(&raw);
+    (&mut stream)
+        .take(MAX_ANSWER as u64 + 1)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(io)?;
+    if raw.len() > MAX_ANSWER {
+        return Err(RawError::TooLarge { request });
+    }
+    response_body(&request, &raw)
+}
+
+/// The body of a 200 answer `raw` (head and body) to `request`.
+fn response_body(request: &str, raw: &[u8]) -> Result<String, RawError> {
+    let text = String::from_utf8_lossy(raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| RawError::Malformed {
-            request: request.clone(),
+            request: request.to_owned(),
         })?;
     let status = head.lines().next().unwrap_or_default();
     if status.split_whitespace().nth(1) != Some("200") {
         return Err(RawError::Status {
-            request,
-            status: status.to_owned(),
-            message: error_message(body),
+            request: request.to_owned(),
+            status: status.chars().take(200).collect(),
+            message: error_message(body).chars().take(1000).collect(),
         });
     }
     Ok(body.to_owned())
@@ -104,5 +121,16 @@ mod tests {
             "client version 1.41 is too old"
         );
         assert_eq!(error_message("page not found\n"), "page not found");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_read_without_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let _ = response_body("/x", &raw);
+            let text = String::from_utf8_lossy(&raw);
+            let _ = crate::docker::swarm_view::parse(&text);
+            let _ = crate::docker::swarm_view::network_id(&text);
+            let _ = crate::docker::swarm_view::from_overlay(&text, None, &[], &[]);
+        }
     }
 }

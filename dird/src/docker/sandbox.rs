@@ -4,11 +4,7 @@
 //! exits. Containers on the host's network or sharing another container's namespace are
 //! refused, and so is any sandbox key that is not a file Docker keeps in its netns folder.
 
-use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use bollard::models::ContainerInspectResponse;
 
@@ -92,92 +88,20 @@ pub fn task_from_inspect(id: &str, c: &ContainerInspectResponse) -> Option<TaskR
     }
 }
 
-/// The container sandboxes Docker keeps now (`<dir>/<hex id>` in the first folder of
-/// [`NETNS_DIRS`] that exists), newest first: a task that has just joined the ingress owns
-/// one of the first.
-pub fn sandboxes() -> Vec<PathBuf> {
-    let Some(entries) = NETNS_DIRS.iter().find_map(|d| std::fs::read_dir(d).ok()) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(valid_container_id))
-        .filter_map(|e| {
-            let modified = e.metadata().and_then(|m| m.modified()).ok()?;
-            Some((modified, e.path()))
-        })
-        .collect();
-    found.sort_by_key(|f| std::cmp::Reverse(f.0));
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
-/// How long a sandbox found without an ingress address is left unread: Docker gives a new
-/// sandbox its address moments after making it, and a plain container's never gets one.
-pub const RECHECK: Duration = Duration::from_millis(500);
-
-/// What a sandbox was found to hold.
-#[derive(Debug, Clone, Copy)]
-enum Seen {
-    Address(Ipv4Addr),
-    /// No ingress address when read at this time.
-    Nothing(Instant),
-}
-
-impl Seen {
-    /// What a read at `now` found.
-    fn read(address: Option<Ipv4Addr>, now: Instant) -> Seen {
-        address.map_or(Seen::Nothing(now), Seen::Address)
-    }
-}
-
-/// The ingress addresses read from sandboxes so far, so that looking for a joining task's
-/// sandbox enters only the sandboxes whose address is not known yet, each at most once per
-/// [`RECHECK`], however many tasks are looked for. A sandbox's path names its container, whose
-/// address does not change; the path that matches is read again before it is returned, and
-/// paths that are gone are dropped.
-#[derive(Debug, Default)]
-pub struct AddressBook(Mutex<HashMap<PathBuf, Seen>>);
-
-impl AddressBook {
-    /// The first of `sandboxes` whose address (as `address_of` reads it) is `ip`, at `now`.
-    pub fn find<F>(
-        &self,
-        sandboxes: &[PathBuf],
-        ip: Ipv4Addr,
-        now: Instant,
-        address_of: F,
-    ) -> Option<PathBuf>
-    where
-        F: Fn(&Path) -> Option<Ipv4Addr>,
-    {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let present: HashSet<&PathBuf> = sandboxes.iter().collect();
-        seen.retain(|p, _| present.contains(p));
-        for p in sandboxes {
-            let known = match seen.get(p) {
-                Some(Seen::Address(a)) => Some(*a),
-                Some(Seen::Nothing(at)) if now.saturating_duration_since(*at) < RECHECK => None,
-                _ => {
-                    let read = address_of(p);
-                    seen.insert(p.clone(), Seen::read(read, now));
-                    read
-                }
-            };
-            if known == Some(ip) {
-                let now_holds = address_of(p);
-                if now_holds == Some(ip) {
-                    return Some(p.clone());
-                }
-                seen.insert(p.clone(), Seen::read(now_holds, now));
-            }
-        }
-        None
-    }
+/// The folder Docker keeps its sandboxes' namespaces in: the first of [`NETNS_DIRS`] that
+/// exists.
+pub fn netns_dir() -> Option<PathBuf> {
+    NETNS_DIRS.iter().map(PathBuf::from).find(|d| d.is_dir())
 }
 
 /// Containers whose sandbox key was refused already (so the warning is not repeated at every
-/// audit).
+/// audit); a container is dropped from it when it is gone ([`forget`]).
 static REFUSED: Once = Once::new();
+
+/// The container `id` (12 digits) is gone: nothing of it is kept.
+pub fn forget(id: &str) {
+    REFUSED.forget(id);
+}
 
 #[cfg(test)]
 mod tests {
@@ -186,66 +110,16 @@ mod tests {
     const KEY: &str = "/var/run/docker/netns/2f3c4d5e6f70";
 
     #[test]
-    fn the_address_book_enters_a_sandbox_only_while_its_address_is_unknown() {
-        use std::cell::RefCell;
-        let a = PathBuf::from("/run/docker/netns/aaaaaaaaaaaa");
-        let b = PathBuf::from("/run/docker/netns/bbbbbbbbbbbb");
-        let list = vec![a.clone(), b.clone()];
-        let ip = Ipv4Addr::new(10, 0, 0, 7);
-        // b gets its address only after the first look.
-        let b_has = RefCell::new(false);
-        let reads = RefCell::new(Vec::<PathBuf>::new());
-        let address_of = |p: &Path| {
-            reads.borrow_mut().push(p.to_owned());
-            if p == a {
-                Some(Ipv4Addr::new(10, 0, 0, 5))
-            } else {
-                b_has.borrow().then_some(ip)
-            }
-        };
-        let book = AddressBook::default();
-        let t0 = Instant::now();
-        assert_eq!(book.find(&list, ip, t0, address_of), None);
-        assert_eq!(*reads.borrow(), [a.clone(), b.clone()]);
-        // Within RECHECK nothing is entered again: a's address is known, b was just read.
-        reads.borrow_mut().clear();
-        assert_eq!(book.find(&list, ip, t0 + RECHECK / 2, address_of), None);
-        assert!(reads.borrow().is_empty());
-        // After RECHECK only b is read again; the match is read once more before it is given.
-        *b_has.borrow_mut() = true;
-        assert_eq!(
-            book.find(&list, ip, t0 + RECHECK, address_of),
-            Some(b.clone())
+    fn a_refused_container_is_forgotten_when_it_is_gone() {
+        let id = "0123456789ab";
+        assert!(REFUSED.first(id));
+        assert!(!REFUSED.first(id));
+        forget(id);
+        assert!(
+            REFUSED.first(id),
+            "forgotten: warned again if it ever came back"
         );
-        assert_eq!(*reads.borrow(), [b.clone(), b.clone()]);
-        // Another task's look reads nothing new.
-        reads.borrow_mut().clear();
-        assert_eq!(
-            book.find(&list, Ipv4Addr::new(10, 0, 0, 9), t0 + RECHECK, address_of),
-            None
-        );
-        assert!(reads.borrow().is_empty());
-    }
-
-    #[test]
-    fn the_address_book_drops_sandboxes_that_are_gone_and_rereads_a_reused_path() {
-        let a = PathBuf::from("/run/docker/netns/aaaaaaaaaaaa");
-        let ip = Ipv4Addr::new(10, 0, 0, 7);
-        let only_a = std::slice::from_ref(&a);
-        let book = AddressBook::default();
-        let t0 = Instant::now();
-        assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
-        // The sandbox is gone: forgotten.
-        assert_eq!(book.find(&[], ip, t0, |_| Some(ip)), None);
-        // The same path now holds another address: the book's old answer is not trusted.
-        assert_eq!(
-            book.find(only_a, ip, t0, |_| Some(Ipv4Addr::new(10, 0, 0, 8))),
-            None
-        );
-        // A path whose known address no longer holds is read again before it is given.
-        let book = AddressBook::default();
-        assert_eq!(book.find(only_a, ip, t0, |_| Some(ip)), Some(a.clone()));
-        assert_eq!(book.find(only_a, ip, t0, |_| None), None);
+        forget(id);
     }
 
     #[test]

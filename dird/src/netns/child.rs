@@ -2,12 +2,14 @@
 //! of its own, so that killing the group at the deadline also kills whatever a wrapper script
 //! started; every live group is registered, so that [`kill_all`] can end them when the daemon
 //! stops. Input is written and output read on threads of their own: a child that stops
-//! reading never blocks the caller past the deadline.
+//! reading never blocks the caller past the deadline. What is read is bounded: a child that
+//! prints more than [`MAX_STDOUT`] (or [`MAX_STDERR`]) bytes is killed (`iptables-save` of a
+//! namespace prints what that namespace's owner put there).
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,6 +36,25 @@ pub enum ChildError {
     TimedOut { program: String, secs: f64 },
     #[error("{program}: the thread waiting for it stopped")]
     Lost { program: String },
+    #[error("{program} printed more than {limit} bytes and was killed")]
+    TooMuchOutput { program: String, limit: usize },
+}
+
+/// The most a child may print on stdout (an `iptables-save` of every table included).
+pub const MAX_STDOUT: usize = crate::plan::state::MAX_SAVE_BYTES;
+/// The most a child may print on stderr.
+pub const MAX_STDERR: usize = 64 << 10;
+
+/// Reads `from` up to `limit` bytes; on more, kills the process group `pgid` (`true` then).
+fn read_capped(mut from: impl Read, limit: usize, pgid: i32) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let read = (&mut from).take(limit as u64 + 1).read_to_end(&mut out);
+    if read.is_ok() && out.len() > limit {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        out.truncate(limit);
+        return (out, true);
+    }
+    (out, false)
 }
 
 /// Process groups of the children running now.
@@ -102,9 +123,16 @@ pub fn run(
         }
         _ => None,
     };
-    let (tx, rx) = mpsc::channel();
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (tx, rx) =
+        mpsc::channel::<std::io::Result<(ExitStatus, (Vec<u8>, bool), (Vec<u8>, bool))>>();
     std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
+        let err = stderr.map(|e| std::thread::spawn(move || read_capped(e, MAX_STDERR, pgid)));
+        let out = stdout.map_or((Vec::new(), false), |o| read_capped(o, MAX_STDOUT, pgid));
+        let err = err
+            .and_then(|t| t.join().ok())
+            .unwrap_or((Vec::new(), false));
+        let _ = tx.send(child.wait().map(|status| (status, out, err)));
     });
     let waited = match deadline {
         Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
@@ -130,7 +158,18 @@ pub fn run(
             })
         }
     };
-    let output = result?;
+    let (status, (stdout, out_over), (stderr, err_over)) = result?;
+    if out_over || err_over {
+        return Err(ChildError::TooMuchOutput {
+            program: program.to_owned(),
+            limit: if out_over { MAX_STDOUT } else { MAX_STDERR },
+        });
+    }
+    let output = Output {
+        status,
+        stdout,
+        stderr,
+    };
     match writer.map(|w| w.join()) {
         Some(Ok(Err(source))) => Err(ChildError::Input {
             program: program.to_owned(),

@@ -132,3 +132,15 @@ fn kill_all_ends_children_that_have_no_deadline() {
     // Killed by a signal: an output with a failed status.
     assert!(!result.unwrap().status.success());
 }
+
+#[test]
+fn a_child_that_prints_without_end_is_killed_at_the_output_limit() {
+    let _serial = serial();
+    // yes(1) never stops; the deadline is far away: only the limit can end it.
+    let deadline = Some(Instant::now() + Duration::from_secs(120));
+    match run("yes", &[], None, deadline) {
+        Err(ChildError::TooMuchOutput { limit, .. }) => assert_eq!(limit, MAX_STDOUT),
+        other => panic!("expected TooMuchOutput, got {other:?}"),
+    }
+    assert!(processes_with("yes").iter().all(|c| c.trim() != "yes"));
+}

@@ -3,7 +3,9 @@
 //! processes started from that thread (iptables-restore) and netlink sockets opened there
 //! belong to the target namespace; so do `/proc/sys/net` files opened there.
 
+pub mod arrivals;
 pub mod child;
+mod first_address;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

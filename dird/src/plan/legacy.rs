@@ -8,8 +8,9 @@ pub const LEGACY_MARKER: &str = "-m comment --comment docker-ingress-routing-dae
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LegacyMatch {
-    /// Any rule containing this text.
-    Contains(&'static str),
+    /// A rule of the form the original writes into this built-in chain of `ingress_sbox`
+    /// (see [`super::own_rules::is_original_sbox_rule`]).
+    SboxForm,
     /// Exactly this rule.
     Exact(&'static str),
     /// `-m tos --tos 0xNN/0xff -j CONNMARK --set-xmark 0xN/0xffffffff` with the same N.
@@ -27,7 +28,9 @@ pub struct LegacyRule {
 impl LegacyRule {
     pub fn matches(&self, spec: &str) -> bool {
         match self.pattern {
-            LegacyMatch::Contains(s) => spec.contains(s),
+            LegacyMatch::SboxForm => {
+                super::own_rules::is_original_sbox_rule(self.table, self.chain, spec)
+            }
             LegacyMatch::Exact(s) => spec == s,
             LegacyMatch::TosToConnmark => parse_tos_connmark(spec).is_some(),
         }
@@ -43,25 +46,21 @@ pub fn parse_tos_connmark(spec: &str) -> Option<u8> {
     (u32::from_str_radix(mark, 16).ok()? == u32::from(tos)).then_some(tos)
 }
 
-/// In `ingress_sbox`: the original's `nat`, `mangle` and `raw` rules (its own uninstall patterns).
+/// In `ingress_sbox`: the original's `nat`, `mangle` and `raw` rules, by their exact forms
+/// (`[-d SUBNET] [-p PROTO -m multiport --dports PORTS] …`).
 pub fn sbox_rules() -> Vec<LegacyRule> {
-    vec![
-        LegacyRule {
-            table: Table::Raw,
-            chain: "PREROUTING",
-            pattern: LegacyMatch::Contains("-j CT --notrack"),
-        },
-        LegacyRule {
-            table: Table::Mangle,
-            chain: "POSTROUTING",
-            pattern: LegacyMatch::Contains("-j TOS --set-tos"),
-        },
-        LegacyRule {
-            table: Table::Nat,
-            chain: "POSTROUTING",
-            pattern: LegacyMatch::Contains("-m ipvs --ipvs -j ACCEPT"),
-        },
+    [
+        (Table::Raw, "PREROUTING"),
+        (Table::Mangle, "POSTROUTING"),
+        (Table::Nat, "POSTROUTING"),
     ]
+    .into_iter()
+    .map(|(table, chain)| LegacyRule {
+        table,
+        chain,
+        pattern: LegacyMatch::SboxForm,
+    })
+    .collect()
 }
 
 /// In a task container, only where [`LEGACY_MARKER`] is present.

@@ -6,6 +6,7 @@
 pub mod iptables;
 pub mod lb;
 pub mod legacy;
+pub mod own_rules;
 mod ports;
 pub mod render;
 pub mod restore;

@@ -1,6 +1,10 @@
 //! Rendering: the `iptables-restore --noflush` input that takes an installed state to a
 //! desired plan, one batch per table (each batch is one atomic commit), touching nothing but
-//! dird's own chains, their jumps, and the original daemon's rules.
+//! dird's own chains, their jumps, and the original daemon's rules. Every line is dird's own
+//! text: its chains' names (`DIRD-<built-in chain>`), its plan's rules, its tagged jump, or a
+//! rule of the original daemon's exact forms; a rule read from the namespace is sent back only
+//! when it is one of those (anything else there, a forged jump to a `DIRD-` chain among
+//! others, is left alone).
 
 use super::iptables::{jump_spec, IptablesPlan};
 use super::legacy;
@@ -26,14 +30,26 @@ impl TableBatch {
 
 /// Everything needed to go from `installed` to `desired`. Empty when they already agree, so
 /// applying a plan twice changes nothing the second time.
+///
+/// The batches go in table order (raw, mangle, nat, filter), so that an install puts the
+/// sbox's stamp (mangle) in place before the ACCEPT that skips Docker's SNAT (nat) — except
+/// when the plan removes dird's nat chain: then nat goes first, so that no failure half-way
+/// leaves that ACCEPT without its stamp (replies of unstamped connections would leave the
+/// task the wrong way).
 pub fn render_sync(desired: &IptablesPlan, installed: &IptablesState) -> Vec<TableBatch> {
-    Table::ALL
+    let mut batches: Vec<TableBatch> = Table::ALL
         .into_iter()
         .filter_map(|table| {
             let lines = table_lines(desired, installed, table);
             (!lines.is_empty()).then(|| TableBatch::new(table, &lines))
         })
-        .collect()
+        .collect();
+    let removes_nat = !installed.own_chain_names(Table::Nat).is_empty()
+        && !desired.chains.iter().any(|c| c.table == Table::Nat);
+    if removes_nat {
+        batches.sort_by_key(|b| b.table != Table::Nat);
+    }
+    batches
 }
 
 /// All batches as one text (for display; appliers send each batch on its own).
@@ -52,7 +68,7 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
         .map(|t| &t.chains)
         .unwrap_or(&empty);
 
-    // 1. dird chains that the plan no longer wants: unhook, flush, delete.
+    // 1. dird chains that the plan no longer wants: unhook (its exact jumps), flush, delete.
     for name in installed.own_chain_names(table) {
         if desired
             .chains
@@ -61,14 +77,14 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
         {
             continue;
         }
-        let target = format!("-j {name}");
-        for (chain, rules) in chains {
-            for r in rules
-                .iter()
-                .filter(|r| r.ends_with(&target) || r.contains(&format!("{target} ")))
-            {
-                lines.push(format!("-D {chain} {r}"));
-            }
+        let spec = jump_spec(&name);
+        for builtin in table.builtins() {
+            let jumps = chains
+                .get(*builtin)
+                .into_iter()
+                .flatten()
+                .filter(|r| **r == spec);
+            lines.extend(jumps.map(|_| format!("-D {builtin} {spec}")));
         }
         lines.push(format!("-F {name}"));
         lines.push(format!("-X {name}"));
@@ -104,7 +120,8 @@ fn table_lines(desired: &IptablesPlan, installed: &IptablesState, table: Table) 
         }
     }
 
-    // 3. The original daemon's rules (migration), where they apply.
+    // 3. The original daemon's rules (migration), where they apply: each matched a form of
+    // the original's exactly, so the text sent is that form's.
     let mangle_output = installed.rules(Table::Mangle, "OUTPUT");
     if legacy::applies(&desired.legacy, mangle_output) {
         for lr in desired.legacy.iter().filter(|l| l.table == table) {

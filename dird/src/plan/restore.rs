@@ -1,13 +1,17 @@
 //! Rollback input: the `iptables-restore --noflush` batches that put dird's own part of some
 //! tables back as a saved state had it, computed against the tables as they are now. dird's
-//! part is its chains (`DIRD-*`), the rules jumping to them, and the original daemon's rules
-//! that a plan removes; every other rule is left as it is now, so whatever another writer
-//! (Docker) added after the save survives the rollback. No table is ever flushed.
+//! part is its chains (`DIRD-<built-in chain>`), its tagged jumps to them, and the original
+//! daemon's rules that a plan removes; every other rule is left as it is now, so whatever
+//! another writer (Docker) added after the save survives the rollback. No table is ever
+//! flushed. Only text of dird's own forms is sent back: a saved rule of dird's chains that
+//! is not of the form of one dird writes ([`super::own_rules::is_own_rule`]), or a jump that
+//! is not dird's tagged jump, is not put back.
 
 use std::collections::BTreeSet;
 
-use super::iptables::CHAIN_PREFIX;
+use super::iptables::jump_spec;
 use super::legacy::{self, LegacyRule};
+use super::own_rules::is_own_rule;
 use super::render::TableBatch;
 use super::state::{IptablesState, TableState};
 use super::table::Table;
@@ -43,19 +47,10 @@ pub fn render_restore(
         .collect()
 }
 
-fn is_own_chain(table: Table, name: &str) -> bool {
-    name.starts_with(CHAIN_PREFIX) && !table.is_builtin(name)
-}
-
-/// The chain a rule jumps (`-j`) or goes (`-g`) to.
-fn target(spec: &str) -> Option<&str> {
-    let mut words = spec.split_whitespace();
-    while let Some(w) = words.next() {
-        if w == "-j" || w == "-g" {
-            return words.next();
-        }
-    }
-    None
+/// Whether `spec` is dird's tagged jump to one of its chains in `table`.
+fn is_own_jump(table: Table, spec: &str) -> bool {
+    spec.rsplit_once(' ')
+        .is_some_and(|(_, chain)| table.is_own_chain(chain) && spec == jump_spec(chain))
 }
 
 /// dird's rules of one chain, each with the number of other rules before it (its place,
@@ -79,7 +74,7 @@ fn table_restore(
     current: &TableState,
     is_legacy: &dyn Fn(&str, &str) -> bool,
 ) -> Vec<String> {
-    let own = |name: &str| is_own_chain(table, name);
+    let own = |name: &str| table.is_own_chain(name);
     let mut decls = Vec::new();
     let mut unhook = Vec::new();
     let mut drop = Vec::new();
@@ -93,8 +88,13 @@ fn table_restore(
         }
     }
     for (name, rules) in saved.chains.iter().filter(|(n, _)| own(n)) {
+        let builtin = table.own_chain_builtin(name).unwrap_or_default();
+        let rules: Vec<&String> = rules
+            .iter()
+            .filter(|r| is_own_rule(table, builtin, r))
+            .collect();
         match current.chains.get(name) {
-            Some(now) if now == rules => continue,
+            Some(now) if now.iter().eq(rules.iter().copied()) => continue,
             Some(_) => fill.push(format!("-F {name}")),
             None => decls.push(format!(":{name} - [0:0]")),
         }
@@ -112,7 +112,7 @@ fn table_restore(
         else {
             continue;
         };
-        let ours = |r: &str| target(r).is_some_and(own) || is_legacy(chain, r);
+        let ours = |r: &str| is_own_jump(table, r) || is_legacy(chain, r);
         let want = placed(saved.chains.get(chain).unwrap_or(&no_rules), &ours);
         let have = placed(now, &ours);
         if want == have {

@@ -48,4 +48,15 @@ impl Table {
     pub fn is_builtin(self, chain: &str) -> bool {
         self.builtins().contains(&chain)
     }
+
+    /// The built-in chain whose dird chain (`DIRD-<built-in chain>`) `chain` is, if it is one.
+    pub fn own_chain_builtin(self, chain: &str) -> Option<&'static str> {
+        let b = chain.strip_prefix(super::iptables::CHAIN_PREFIX)?;
+        self.builtins().iter().copied().find(|x| *x == b)
+    }
+
+    /// Whether `chain` is one of dird's chains in this table (`DIRD-<built-in chain>`).
+    pub fn is_own_chain(self, chain: &str) -> bool {
+        self.own_chain_builtin(chain).is_some()
+    }
 }

@@ -387,6 +387,60 @@ fn parse_reads_counters_and_rejects_garbage() {
     }
 }
 
+/// What `iptables-save` 1.8.9 (both backends) prints for a rule whose comment holds newlines
+/// (`iptables -A INPUT -m comment --comment "$(printf 'z\n-A INPUT -M /tmp/x -j DROP\n#')" -j
+/// ACCEPT`, measured in a throwaway namespace): the forged middle line looks like a rule of its
+/// own; the line before it leaves its quote open.
+const FORGED_SAVE: &str =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A INPUT -m comment --comment \"z\n-A INPUT -M /tmp/x -j DROP\n#\" -j ACCEPT\nCOMMIT\n";
+
+#[test]
+fn a_save_that_does_not_parse_strictly_is_refused() {
+    let e = IptablesState::parse(FORGED_SAVE).unwrap_err();
+    assert_eq!(e.message, "a quote left open at the end of the line");
+    assert_eq!(e.line, 5);
+    for bad in [
+        // Commands iptables-save never prints.
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-I POSTROUTING -j ACCEPT\nCOMMIT\n",
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-D POSTROUTING -j ACCEPT\nCOMMIT\n",
+        "*nat\n:DIRD-X - [0:0]\n-X DIRD-X\nCOMMIT\n",
+        // A line that is neither a table, a chain, a rule nor COMMIT.
+        "*nat\n:POSTROUTING ACCEPT [0:0]\nhello\nCOMMIT\n",
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n -A POSTROUTING -j ACCEPT\nCOMMIT\n",
+        // Control characters, a malformed declaration or chain name, nesting.
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j ACCEPT\r\nCOMMIT\n",
+        "*nat\n:POSTROUTING ACCEPT\nCOMMIT\n",
+        "*nat\n:POST$ROUTING ACCEPT [0:0]\nCOMMIT\n",
+        "*nat\n*mangle\nCOMMIT\n",
+        "*Nat\nCOMMIT\n",
+    ] {
+        assert!(IptablesState::parse(bad).is_err(), "{bad:?}");
+    }
+    // Quotes that close, with an escaped quote inside: fine.
+    let ok = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a \\\"b\\\" c\" -j ACCEPT\nCOMMIT\n";
+    assert!(IptablesState::parse(ok).is_ok());
+}
+
+#[test]
+fn what_is_read_from_a_namespace_is_bounded() {
+    let mut many = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+    for _ in 0..=crate::plan::state::MAX_RULES {
+        many.push_str("-A INPUT -j ACCEPT\n");
+    }
+    many.push_str("COMMIT\n");
+    let e = IptablesState::parse(&many).unwrap_err();
+    assert_eq!(e.message, "more rules than dird reads from a namespace");
+    let long = format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment {} -j ACCEPT\nCOMMIT\n",
+        "x".repeat(crate::plan::state::MAX_LINE)
+    );
+    assert!(IptablesState::parse(&long).is_err());
+    // A deadline that has passed stops the parse.
+    let past = std::time::Instant::now();
+    assert!(IptablesState::parse_until(TASK_DOCKER, Some(past)).is_err());
+}
+
 // ---- properties -------------------------------------------------------------------------
 
 fn rule_config() -> impl Strategy<Value = (RuleConfig, Vec<u8>, bool)> {
@@ -457,11 +511,31 @@ proptest! {
     }
 
     #[test]
+    fn parsing_arbitrary_text_never_panics(text in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let text = String::from_utf8_lossy(&text);
+        let _ = IptablesState::parse(&text);
+    }
+
+    #[test]
+    fn every_rule_dird_renders_is_recognised_as_its_own((cfg, octets, _) in rule_config()) {
+        let (lb, task) = plans(&cfg, &octets);
+        for c in lb.iptables.chains.iter().chain(&task.iptables.chains) {
+            for r in &c.rules {
+                prop_assert!(
+                    crate::plan::own_rules::is_own_rule(c.table, c.builtin, r),
+                    "{:?} {} {}", c.table, c.builtin, r
+                );
+            }
+        }
+    }
+
+    #[test]
     fn render_then_parse_gives_the_plan_back((cfg, octets, _) in rule_config()) {
         let (lb, task) = plans(&cfg, &octets);
         for plan in [&lb.iptables, &task.iptables] {
             let text = render_text(&render_sync(plan, &IptablesState::default()));
-            let parsed = IptablesState::parse(&text).unwrap();
+            let mut parsed = IptablesState::default();
+            parsed.replay(&text).unwrap();
             prop_assert_eq!(&parsed.own_chains().chains, &plan.chains);
             prop_assert!(render_sync(plan, &parsed).is_empty(), "applying twice changes nothing");
         }
@@ -628,7 +702,7 @@ fn a_udp_port_range_gives_one_pair_of_rules() {
 #[test]
 fn unknown_tables_are_ignored() {
     let save = format!(
-        "*security\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:SECMARK-X - [0:0]\n-A INPUT -j SECMARK-X\n-A SECMARK-X -j SECMARK --selctx system_u:object_r:x:s0\nCOMMIT\n{TASK_DOCKER}*bogus\n-X NOTHING\nCOMMIT\n"
+        "*security\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:SECMARK-X - [0:0]\n-A INPUT -j SECMARK-X\n-A SECMARK-X -j SECMARK --selctx system_u:object_r:x:s0\nCOMMIT\n{TASK_DOCKER}*bogus\n:NOTHING - [0:0]\n-A NOTHING -j ACCEPT\nCOMMIT\n"
     );
     let state = IptablesState::parse(&save).unwrap();
     assert_eq!(state, IptablesState::parse(TASK_DOCKER).unwrap());
@@ -638,4 +712,169 @@ fn unknown_tables_are_ignored() {
     let mut installed = state.clone();
     apply_all(&mut installed, &batches);
     assert!(render_sync(&task.iptables, &installed).is_empty());
+}
+
+// ---- nothing but dird's own text goes to iptables-restore ---------------------------------
+
+/// Whether `line` of a batch for `table` is dird's own text: a table header, COMMIT, one of
+/// dird's chains declared, flushed or deleted, a rule of dird's forms in its chain, or its
+/// tagged jump / a rule of the original daemon's forms added, inserted or deleted in a
+/// built-in chain.
+fn is_dird_line(table: Table, line: &str) -> bool {
+    use crate::plan::own_rules::{is_original_sbox_rule, is_own_rule};
+    if line == "COMMIT" || line == table.header() {
+        return true;
+    }
+    if let Some(decl) = line.strip_prefix(':') {
+        return decl
+            .strip_suffix(" - [0:0]")
+            .is_some_and(|c| table.is_own_chain(c));
+    }
+    let mut words = line.splitn(3, ' ');
+    let (cmd, chain, rest) = (words.next(), words.next(), words.next());
+    let Some(chain) = chain else { return false };
+    match (cmd, rest) {
+        (Some("-F" | "-X"), None) => table.is_own_chain(chain),
+        (Some("-A"), Some(r)) if table.is_own_chain(chain) => {
+            is_own_rule(table, table.own_chain_builtin(chain).unwrap_or_default(), r)
+        }
+        (Some("-A" | "-D" | "-I"), Some(r)) if table.is_builtin(chain) => {
+            let r = match cmd {
+                Some("-I") => r
+                    .split_once(' ')
+                    .map(|(n, s)| {
+                        if n.bytes().all(|b| b.is_ascii_digit()) {
+                            s
+                        } else {
+                            r
+                        }
+                    })
+                    .unwrap_or(r),
+                _ => r,
+            };
+            let jump = r.rsplit_once(' ').is_some_and(|(_, c)| {
+                table.is_own_chain(c) && r == crate::plan::iptables::jump_spec(c)
+            });
+            let legacy = crate::plan::legacy::task_rules()
+                .iter()
+                .any(|l| l.table == table && l.chain == chain && l.matches(r));
+            jump || legacy || is_original_sbox_rule(table, chain, r)
+        }
+        _ => false,
+    }
+}
+
+/// A namespace holding, besides Docker's rules, whatever a container with NET_ADMIN put there:
+/// `DIRD-` chains of its own, rules in dird's chains, jumps that end like dird's.
+fn hostile_state(docker: &str, junk: &[String]) -> IptablesState {
+    let mut text = String::new();
+    for (i, table) in ["raw", "mangle", "nat", "filter"].iter().enumerate() {
+        text.push_str(&format!("*{table}\n"));
+        let t = Table::from_name(table).unwrap();
+        for b in t.builtins() {
+            text.push_str(&format!(":{b} ACCEPT [0:0]\n"));
+        }
+        for c in [
+            "DIRD-X",
+            "DIRD-PREROUTING",
+            "DIRD-POSTROUTING",
+            "DIRD-OUTPUT",
+        ] {
+            text.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        for (k, j) in junk.iter().enumerate() {
+            let chain = [
+                "DIRD-X",
+                "DIRD-PREROUTING",
+                "DIRD-POSTROUTING",
+                "DIRD-OUTPUT",
+            ][k % 4];
+            let b = t.builtins()[(k + i) % t.builtins().len()];
+            text.push_str(&format!("-A {chain} {j}\n-A {b} {j} -j {chain}\n"));
+            text.push_str(&format!(
+                "-A {b} -M /tmp/evil.sh -m comment --comment dird -j {chain}\n"
+            ));
+        }
+        text.push_str("COMMIT\n");
+    }
+    let mut state = IptablesState::parse(&text).unwrap();
+    let docker = IptablesState::parse(docker).unwrap();
+    for (t, ts) in docker.tables {
+        let mine = state.tables.entry(t).or_default();
+        for (c, rules) in ts.chains {
+            mine.chains.entry(c).or_default().extend(rules);
+        }
+    }
+    state
+}
+
+#[test]
+fn a_forged_jump_to_a_dird_chain_is_never_sent_back() {
+    let state = hostile_state(TASK_DOCKER, &["-m comment --comment forged".to_string()]);
+    let (lb, task) = plans(&base(), &[2, 3]);
+    for plan in [
+        &lb.iptables,
+        &task.iptables,
+        &crate::plan::lb_uninstall_plan(),
+        &crate::plan::task_uninstall_plan().0,
+    ] {
+        let text = render_text(&render_sync(plan, &state));
+        assert!(!text.contains("-M "), "{text}");
+        assert!(!text.contains("forged"), "{text}");
+        assert!(!text.contains("DIRD-X"), "{text}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn no_byte_of_foreign_rules_reaches_a_batch(
+        (cfg, octets, _) in rule_config(),
+        junk in proptest::collection::vec("[-a-zA-Z0-9 /.:!]{0,30}", 0..6),
+        docker in any::<bool>(),
+    ) {
+        let junk: Vec<String> = junk
+            .into_iter()
+            .map(|j| j.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|j| !j.is_empty())
+            .collect();
+        let state = hostile_state(if docker { SBOX_DOCKER } else { TASK_DOCKER }, &junk);
+        let (lb, task) = plans(&cfg, &octets);
+        let uninstall = [crate::plan::lb_uninstall_plan(), crate::plan::task_uninstall_plan().0];
+        for plan in [&lb.iptables, &task.iptables, &uninstall[0], &uninstall[1]] {
+            let batches = render_sync(plan, &state);
+            // Rolling back from the plan applied (on the model) to the hostile state.
+            let mut after = state.clone();
+            for b in &batches {
+                let _ = after.replay(&b.text);
+            }
+            let tables: Vec<Table> = batches.iter().map(|b| b.table).collect();
+            let back = crate::plan::render_restore(&state, &after, &tables, &plan.legacy);
+            for b in batches.iter().chain(&back) {
+                for line in b.text.lines() {
+                    prop_assert!(is_dird_line(b.table, line), "not dird's: {:?} in\n{}", line, b.text);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_removal_takes_the_accept_away_before_its_stamp() {
+    let (lb, _) = plans(&base(), &[2, 3]);
+    let mut installed = IptablesState::parse(SBOX_DOCKER).unwrap();
+    apply_all(
+        &mut installed,
+        &render_sync(&lb.iptables, &IptablesState::parse(SBOX_DOCKER).unwrap()),
+    );
+    let order: Vec<Table> = render_sync(&crate::plan::lb_uninstall_plan(), &installed)
+        .iter()
+        .map(|b| b.table)
+        .collect();
+    assert_eq!(order, [Table::Nat, Table::Raw, Table::Mangle]);
+    // An install stamps first.
+    let order: Vec<Table> = render_sync(&lb.iptables, &IptablesState::parse(SBOX_DOCKER).unwrap())
+        .iter()
+        .map(|b| b.table)
+        .collect();
+    assert_eq!(order, [Table::Raw, Table::Mangle, Table::Nat]);
 }

@@ -11,13 +11,50 @@ use super::jobs::{self, Control, Done, TaskResult};
 use super::records::SBOX;
 use super::runner::{Exit, Runner, Session};
 use super::sync::{log_sbox, log_task, BuildError};
-use super::work::Watch;
 use crate::apply::TaskOutcome;
 use crate::docker::DockerClient;
+use crate::netns::arrivals::Arrivals;
 use crate::node::{Node, TaskRef};
 
 /// How long to wait before asking again when the ingress or the load balancers are not known.
 const NOT_READY_RETRY: Duration = Duration::from_secs(5);
+
+/// `id`'s job ended: it is free again, or, when its worker was abandoned still running, once
+/// that worker ends (a retry never runs beside it).
+fn release(s: &mut Session, id: &str, lingering: super::jobs::Lingering) {
+    match lingering {
+        None => {
+            s.busy.remove(id);
+        }
+        Some(worker) => {
+            let id = id.to_owned();
+            s.jobs.push(Box::pin(async move {
+                let _ = worker.await;
+                Done::Released { id }
+            }));
+        }
+    }
+}
+
+/// Watches Docker's netns folder for new namespaces and their first address in `subnet`,
+/// unless such a watch runs already; a watch for another subnet is replaced.
+fn watch_arrivals(s: &mut Session, subnet: ipnet::Ipv4Net) {
+    if s.arrivals.as_ref().is_some_and(|a| a.subnet() == subnet) {
+        return;
+    }
+    s.arrivals = None;
+    let Some(dir) = crate::docker::sandbox::netns_dir() else {
+        debug!("no Docker netns folder yet: new tasks are configured at their start");
+        return;
+    };
+    match Arrivals::start(&dir, subnet, crate::docker::valid_container_id) {
+        Ok(a) => {
+            debug!("watching {} for new namespaces", dir.display());
+            s.arrivals = Some(a);
+        }
+        Err(e) => warn!("{e}; new tasks are configured at their start"),
+    }
+}
 
 impl Runner {
     /// A Docker-wide question answered; `Some` ends the session.
@@ -76,6 +113,7 @@ impl Runner {
                         node.ingress.subnet, node.ingress.node_ip
                     );
                 }
+                watch_arrivals(s, node.ingress.subnet);
                 self.node = Some(node);
                 // The rebuild counts as the full sync's start: list the tasks now.
                 s.control = Some(Box::pin(jobs::list(client.clone())));
@@ -140,12 +178,25 @@ impl Runner {
     /// A namespace's job ended: log it when its state changed, schedule a retry if it failed.
     pub(super) fn finished(&mut self, s: &mut Session, done: Done) {
         match done {
-            Done::Task { id, result, took } => {
-                s.busy.remove(&id);
+            Done::Task {
+                id,
+                result,
+                took,
+                lingering,
+            } => {
+                release(s, &id, lingering);
                 self.task_done(&id, result, took);
             }
-            Done::Sbox { result, took } => {
-                s.busy.remove(SBOX);
+            Done::Released { id } => {
+                debug!(container = %id, "the abandoned apply's worker has ended");
+                s.busy.remove(&id);
+            }
+            Done::Sbox {
+                result,
+                took,
+                lingering,
+            } => {
+                release(s, SBOX, lingering);
                 match result {
                     Ok(o) => {
                         self.telemetry.applied("sbox", took);
@@ -159,16 +210,36 @@ impl Runner {
                 s.busy.remove(SBOX);
                 info!("no ingress_sbox at {} yet", path.display());
             }
+            Done::Resolved { arrival, result } => match result {
+                Ok(Some(t)) => {
+                    debug!(container = %t.id, service = %t.service, netns = %t.netns.display(), "its ingress address {} arrived in a new namespace", arrival.ip);
+                    s.arrived.push_back(t);
+                }
+                Ok(None) => info!(
+                    netns = %arrival.netns.display(),
+                    "a new namespace got ingress address {}, which Docker gives no service task; left alone",
+                    arrival.ip
+                ),
+                Err(e) => warn!(
+                    netns = %arrival.netns.display(),
+                    "cannot ask Docker whose ingress address {} is ({e}); its task is configured when it starts",
+                    arrival.ip
+                ),
+            },
         }
     }
 
     fn task_done(&mut self, id: &str, result: TaskResult, took: Duration) {
-        if !matches!(result, TaskResult::NotAttachedYet(_)) {
-            self.work.settled(id);
-        }
         match result {
             TaskResult::Applied(t, outcome) => {
                 self.telemetry.applied("task", took);
+                if let Some(early) = self
+                    .records
+                    .netns(id)
+                    .filter(|n| n.file_name() != t.netns.file_name())
+                {
+                    warn!(container = %id, service = %t.service, "Docker's sandbox for it is {}, not {}, which was configured as its when its ingress address arrived there; that one is left as it is", t.netns.display(), early.display());
+                }
                 log_task(&t, &outcome);
                 let changed =
                     matches!(&outcome, TaskOutcome::Applied { outcome, .. } if outcome.changed());
@@ -178,16 +249,6 @@ impl Runner {
                 debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
                 self.records.forget(id);
             }
-            TaskResult::NotAttachedYet(j) => match self.work.watch_join(id, Instant::now(), j) {
-                Watch::GoesOn => {}
-                Watch::TimedOut => {
-                    debug!(container = %id, "joined the ingress, no sandbox with its address after {} s; left to its start event", super::work::JOIN_WATCH.as_secs());
-                    self.records.forget(id);
-                }
-                Watch::Ended => {
-                    debug!(container = %id, "watch for its sandbox ended (gone or started)")
-                }
-            },
             TaskResult::NotWanted(t) => {
                 debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
                 self.records.forget(id);

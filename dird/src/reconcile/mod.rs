@@ -44,6 +44,8 @@ pub struct Launch {
     pub legacy_env: Option<String>,
     pub sbox: PathBuf,
     pub sysctl_dir: PathBuf,
+    /// The namespace whose Docker chains tell the iptables backend (`None`: dird's own).
+    pub host_netns: Option<PathBuf>,
 }
 
 impl Launch {
@@ -53,6 +55,7 @@ impl Launch {
             legacy_env,
             sbox: PathBuf::from(SBOX_NETNS),
             sysctl_dir: PathBuf::from("/etc/sysctl.d"),
+            host_netns: None,
         }
     }
 }
@@ -101,7 +104,7 @@ pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
     let telemetry = Arc::new(Telemetry::new());
     crate::apply::sysctl::set_root(&cfg.sysctl_root);
     if let Some(addr) = cfg.metrics_addr {
-        let bound = server::start(addr, telemetry.clone()).await?;
+        let bound = server::start(addr, telemetry.clone(), cfg.public_status).await?;
         info!("serving /metrics, /healthz and /status on http://{bound}");
     }
     let result = connect_and_run(&mut signals, Runner::new(launch, cfg, telemetry)).await;

@@ -114,6 +114,14 @@ impl Records {
         (r.failures, new)
     }
 
+    /// The namespace `id` was last applied in, if it was configured there.
+    pub fn netns(&self, id: &str) -> Option<PathBuf> {
+        self.map
+            .get(id)
+            .filter(|r| r.state == TaskState::Configured && !r.netns.as_os_str().is_empty())
+            .map(|r| r.netns.clone())
+    }
+
     pub fn forget(&mut self, id: &str) {
         self.dirty |= self.map.remove(id).is_some();
     }

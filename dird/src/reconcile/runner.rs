@@ -16,10 +16,11 @@ use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Control, Done, Source};
 use super::records::{Records, SBOX};
-use super::work::{Announce, Work};
+use super::work::Work;
 use super::{sbox_identity, Launch, Signals};
 use crate::config::{self, Config, ConfigError};
 use crate::docker::{DockerClient, Event};
+use crate::netns::arrivals::Arrivals;
 use crate::node::{Node, TaskRef};
 use crate::telemetry::{status, Telemetry};
 
@@ -55,6 +56,8 @@ pub struct Runner {
     pub(super) sessions: u32,
     /// When the status was last published (to `/status` and `--status-file`).
     pub(super) published: Option<Instant>,
+    /// The watch for new namespaces, kept across sessions (see [`crate::netns::arrivals`]).
+    pub(super) arrivals: Option<Arrivals>,
 }
 
 /// One session's moving parts.
@@ -64,9 +67,12 @@ pub(super) struct Session {
     pub(super) with_candidate: bool,
     pub(super) jobs: FuturesUnordered<Boxed<Done>>,
     pub(super) busy: HashSet<String>,
-    /// Containers announced or due for a retry, then listed ones, waiting for a worker.
-    pub(super) urgent: VecDeque<(String, Announce)>,
+    /// Tasks whose ingress address arrived in their new namespace, containers announced or
+    /// due for a retry, then listed ones, waiting for a worker.
+    pub(super) arrived: VecDeque<TaskRef>,
+    pub(super) urgent: VecDeque<String>,
     pub(super) listed: VecDeque<TaskRef>,
+    pub(super) arrivals: Option<Arrivals>,
     pub(super) sbox_wanted: bool,
     pub(super) want_view: bool,
     /// The first full sync of this runner is under way (cleared when its listed tasks and the
@@ -89,6 +95,7 @@ impl Runner {
             telemetry,
             sessions: 0,
             published: None,
+            arrivals: None,
         }
     }
 
@@ -125,8 +132,10 @@ impl Runner {
             with_candidate: false,
             jobs: FuturesUnordered::new(),
             busy: HashSet::new(),
+            arrived: VecDeque::new(),
             urgent: VecDeque::new(),
             listed: VecDeque::new(),
+            arrivals: self.arrivals.take(),
             sbox_wanted: false,
             want_view: false,
             first_sync: self.sessions == 1,
@@ -141,7 +150,8 @@ impl Runner {
             self.start_work(client, &mut s);
             self.publish(&mut s);
             let wake = [
-                self.work.next_wake(|id| s.busy.contains(id)),
+                self.work
+                    .next_wake(|id| s.busy.contains(id), self.node.is_some()),
                 self.publish_due(),
             ]
             .into_iter()
@@ -173,6 +183,13 @@ impl Runner {
                     }
                 }
                 Some(done) = s.jobs.next(), if !s.jobs.is_empty() => self.finished(&mut s, done),
+                a = async { s.arrivals.as_mut().expect("guarded").next().await }, if s.arrivals.is_some() => match a {
+                    Some(a) => self.work.arrived(a),
+                    None => {
+                        warn!("the watch for new namespaces ended; new tasks are configured at their start");
+                        s.arrivals = None;
+                    }
+                },
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = audit.tick() => self.work.full(),
                 _ = sbox_watch.tick() => {
@@ -190,6 +207,7 @@ impl Runner {
             }
         };
         self.telemetry.disconnected();
+        self.arrivals = s.arrivals.take();
         exit
     }
 
@@ -241,15 +259,14 @@ impl Runner {
     fn record(&mut self, e: Event) {
         self.telemetry.event(e.kind());
         match e {
-            Event::IngressJoined { container } => {
-                self.work.announce(&short(&container), Announce::Joined)
-            }
-            Event::ContainerStart { id } => self.work.announce(&short(&id), Announce::Started),
+            Event::IngressJoined { .. } => {}
+            Event::ContainerStart { id } => self.work.announce(&short(&id)),
             Event::ContainerGone { id } => {
                 let id = short(&id);
                 debug!(container = %id, "container gone; forgotten");
                 self.work.forget(&id);
                 self.records.forget(&id);
+                crate::docker::sandbox::forget(&id);
             }
             Event::ServiceChanged => {
                 if crate::node::needs_published_ports(&self.cfg.rules) {
@@ -286,11 +303,28 @@ impl Runner {
         let busy = &s.busy;
         s.urgent
             .extend(self.work.take_due(now, |id| busy.contains(id)));
+        for a in self.work.take_arrivals() {
+            s.jobs.push(Box::pin(jobs::arrival(client.clone(), a)));
+        }
         let timeout = self.cfg.apply_timeout;
         while s.jobs.len() < self.parallel {
-            if let Some((id, how)) = s.urgent.pop_front() {
+            if let Some(t) = s.arrived.pop_front() {
+                // Busy: its start is being worked on, which configures it anyway.
+                if s.busy.contains(&t.id) || !node.wants_service(&t.service) {
+                    continue;
+                }
+                s.busy.insert(t.id.clone());
+                let (id, source) = (t.id.clone(), Source::Known(t));
+                s.jobs.push(Box::pin(jobs::task(
+                    client.clone(),
+                    node.clone(),
+                    id,
+                    source,
+                    timeout,
+                )));
+            } else if let Some(id) = s.urgent.pop_front() {
                 if s.busy.contains(&id) {
-                    self.work.announce(&id, how);
+                    self.work.announce(&id);
                     continue;
                 }
                 s.busy.insert(id.clone());
@@ -299,11 +333,7 @@ impl Runner {
                     s.jobs.push(Box::pin(job));
                     continue;
                 }
-                let source = match self.work.joining(&id) {
-                    Some(j) if how == Announce::Joined => Source::Watched(j.clone()),
-                    _ => Source::Announced(how),
-                };
-                let job = jobs::task(client.clone(), node.clone(), id, source, timeout);
+                let job = jobs::task(client.clone(), node.clone(), id, Source::Announced, timeout);
                 s.jobs.push(Box::pin(job));
             } else if let Some(t) = s.listed.pop_front() {
                 if s.busy.contains(&t.id) || self.work.waiting_retry(&t.id) {
@@ -314,7 +344,7 @@ impl Runner {
                     client.clone(),
                     node.clone(),
                     t.id.clone(),
-                    Source::Listed(t),
+                    Source::Known(t),
                     timeout,
                 );
                 s.jobs.push(Box::pin(job));

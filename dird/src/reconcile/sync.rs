@@ -46,18 +46,41 @@ fn backend_report_is_new(line: &str) -> bool {
     true
 }
 
-/// Docker's iptables backend (see [`backend::decide`]), read on the blocking pool.
-async fn detect_backend(launch: &Launch) -> Result<Choice, BackendError> {
-    let sbox = launch.sbox.clone();
-    tokio::task::spawn_blocking(move || backend::detect(&sbox))
-        .await
-        .unwrap_or(Err(BackendError::Lost))
+/// Docker's iptables backend (see [`backend::decide`]), read on the blocking pool; `client`:
+/// the Engine, asked for its firewall driver (not asked, or not answering: the rules decide).
+async fn detect_backend(
+    launch: &Launch,
+    client: Option<&DockerClient>,
+) -> Result<Choice, BackendError> {
+    let firewall = match client {
+        Some(c) => c.firewall_driver().await.unwrap_or_else(|e| {
+            tracing::debug!("the Engine's firewall driver is not known: {e}");
+            None
+        }),
+        None => None,
+    };
+    let (sbox, host) = (launch.sbox.clone(), launch.host_netns.clone());
+    tokio::task::spawn_blocking(move || {
+        let sbox = Some(sbox.as_path()).filter(|p| p.exists());
+        backend::detect_with(
+            &backend::Override::from_env(),
+            host.as_deref(),
+            sbox,
+            firewall,
+        )
+    })
+    .await
+    .unwrap_or(Err(BackendError::Lost))
 }
 
 /// The tools for the detected backend; logs the choice at info and an error at error level,
 /// each only when it differs from the last one logged.
-async fn backend_tools(launch: &Launch, cfg: &Config) -> Result<IptablesTools, BackendError> {
-    match detect_backend(launch).await {
+async fn backend_tools(
+    launch: &Launch,
+    cfg: &Config,
+    client: &DockerClient,
+) -> Result<IptablesTools, BackendError> {
+    match detect_backend(launch, Some(client)).await {
         Ok(choice) => {
             let line = format!("iptables backend: {choice}");
             if backend_report_is_new(&line) {
@@ -134,7 +157,7 @@ pub async fn build_node(
         Vec::new()
     };
     // Nothing is installed without a backend: the caller gets the error and installs nothing.
-    let tools = backend_tools(launch, cfg).await?;
+    let tools = backend_tools(launch, cfg, client).await?;
     let swarm = if cfg.rules.auto_load_balancers {
         let view = client
             .swarm_view()
@@ -234,7 +257,8 @@ pub enum UninstallError {
 /// `--uninstall`: the sbox, then every running service task (when Docker is reachable),
 /// through the backend Docker uses (nothing is removed when it cannot be told).
 pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), UninstallError> {
-    let choice = detect_backend(launch).await?;
+    let client = DockerClient::connect().await;
+    let choice = detect_backend(launch, client.as_ref().ok()).await?;
     info!("iptables backend: {choice}");
     let tools = choice.tools(cfg.iptables_wait);
     if launch.sbox.exists() {
@@ -252,7 +276,7 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), Uninstal
     } else {
         warn!("no ingress_sbox at {}", launch.sbox.display());
     }
-    let tasks = match DockerClient::connect().await {
+    let tasks = match client {
         Ok(c) => c.service_tasks().await.unwrap_or_else(|e| {
             warn!("cannot list containers ({e}); task rules left in place");
             Vec::new()

@@ -79,7 +79,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn the_server_answers_metrics_health_and_status() {
     let t = Arc::new(Telemetry::new());
-    let addr = server::start("127.0.0.1:0".parse().expect("addr"), t.clone())
+    let addr = server::start("127.0.0.1:0".parse().expect("addr"), t.clone(), false)
         .await
         .expect("listen");
     assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 503"));
@@ -95,6 +95,21 @@ async fn the_server_answers_metrics_health_and_status() {
     let status = get(addr, "/status").await;
     assert!(status.contains("\"state\": \"configured\""), "{status}");
     assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+}
+
+#[test]
+fn status_goes_to_loopback_clients_only_unless_public() {
+    let t = Telemetry::new();
+    assert_eq!(server::answer("GET", "/status", &t, true).0, "200 OK");
+    let (line, _, body) = server::answer("GET", "/status", &t, false);
+    assert_eq!(line, "403 Forbidden");
+    assert!(body.contains("--public-status"), "{body}");
+    // Metrics and health are for every scraper.
+    assert_eq!(server::answer("GET", "/metrics", &t, false).0, "200 OK");
+    assert_ne!(
+        server::answer("GET", "/healthz", &t, false).0,
+        "403 Forbidden"
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //! `tests/fixtures`, a running `web` task, an exited `web` task, a running container outside any
 //! service, and three running tasks dird must leave alone: a host-network task, a task sharing
 //! another container's namespace, and a task whose sandbox key is outside Docker's netns folder.
-//! [`Spec::containers`] replaces that list.
+//! [`Spec::containers`] replaces that list. While it runs, a test can remove containers, add
+//! endpoints to the ingress network (as Docker 28 lists an endpoint made for a starting
+//! container: `ep-<endpoint id>`, named after the container) and push events to open streams.
 
 #![allow(dead_code)]
 
@@ -70,6 +72,13 @@ pub struct Spec {
     pub containers: Vec<Container>,
     /// What `/events` streams (`None`: [`canned_events`]).
     pub events: Option<Vec<Value>>,
+    /// Endpoints in the ingress network's `Containers` besides the fixture's, by key.
+    pub endpoints: Vec<(String, Value)>,
+    /// `/info` `FirewallBackend.Driver` (Engine 28.1 and later; `None`: not reported).
+    pub firewall: Option<&'static str>,
+    /// Containers whose inspect never answers (Docker holds a container it is starting or
+    /// stopping locked).
+    pub locked: Vec<&'static str>,
 }
 
 /// This node's place in the swarm.
@@ -85,13 +94,17 @@ pub enum Role {
 }
 
 impl Spec {
-    /// This spec without the containers in `removed` (the same one when it is empty).
-    fn without(self: &Arc<Spec>, removed: &HashSet<String>) -> Arc<Spec> {
-        if removed.is_empty() {
+    /// This spec with what changed since the start (the same one when nothing did).
+    fn now(self: &Arc<Spec>, live: &Live) -> Arc<Spec> {
+        if live.removed.is_empty() && live.endpoints.is_empty() && live.started.is_empty() {
             return self.clone();
         }
         let mut now = Spec::clone(self);
-        now.containers.retain(|c| !removed.contains(c.id));
+        now.containers.retain(|c| !live.removed.contains(c.id));
+        for c in &mut now.containers {
+            c.running |= live.started.contains(c.id);
+        }
+        now.endpoints.extend(live.endpoints.iter().cloned());
         Arc::new(now)
     }
 
@@ -105,6 +118,9 @@ impl Spec {
             role: Role::Manager,
             containers: CONTAINERS.to_vec(),
             events: None,
+            endpoints: Vec::new(),
+            firewall: None,
+            locked: Vec::new(),
         }
     }
 
@@ -118,8 +134,22 @@ impl Spec {
             role: Role::Manager,
             containers: CONTAINERS.to_vec(),
             events: None,
+            endpoints: Vec::new(),
+            firewall: None,
+            locked: Vec::new(),
         }
     }
+}
+
+/// What changed since the start.
+#[derive(Debug, Default)]
+struct Live {
+    /// Containers removed (by id): no longer listed or inspected.
+    removed: HashSet<String>,
+    /// Endpoints added to the ingress network's `Containers`, by key.
+    endpoints: Vec<(String, Value)>,
+    /// Containers started (by id): running from now on.
+    started: HashSet<String>,
 }
 
 /// A running fake Engine; stops and removes its folder on drop.
@@ -130,8 +160,9 @@ pub struct FakeEngine {
     server: JoinHandle<()>,
     /// Ends the open event streams (as a dockerd that goes away).
     end_events: Arc<tokio::sync::Notify>,
-    /// Containers removed since the start (by id): no longer listed or inspected.
-    removed: Arc<Mutex<HashSet<String>>>,
+    live: Arc<Mutex<Live>>,
+    /// Events pushed to the open streams.
+    pushed: tokio::sync::broadcast::Sender<Value>,
 }
 
 impl FakeEngine {
@@ -151,12 +182,19 @@ impl FakeEngine {
         let spec = Arc::new(spec);
         let end_events = Arc::new(tokio::sync::Notify::new());
         let end = end_events.clone();
-        let removed = Arc::new(Mutex::new(HashSet::new()));
-        let gone = removed.clone();
+        let live = Arc::new(Mutex::new(Live::default()));
+        let changes = live.clone();
+        let (pushed, _) = tokio::sync::broadcast::channel(64);
+        let push = pushed.clone();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let now = spec.without(&gone.lock().expect("removed containers"));
-                tokio::spawn(serve(stream, now, log.clone(), end.clone()));
+                let now = spec.now(&changes.lock().expect("live state"));
+                let ctx = Serving {
+                    log: log.clone(),
+                    end: end.clone(),
+                    pushed: push.subscribe(),
+                };
+                tokio::spawn(serve(stream, now, ctx));
             }
         });
         FakeEngine {
@@ -165,16 +203,47 @@ impl FakeEngine {
             requests,
             server,
             end_events,
-            removed,
+            live,
+            pushed,
         }
     }
 
     /// The container `id` is gone: from now on it is neither listed nor inspected.
     pub fn remove_container(&self, id: &str) {
-        self.removed
+        self.live
             .lock()
-            .expect("removed containers")
+            .expect("live state")
+            .removed
             .insert(id.to_owned());
+    }
+
+    /// The container `id` runs from now on.
+    pub fn start_container(&self, id: &str) {
+        self.live
+            .lock()
+            .expect("live state")
+            .started
+            .insert(id.to_owned());
+    }
+
+    /// From now on the ingress network lists an endpoint under `key` (a container id, or
+    /// `ep-<endpoint id>`) named `name`, with address `ip` (`10.0.0.6/24`).
+    pub fn add_endpoint(&self, key: &str, name: &str, ip: &str) {
+        self.live.lock().expect("live state").endpoints.push((
+            key.to_owned(),
+            json!({
+                "Name": name,
+                "EndpointID": format!("{:064x}", key.len()),
+                "MacAddress": "02:42:0a:00:00:99",
+                "IPv4Address": ip,
+                "IPv6Address": ""
+            }),
+        ));
+    }
+
+    /// Sends `event` (a JSON object as `/events` streams it) to every open event stream.
+    pub fn push_event(&self, event: Value) {
+        let _ = self.pushed.send(event);
     }
 
     pub fn socket(&self) -> &Path {
@@ -227,12 +296,15 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-async fn serve(
-    mut stream: UnixStream,
-    spec: Arc<Spec>,
+/// What a connection's handler shares with the Engine.
+struct Serving {
     log: Arc<Mutex<Vec<String>>>,
     end: Arc<tokio::sync::Notify>,
-) {
+    pushed: tokio::sync::broadcast::Receiver<Value>,
+}
+
+async fn serve(mut stream: UnixStream, spec: Arc<Spec>, ctx: Serving) {
+    let Serving { log, end, pushed } = ctx;
     // The request head; dird sends no request bodies.
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
@@ -273,31 +345,58 @@ async fn serve(
     };
     let response = match (method.as_str(), path.as_str()) {
         ("GET", "/events") => match events(&target, &spec) {
-            Ok(events) => return stream_events(stream, proto, &common, events, &spec, &end).await,
+            Ok(events) => {
+                let head = Head {
+                    proto,
+                    common: &common,
+                };
+                return stream_events(stream, head, events, &spec, &end, pushed).await;
+            }
             Err(r) => r,
         },
+        ("GET", p)
+            if spec
+                .locked
+                .iter()
+                .any(|id| p == format!("/containers/{id}/json")) =>
+        {
+            return std::future::pending().await;
+        }
         ("GET", _) => answer(&path, query(&target), &spec),
         _ => error(404, "page not found".into()),
     };
     write(&mut stream, proto, &common, response).await
 }
 
-/// One event per chunk, each a JSON line, as dockerd streams them.
+/// A response's status line protocol and common headers.
+struct Head<'a> {
+    proto: &'a str,
+    common: &'a str,
+}
+
+/// One event as a chunk of a chunked body: a JSON line.
+fn chunk(e: &Value) -> String {
+    let line = format!("{e}\n");
+    format!("{:x}\r\n{line}\r\n", line.len())
+}
+
+/// One event per chunk, each a JSON line, as dockerd streams them; then, unless the spec
+/// closes the stream, the events pushed while it is open.
 async fn stream_events(
     mut stream: UnixStream,
-    proto: &str,
-    common: &str,
+    head: Head<'_>,
     events: Vec<Value>,
     spec: &Spec,
     end: &tokio::sync::Notify,
+    mut pushed: tokio::sync::broadcast::Receiver<Value>,
 ) {
+    let Head { proto, common } = head;
     let mut out = format!(
         "{proto} 200 OK\r\n{common}Content-Type: application/json\r\n\
          Transfer-Encoding: chunked\r\n\r\n"
     );
-    for e in events {
-        let line = format!("{e}\n");
-        out.push_str(&format!("{:x}\r\n{line}\r\n", line.len()));
+    for e in &events {
+        out.push_str(&chunk(e));
     }
     if stream.write_all(out.as_bytes()).await.is_err() {
         return;
@@ -311,6 +410,11 @@ async fn stream_events(
             tokio::select! {
                 _ = &mut ended => break,
                 r = stream.read(&mut buf) => if !matches!(r, Ok(n) if n > 0) { return },
+                Ok(e) = pushed.recv() => {
+                    if stream.write_all(chunk(&e).as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -445,7 +549,7 @@ fn answer(path: &str, q: HashMap<String, String>, spec: &Spec) -> Response {
         }
         ["networks", "ingress"] | ["networks", INGRESS_NET] => {
             let verbose = matches!(q.get("verbose").map(String::as_str), Some("true" | "1"));
-            json_response(200, ingress(verbose))
+            json_response(200, ingress(verbose, &spec.endpoints))
         }
         ["networks", "docker_gwbridge"] => json_response(200, gwbridge()),
         ["networks", other] => error(404, format!("network {other} not found")),
@@ -508,11 +612,14 @@ fn version(spec: &Spec) -> Value {
 }
 
 /// `GET /networks/ingress`: the captured fixtures (a `docker network inspect` array holds the
-/// one object the API returns), plus fields newer Engines add.
-fn ingress(verbose: bool) -> Value {
+/// one object the API returns) with the `endpoints` added, plus fields newer Engines add.
+fn ingress(verbose: bool, endpoints: &[(String, Value)]) -> Value {
     let text = if verbose { VERBOSE } else { ONE_NODE };
     let mut nets: Vec<Value> = serde_json::from_str(text).expect("fixture is JSON");
     let mut net = nets.remove(0);
+    for (key, e) in endpoints {
+        net["Containers"][key] = e.clone();
+    }
     net["Id"] = json!(INGRESS_NET);
     net["EnableIPv4"] = json!(true);
     net["Status"] = json!({
@@ -585,7 +692,7 @@ fn info(spec: &Spec) -> Value {
         swarm["Managers"] = json!(1);
     }
     let running = spec.containers.iter().filter(|c| c.running).count();
-    json!({
+    let mut info = json!({
         "ID": "5b7c1e4a-9f3d-4c2e-8a6b-0d1f2e3c4b5a",
         "Containers": spec.containers.len(),
         "ContainersRunning": running,
@@ -603,7 +710,11 @@ fn info(spec: &Spec) -> Value {
         "MemTotal": 3_221_225_472u64,
         "DockerRootDir": "/var/lib/docker",
         "Swarm": swarm
-    })
+    });
+    if let Some(driver) = spec.firewall {
+        info["FirewallBackend"] = json!({ "Driver": driver, "Info": [] });
+    }
+    info
 }
 
 /// A container on the fake node.

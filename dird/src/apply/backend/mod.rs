@@ -66,8 +66,8 @@ impl fmt::Display for Backend {
 /// Docker's rules as one backend's save tool shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
-    /// Docker's chains (`DOCKER`, `DOCKER-INGRESS`, `DOCKER-USER`) declared in the host
-    /// namespace's `nat` or `filter` table.
+    /// Docker's chains (`DOCKER`, `DOCKER-*`) declared in the host namespace's `nat` or
+    /// `filter` table.
     pub host_chains: Vec<String>,
     /// Docker's ingress `-j MARK --set-xmark` rules in the sbox's `mangle` table.
     pub sbox_mark: bool,
@@ -108,11 +108,19 @@ impl Seen {
     }
 }
 
-/// What both backends showed.
+/// What both backends showed, and the firewall backend the Engine reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub nft: Seen,
     pub legacy: Seen,
+    /// `/info` `FirewallBackend.Driver` (Engine 28.1 and later): `iptables`, `nftables`, with
+    /// `+firewalld` when firewalld runs; `None` when the Engine does not say.
+    pub engine_firewall: Option<String>,
+}
+
+/// Whether the Engine's firewall driver is nftables (with or without firewalld).
+fn is_nftables(driver: &str) -> bool {
+    driver.split('+').next() == Some("nftables")
 }
 
 impl Evidence {
@@ -262,6 +270,10 @@ pub enum BackendError {
     },
     #[error("Docker's rules are in {} but {} cannot be started ({reason}), so dird cannot use the {backend} iptables backend; install it, or set {SAVE_ENV}/{RESTORE_ENV}", .backend.save_program(), .backend.restore_program())]
     RestoreMissing { backend: Backend, reason: String },
+    /// The Engine writes its rules with nftables and none are in iptables: dird's iptables
+    /// rules would meet none of Docker's.
+    #[error("Docker Engine's firewall backend is {driver} (/info FirewallBackend) and none of Docker's rules are in iptables, where dird works: dird installs nothing; set \"firewall-backend\": \"iptables\" in /etc/docker/daemon.json and restart dockerd")]
+    NativeNftables { driver: String },
     #[error("cannot read Docker's iptables rules: {0}")]
     Namespace(#[from] NetnsError),
     #[error("detecting the iptables backend stopped before finishing")]
@@ -289,9 +301,12 @@ fn conflict_text(basis: Basis, ev: &Evidence) -> String {
 /// one backend has it (that is where dird's nat ACCEPT must meet Docker's SNAT, so host chains
 /// in the other backend do not matter); when neither has it, the host's chains decide when
 /// exactly one backend has them; Docker's rules in neither backend fall back to the system's
-/// tools. Docker's rules in both backends at the deciding level (sbox in both, or no sbox
-/// evidence and host chains in both) is a [`BackendError::Conflict`]; a chosen backend whose
-/// restore tool cannot be started is a [`BackendError::RestoreMissing`].
+/// tools, unless the Engine says its firewall backend is nftables: then there is nothing for
+/// dird to meet ([`BackendError::NativeNftables`]; Docker 28's experimental nftables backend
+/// still writes the ingress rules through iptables, and those decide). Docker's rules in both
+/// backends at the deciding level (sbox in both, or no sbox evidence and host chains in both)
+/// is a [`BackendError::Conflict`]; a chosen backend whose restore tool cannot be started is a
+/// [`BackendError::RestoreMissing`].
 pub fn decide(over: &Override, ev: &Evidence) -> Result<Choice, BackendError> {
     if over.is_set() {
         return Ok(Choice::Override {
@@ -314,9 +329,14 @@ pub fn decide(over: &Override, ev: &Evidence) -> Result<Choice, BackendError> {
     };
     let backend = match verdict {
         None => {
+            if let Some(driver) = ev.engine_firewall.as_deref().filter(|d| is_nftables(d)) {
+                return Err(BackendError::NativeNftables {
+                    driver: driver.to_owned(),
+                });
+            }
             return Ok(Choice::SystemDefault {
                 evidence: ev.clone(),
-            })
+            });
         }
         Some(Err(())) => {
             return Err(BackendError::Conflict {
@@ -340,12 +360,14 @@ pub fn decide(over: &Override, ev: &Evidence) -> Result<Choice, BackendError> {
 }
 
 /// Detection as the daemon runs it: the override from the environment, else Docker's rules in
-/// this namespace and in the sbox at `sbox` (when it exists).
-pub fn detect(sbox: &Path) -> Result<Choice, BackendError> {
+/// this namespace and in the sbox at `sbox` (when it exists), and the Engine's own firewall
+/// driver (`/info`, when it says).
+pub fn detect(sbox: &Path, engine_firewall: Option<String>) -> Result<Choice, BackendError> {
     detect_with(
         &Override::from_env(),
         None,
         Some(sbox).filter(|p| p.exists()),
+        engine_firewall,
     )
 }
 
@@ -355,11 +377,14 @@ pub fn detect_with(
     over: &Override,
     host: Option<&Path>,
     sbox: Option<&Path>,
+    engine_firewall: Option<String>,
 ) -> Result<Choice, BackendError> {
     if over.is_set() {
         return decide(over, &Evidence::default());
     }
-    decide(over, &gather(host, sbox)?)
+    let mut ev = gather(host, sbox)?;
+    ev.engine_firewall = engine_firewall;
+    decide(over, &ev)
 }
 
 /// Runs both save tools in `host` (`None`: here) and in `sbox`, and checks that both restore
@@ -430,12 +455,14 @@ fn lines_by_table(save: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
-/// Docker's chains declared in `nat` or `filter`, sorted, once each.
+/// Docker's chains (`DOCKER` and every `DOCKER-*`: no one of them is relied on, as Docker
+/// renames and adds chains, e.g. `DOCKER-FORWARD` in 28.0) declared in `nat` or `filter`,
+/// sorted, once each.
 pub fn host_chains(save: &str) -> Vec<String> {
     let mut found: Vec<String> = lines_by_table(save)
         .filter(|(t, _)| matches!(*t, "nat" | "filter"))
         .filter_map(|(_, line)| line.strip_prefix(':')?.split_whitespace().next())
-        .filter(|c| matches!(*c, "DOCKER" | "DOCKER-INGRESS" | "DOCKER-USER"))
+        .filter(|c| *c == "DOCKER" || c.starts_with("DOCKER-"))
         .map(str::to_string)
         .collect();
     found.sort();

@@ -31,7 +31,11 @@ fn sbox(mark: bool, snat: bool, chains: &[&str]) -> Seen {
 }
 
 fn ev(nft: Seen, legacy: Seen) -> Evidence {
-    Evidence { nft, legacy }
+    Evidence {
+        nft,
+        legacy,
+        engine_firewall: None,
+    }
 }
 
 fn none() -> Override {
@@ -42,8 +46,22 @@ fn none() -> Override {
 fn parses_docker_chains_and_sbox_rules_only() {
     assert_eq!(
         host_chains(HOST),
-        ["DOCKER", "DOCKER-INGRESS", "DOCKER-USER"]
+        [
+            "DOCKER",
+            "DOCKER-INGRESS",
+            "DOCKER-ISOLATION-STAGE-1",
+            "DOCKER-USER"
+        ]
     );
+    // Docker 28's filter chains, without DOCKER-INGRESS (which moby's ingress rework may
+    // drop): still Docker's.
+    let docker_28 = "*filter\n:FORWARD DROP [0:0]\n:DOCKER-BRIDGE - [0:0]\n:DOCKER-CT - [0:0]\n\
+        :DOCKER-FORWARD - [0:0]\n-A FORWARD -j DOCKER-FORWARD\nCOMMIT\n";
+    assert_eq!(
+        host_chains(docker_28),
+        ["DOCKER-BRIDGE", "DOCKER-CT", "DOCKER-FORWARD"]
+    );
+    assert!(host_chains("*filter\n:DOCKERX - [0:0]\n:MY-DOCKER - [0:0]\nCOMMIT\n").is_empty());
     assert!(host_chains(SBOX).is_empty());
     assert_eq!(sbox_rules(SBOX), (true, true));
     assert_eq!(sbox_rules(DIRD_ONLY), (false, false));
@@ -70,7 +88,7 @@ fn override_wins_and_keeps_the_system_tool_for_the_unset_one() {
         "my-save/iptables-restore (set by DIRD_IPTABLES_SAVE/DIRD_IPTABLES_RESTORE)"
     );
     // Nothing is run when overridden, even with a host namespace that does not exist.
-    let c = detect_with(&over, Some(Path::new("/nonexistent/ns")), None).unwrap();
+    let c = detect_with(&over, Some(Path::new("/nonexistent/ns")), None, None).unwrap();
     assert!(matches!(c, Choice::Override { .. }));
 }
 
@@ -212,4 +230,38 @@ fn a_chosen_backend_without_its_restore_tool_is_an_error() {
         ),
     );
     assert_eq!(c.unwrap().backend(), Some(Backend::Nft));
+}
+
+#[test]
+fn an_engine_on_native_nftables_with_no_rules_in_iptables_is_refused_in_one_line() {
+    let mut e = ev(Seen::default(), Seen::default());
+    e.engine_firewall = Some("nftables".into());
+    let err = decide(&none(), &e).unwrap_err();
+    assert!(matches!(err, BackendError::NativeNftables { ref driver } if driver == "nftables"));
+    let line = err.to_string();
+    assert!(!line.contains('\n'), "{line}");
+    assert!(line.contains("firewall backend is nftables"), "{line}");
+    assert!(line.contains(r#""firewall-backend": "iptables""#), "{line}");
+    e.engine_firewall = Some("nftables+firewalld".into());
+    assert!(matches!(
+        decide(&none(), &e),
+        Err(BackendError::NativeNftables { .. })
+    ));
+    // Docker's own iptables driver, or one it does not report: the system's tools.
+    for driver in [None, Some("iptables"), Some("iptables+firewalld")] {
+        e.engine_firewall = driver.map(String::from);
+        assert!(matches!(
+            decide(&none(), &e),
+            Ok(Choice::SystemDefault { .. })
+        ));
+    }
+}
+
+#[test]
+fn an_nftables_engine_whose_ingress_rules_are_in_iptables_is_used() {
+    // Docker 28's experimental nftables backend still writes the ingress rules with iptables.
+    let mut e = ev(sbox(true, true, &[]), Seen::default());
+    e.engine_firewall = Some("nftables".into());
+    let c = decide(&none(), &e).unwrap();
+    assert_eq!(c.backend(), Some(Backend::Nft));
 }

@@ -45,10 +45,14 @@ impl Default for KernelFiles {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks 3 and 4 (blocking: enters the sbox, runs the save tools), and the iptables tools the
-/// task checks read with.
-pub fn check(input: &DoctorInput, sbox: Option<&Path>) -> (Vec<Line>, IptablesTools) {
+/// task checks read with; `firewall`: the Engine's firewall driver, if it says.
+pub fn check(
+    input: &DoctorInput,
+    sbox: Option<&Path>,
+    firewall: Option<String>,
+) -> (Vec<Line>, IptablesTools) {
     let mut lines = vec![ipvs(&input.kernel, sbox), xt_ipvs(&input.kernel)];
-    let (line, tools) = iptables_backend(&input.over, sbox);
+    let (line, tools) = iptables_backend(&input.over, sbox, firewall);
     lines.push(line);
     (lines, tools)
 }
@@ -118,11 +122,15 @@ pub fn xt_ipvs_evidence(
 }
 
 /// Check 4: dird's iptables backend is Docker's; and the tools the task checks read with.
-fn iptables_backend(over: &Override, sbox: Option<&Path>) -> (Line, IptablesTools) {
+fn iptables_backend(
+    over: &Override,
+    sbox: Option<&Path>,
+    firewall: Option<String>,
+) -> (Line, IptablesTools) {
     if over.is_set() {
         return overridden(over, sbox);
     }
-    match backend::detect_with(over, None, sbox) {
+    match backend::detect_with(over, None, sbox, firewall) {
         Ok(choice) => (
             Line::Ok(format!("iptables backend: {choice}")),
             choice.tools(None),
@@ -130,7 +138,10 @@ fn iptables_backend(over: &Override, sbox: Option<&Path>) -> (Line, IptablesTool
         Err(e) => (
             Line::finding(
                 format!("dird cannot use Docker's iptables backend: {e}"),
-                format!("leave Docker's rules in one backend only, or set {SAVE_ENV}/{RESTORE_ENV} to the tools of the one dockerd uses"),
+                match e {
+                    backend::BackendError::NativeNftables { .. } => r#"set "firewall-backend": "iptables" in /etc/docker/daemon.json and restart dockerd"#.to_string(),
+                    _ => format!("leave Docker's rules in one backend only, or set {SAVE_ENV}/{RESTORE_ENV} to the tools of the one dockerd uses"),
+                },
             ),
             IptablesTools {
                 save: SYSTEM_SAVE.into(),

@@ -172,8 +172,9 @@ pub async fn run(input: &DoctorInput, client: Result<DockerClient, String>) -> R
     };
     let sbox = swarm::check_sbox(&mut report, &input.sbox);
     let (host_input, host_sbox) = (input.clone(), sbox.clone());
+    let firewall = facts.firewall.clone().ok().flatten();
     let (lines, tools) = blocking(
-        move || host::check(&host_input, host_sbox.as_deref()),
+        move || host::check(&host_input, host_sbox.as_deref(), firewall),
         (
             vec![Line::Skipped(
                 "the host checks stopped before finishing".into(),

@@ -29,6 +29,8 @@ pub struct SwarmFacts {
     pub gwbridge: Vec<Ipv4Net>,
     pub view: Result<Vec<SwarmNode>, String>,
     pub tasks: Result<Vec<TaskRef>, String>,
+    /// `/info` `FirewallBackend.Driver` (`None`: the Engine does not say).
+    pub firewall: Result<Option<String>, String>,
 }
 
 impl SwarmFacts {
@@ -41,7 +43,8 @@ impl SwarmFacts {
             ingress_gateway: None,
             gwbridge: Vec::new(),
             view: Err(no.clone()),
-            tasks: Err(no),
+            tasks: Err(no.clone()),
+            firewall: Err(no),
         }
     }
 }
@@ -70,6 +73,7 @@ pub async fn gather(c: &DockerClient) -> SwarmFacts {
             .collect(),
         view: ask(c.swarm_view()).await,
         tasks: ask(c.service_tasks()).await,
+        firewall: ask(c.firewall_driver()).await,
     }
 }
 
@@ -360,6 +364,7 @@ mod tests {
             gwbridge: Vec::new(),
             view: Ok(vec![node(2, 1), node(3, 2)]),
             tasks: Ok(Vec::new()),
+            firewall: Ok(Some("iptables".into())),
         }
     }
 
