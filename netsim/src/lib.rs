@@ -2,6 +2,7 @@
 //! driven by scenario files (see `netsim/README.md`).
 
 pub mod bench;
+pub mod counters;
 pub mod dird_hook;
 mod error;
 pub mod http;

@@ -189,16 +189,10 @@ fn cmd_run(
             }
         }
     }
-    for dir in reference_dirs {
+    if !reference_dirs.is_empty() {
         run_no += 1;
-        match reference::check_live(dir, run_no, &mut out) {
-            Ok(true) => passed += 1,
-            Ok(false) => failed += 1,
-            Err(e) => {
-                errors += 1;
-                writeln!(out, "ERROR reference {}: {e}", dir.display())?;
-            }
-        }
+        let (p, f, e) = check_references(reference_dirs, run_no, &mut out)?;
+        (passed, failed, errors) = (passed + p, failed + f, errors + e);
     }
     writeln!(
         out,
@@ -211,6 +205,36 @@ fn cmd_run(
     } else {
         0
     })
+}
+
+/// Builds the reference swarm once (as run `run_no`) and compares it with each capture: one
+/// verdict per capture. Returns (passed, failed, errors).
+fn check_references(
+    dirs: &[PathBuf],
+    run_no: usize,
+    out: &mut dyn Write,
+) -> anyhow::Result<(usize, usize, usize)> {
+    let (mut passed, mut failed, mut errors) = (0, 0, 0);
+    let live = reference::live_rule_sets(run_no);
+    for dir in dirs {
+        let verdict = match &live {
+            Ok((sc, ours)) => reference::check_capture(dir, sc, ours, out),
+            Err(e) => {
+                errors += 1;
+                writeln!(out, "ERROR reference {}: live swarm: {e}", dir.display())?;
+                continue;
+            }
+        };
+        match verdict {
+            Ok(true) => passed += 1,
+            Ok(false) => failed += 1,
+            Err(e) => {
+                errors += 1;
+                writeln!(out, "ERROR reference {}: {e}", dir.display())?;
+            }
+        }
+    }
+    Ok((passed, failed, errors))
 }
 
 /// Runs one scenario file as run `run_no` (and its twin, when it has one, as the next run).

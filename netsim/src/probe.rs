@@ -1,20 +1,26 @@
 //! The client side: one request from a client namespace to a node's published port.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::scenario::Proto;
-use crate::whoami::{parse_answer, Answer};
+use crate::whoami::{parse_answer, tcp_info, Answer};
 use crate::Error;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 const UDP_TRIES: u32 = 3;
 const UDP_WAIT: Duration = Duration::from_secs(1);
+/// How long a late UDP answer is waited for after more than one datagram was sent.
+const UDP_DRAIN: Duration = Duration::from_millis(100);
+/// How long the task may take to acknowledge our FIN.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// `TCP_CLOSE` of `include/net/tcp_states.h`.
+const TCP_CLOSE: u8 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -34,11 +40,13 @@ fn tcp(dst: SocketAddrV4, tos: u8) -> Outcome {
         }
         s.connect_timeout(&SockAddr::from(dst), CONNECT_TIMEOUT)?;
         s.set_read_timeout(Some(READ_TIMEOUT))?;
-        let mut stream: std::net::TcpStream = s.into();
-        stream.write_all(b"netsim probe\n")?;
+        let mut stream: TcpStream = s.into();
         let mut text = String::new();
-        stream.read_to_string(&mut text)?;
-        Ok(text)
+        let res = stream
+            .write_all(b"netsim probe\n")
+            .and_then(|()| stream.read_to_string(&mut text));
+        close_and_wait(&stream, dst);
+        res.map(|_| text)
     };
     match run() {
         Ok(text) => match parse_answer(&text) {
@@ -46,6 +54,43 @@ fn tcp(dst: SocketAddrV4, tos: u8) -> Outcome {
             None => Outcome::Unreachable(format!("unexpected answer {text:?}")),
         },
         Err(e) => Outcome::Unreachable(e.to_string()),
+    }
+}
+
+/// Sends our FIN and waits (at most `CLOSE_TIMEOUT`) until the socket is closed, i.e. the
+/// task acknowledged it: that ACK, the last packet of the task, has then gone through the load
+/// balancer's counters, and cannot be counted for the next probe. Returns whether it closed.
+fn close_and_wait(stream: &TcpStream, dst: SocketAddrV4) -> bool {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        match tcp_info(stream) {
+            Some(i) if i.tcpi_state != TCP_CLOSE => {
+                if Instant::now() >= deadline {
+                    tracing::debug!(
+                        "probe {dst}: still in TCP state {} after our FIN",
+                        i.tcpi_state
+                    );
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+}
+
+/// After more than one datagram, an answer to an earlier one may still be on its way: it is
+/// waited for (at most `UDP_DRAIN` each) so that the load balancer counts it for this probe.
+fn drain(sock: &UdpSocket) {
+    let mut buf = [0u8; 512];
+    if sock.set_read_timeout(Some(UDP_DRAIN)).is_ok() {
+        for _ in 0..UDP_TRIES {
+            if sock.recv_from(&mut buf).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -59,14 +104,17 @@ fn udp(dst: SocketAddrV4, tos: u8) -> Outcome {
             std::net::Ipv4Addr::UNSPECIFIED,
             0,
         )))?;
-        let sock: std::net::UdpSocket = s.into();
+        let sock: UdpSocket = s.into();
         sock.set_read_timeout(Some(UDP_WAIT))?;
         let mut buf = [0u8; 512];
         let mut last = String::from("no answer");
-        for _ in 0..UDP_TRIES {
+        for sent in 1..=UDP_TRIES {
             sock.send_to(b"netsim probe\n", dst)?;
             match sock.recv_from(&mut buf) {
                 Ok((n, from)) => {
+                    if sent > 1 {
+                        drain(&sock);
+                    }
                     let text = String::from_utf8_lossy(&buf[..n]).into_owned();
                     if from != SocketAddr::V4(dst) {
                         return Ok(Outcome::WrongSource { from, answer: text });
@@ -79,6 +127,7 @@ fn udp(dst: SocketAddrV4, tos: u8) -> Outcome {
                 Err(e) => last = e.to_string(),
             }
         }
+        drain(&sock);
         Ok(Outcome::Unreachable(format!(
             "{UDP_TRIES} datagrams, {last}"
         )))
@@ -94,4 +143,48 @@ pub fn probe(client_ns: &Path, dst: SocketAddrV4, proto: Proto, tos: u8) -> Resu
             Proto::Udp => udp(dst, tos),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    /// A server on 127.0.0.1 that answers one connection with a line, then closes it (like
+    /// whoami) or, with `close` false, keeps it open for a while.
+    fn server(close: bool) -> SocketAddrV4 {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let SocketAddr::V4(addr) = l.local_addr().unwrap() else {
+            unreachable!()
+        };
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.write_all(b"whoami task=web.1 peer=127.0.0.1:1 ecn=0\n")
+                .unwrap();
+            if close {
+                s.shutdown(Shutdown::Both).unwrap();
+            } else {
+                std::thread::sleep(CLOSE_TIMEOUT * 3);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn close_and_wait_returns_once_the_peer_acknowledged_our_fin() {
+        let dst = server(true);
+        let mut s = TcpStream::connect(dst).unwrap();
+        s.read_to_string(&mut String::new()).unwrap();
+        assert!(close_and_wait(&s, dst));
+        assert_eq!(tcp_info(&s).map(|i| i.tcpi_state), Some(TCP_CLOSE));
+    }
+
+    #[test]
+    fn close_and_wait_gives_up_when_the_peer_does_not_close() {
+        let dst = server(false);
+        let s = TcpStream::connect(dst).unwrap();
+        let start = Instant::now();
+        assert!(!close_and_wait(&s, dst));
+        assert!(start.elapsed() >= CLOSE_TIMEOUT);
+    }
 }

@@ -276,9 +276,10 @@ pub fn compare_with(
     Ok(out)
 }
 
-/// Build the reference swarm in namespaces and compare its live `iptables-save` output with the
-/// capture. Needs root and IPVS.
-pub fn check_live(dir: &Path, run: usize, out: &mut dyn std::io::Write) -> Result<bool, Error> {
+/// Build the reference swarm in namespaces (as run `run`) and read the live `iptables-save` of
+/// its sandbox and of each task (by netsim task name), for [`check_capture`]. Needs root and
+/// IPVS.
+pub fn live_rule_sets(run: usize) -> Result<(Scenario, Vec<(String, String)>), Error> {
     let sc = crate::scenario::parse_str(Path::new("reference-1node.toml"), REFERENCE_SCENARIO)?;
     let topo = crate::topology::Topology::build(&sc, run)?;
     let mut ours = vec![(
@@ -294,7 +295,18 @@ pub fn check_live(dir: &Path, run: usize, out: &mut dyn std::io::Write) -> Resul
         }
     }
     drop(topo);
-    let diffs = compare_with(dir, &sc, &ours)?;
+    Ok((sc, ours))
+}
+
+/// Compare the live rule sets of [`live_rule_sets`] with the capture in `dir`: one PASS line,
+/// or one FAIL line per difference. Returns whether they match.
+pub fn check_capture(
+    dir: &Path,
+    sc: &Scenario,
+    ours: &[(String, String)],
+    out: &mut dyn std::io::Write,
+) -> Result<bool, Error> {
+    let diffs = compare_with(dir, sc, ours)?;
     for d in &diffs {
         let _ = writeln!(out, "FAIL reference {}: {d}", dir.display());
     }

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::net::SocketAddrV4;
-use std::time::Duration;
 
 use crate::dird_hook::{self, NodeFacts, ServicePorts, TaskFacts};
 use crate::probe::{self, Outcome};
@@ -11,37 +10,6 @@ use crate::scenario::{Dird, Expect, Scenario, Sees, Step};
 use crate::snapshot;
 use crate::topology::Topology;
 use crate::Error;
-
-/// IPVS folds per-CPU counters into what it reports every 2 s (later on a loaded TCG VM):
-/// after an answer, wait until some sandbox's counters moved (at most 12 s), then one more
-/// period so that a second sandbox that also carried packets shows up too.
-fn read_reply_counters(
-    topo: &mut Topology,
-    before: &[u64],
-    answered: bool,
-) -> Result<Vec<u64>, Error> {
-    if !answered {
-        std::thread::sleep(settle_time());
-        return topo.outpkts();
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(12);
-    let mut now = topo.outpkts()?;
-    while now.as_slice() == before && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(250));
-        now = topo.outpkts()?;
-    }
-    std::thread::sleep(settle_time());
-    topo.outpkts()
-}
-
-/// One estimator period (and the TCP close), `NETSIM_STATS_SETTLE_MS` to override.
-fn settle_time() -> Duration {
-    let ms = std::env::var("NETSIM_STATS_SETTLE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2200);
-    Duration::from_millis(ms)
-}
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
@@ -123,8 +91,11 @@ struct Verdict {
     line: String,
 }
 
+/// The probe returns once every packet of the task's answer went through the load balancer
+/// (for TCP the ACK of our FIN too), and the counters are read live: `via` is every sandbox
+/// that carried a reply packet of this probe.
 fn evaluate(
-    topo: &mut Topology,
+    topo: &Topology,
     label: &str,
     e: &Expect,
     before: &mut Vec<u64>,
@@ -133,7 +104,7 @@ fn evaluate(
     let node = &sc.nodes[e.node];
     let dst = SocketAddrV4::new(node.public_ip, e.port);
     let (src_name, src_ip, outcome) = send_probe(topo, &sc, e, dst)?;
-    let after = read_reply_counters(topo, before, matches!(outcome, probe::Outcome::Answer(_)))?;
+    let after = topo.outpkts()?;
     let via: Vec<&str> = after
         .iter()
         .zip(before.iter())
@@ -307,7 +278,7 @@ impl Run<'_> {
     /// Probes expectation `e` (`key`: where the scenario file has it) and reports it.
     fn evaluate(&mut self, key: &str, e: &Expect) -> Result<(), Error> {
         let label = format!("{} {key}", self.file);
-        let v = evaluate(&mut self.topo, &label, e, &mut self.before)?;
+        let v = evaluate(&self.topo, &label, e, &mut self.before)?;
         self.report(v);
         Ok(())
     }

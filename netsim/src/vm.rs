@@ -180,15 +180,20 @@ fn verdict(results: &Path, vng_status: ExitStatus) -> Result<i32, Error> {
 
 /// Inside the VM: load modules, run `netsim ARGS` into the results folder, record its status.
 pub fn inner(results: &Path, args: &[String]) -> i32 {
-    for m in MODULES {
-        let ok = Command::new("modprobe")
-            .arg(m)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !matches!(ok, Ok(s) if s.success()) {
-            tracing::debug!("modprobe {m} failed (built in?)");
-        }
+    // One modprobe for all: `-a` goes on past a module that fails and then exits non-zero.
+    let loaded = Command::new("modprobe")
+        .arg("-a")
+        .args(MODULES)
+        .stdin(Stdio::null())
+        .output();
+    match loaded {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => tracing::debug!(
+            "modprobe -a: {} (built in?): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => tracing::debug!("modprobe -a: {e}"),
     }
     let code = (|| -> Result<i32, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;

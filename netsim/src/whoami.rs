@@ -22,8 +22,8 @@ use crate::Error;
 const TCPI_OPT_ECN: u8 = 8;
 const POLL: Duration = Duration::from_millis(50);
 
-/// Did the TCP connection negotiate ECN? (`tcp_info.tcpi_options & TCPI_OPT_ECN`)
-pub fn tcp_ecn_negotiated(stream: &TcpStream) -> bool {
+/// The socket's `TCP_INFO`.
+pub fn tcp_info(stream: &TcpStream) -> Option<libc::tcp_info> {
     // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
     unsafe {
         let mut info: libc::tcp_info = std::mem::zeroed();
@@ -35,8 +35,13 @@ pub fn tcp_ecn_negotiated(stream: &TcpStream) -> bool {
             (&mut info as *mut libc::tcp_info).cast(),
             &mut len,
         );
-        rc == 0 && info.tcpi_options & TCPI_OPT_ECN != 0
+        (rc == 0).then_some(info)
     }
+}
+
+/// Did the TCP connection negotiate ECN? (`tcp_info.tcpi_options & TCPI_OPT_ECN`)
+pub fn tcp_ecn_negotiated(stream: &TcpStream) -> bool {
+    tcp_info(stream).is_some_and(|i| i.tcpi_options & TCPI_OPT_ECN != 0)
 }
 
 pub fn answer(task: &str, peer: SocketAddr, ecn: bool) -> String {
@@ -192,6 +197,8 @@ fn serve_udp(sock: UdpSocket, task: String, stop: Arc<AtomicBool>) {
             Ok((_, peer)) => {
                 let _ = sock.send_to(answer(&task, peer, false).as_bytes(), peer);
             }
+            // [`Server::stop_all`] shut the socket down: the receive returned at once.
+            Err(_) if stop.load(Ordering::Relaxed) => break,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -205,6 +212,28 @@ fn serve_udp(sock: UdpSocket, task: String, stop: Arc<AtomicBool>) {
     }
 }
 
+/// One whoami server thread, and for UDP a handle on its socket.
+pub struct Server {
+    thread: JoinHandle<()>,
+    udp: Option<UdpSocket>,
+}
+
+impl Server {
+    /// Ends the servers once `stop` is set: their UDP sockets are shut down for reading, so a
+    /// receive waiting for its timeout returns at once, then every thread is joined.
+    pub fn stop_all(servers: Vec<Server>) {
+        for s in &servers {
+            if let Some(sock) = &s.udp {
+                // Unconnected UDP: ENOTCONN, yet the socket is shut down and its reader woken.
+                let _ = socket2::SockRef::from(sock).shutdown(std::net::Shutdown::Read);
+            }
+        }
+        for s in servers {
+            let _ = s.thread.join();
+        }
+    }
+}
+
 /// Start one server thread per (proto, port) inside `netns`; returns once all are listening.
 /// The pairs must be distinct (see [`crate::scenario::Service::listen_ports`]): a second
 /// bind of one port and protocol fails with `Address already in use`.
@@ -213,10 +242,10 @@ pub fn start(
     task: &str,
     ports: &[(Proto, u16)],
     stop: &Arc<AtomicBool>,
-) -> Result<Vec<JoinHandle<()>>, Error> {
+) -> Result<Vec<Server>, Error> {
     let mut handles = Vec::new();
     for &(proto, port) in ports {
-        let (tx, rx) = mpsc::channel::<Result<(), String>>();
+        let (tx, rx) = mpsc::channel::<Result<Option<UdpSocket>, String>>();
         let task = task.to_string();
         let stop = Arc::clone(stop);
         let h = crate::netns::spawn_in(netns, move || {
@@ -225,7 +254,7 @@ pub fn start(
                 Proto::Tcp => {
                     match TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
                         Ok(l) => {
-                            let _ = tx.send(Ok(()));
+                            let _ = tx.send(Ok(None));
                             serve_tcp(l, task, stop)
                         }
                         Err(e) => {
@@ -235,9 +264,10 @@ pub fn start(
                 }
                 Proto::Udp => match UdpSocket::bind(addr)
                     .and_then(|s| s.set_read_timeout(Some(POLL * 4)).map(|_| s))
+                    .and_then(|s| s.try_clone().map(|c| (s, c)))
                 {
-                    Ok(s) => {
-                        let _ = tx.send(Ok(()));
+                    Ok((s, handle)) => {
+                        let _ = tx.send(Ok(Some(handle)));
                         serve_udp(s, task, stop)
                     }
                     Err(e) => {
@@ -250,12 +280,12 @@ pub fn start(
             .recv_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())
             .and_then(|r| r);
-        handles.push(h);
-        res.map_err(|detail| Error::Netns {
+        let udp = res.map_err(|detail| Error::Netns {
             ns: netns.display().to_string(),
             step: format!("whoami listen {port}/{proto}"),
             source: detail.into(),
         })?;
+        handles.push(Server { thread: h, udp });
     }
     Ok(handles)
 }
@@ -276,5 +306,36 @@ mod tests {
             })
         );
         assert_eq!(parse_answer("HTTP/1.0 200 OK"), None);
+    }
+
+    #[test]
+    fn stopping_wakes_a_udp_server_waiting_in_receive() {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let udp = Some(sock.try_clone().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || serve_udp(sock, "web.1".into(), s));
+
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.send_to(b"netsim probe\n", addr).unwrap();
+        let mut buf = [0u8; 512];
+        let n = client.recv(&mut buf).unwrap();
+        let a = parse_answer(&String::from_utf8_lossy(&buf[..n])).unwrap();
+        assert_eq!((a.task.as_str(), a.peer), ("web.1", Ipv4Addr::LOCALHOST));
+
+        let start = std::time::Instant::now();
+        stop.store(true, Ordering::Relaxed);
+        Server::stop_all(vec![Server { thread, udp }]);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

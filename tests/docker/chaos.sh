@@ -755,14 +755,25 @@ chaos_phase() {
         timed drift chaos_drift
         timed hung chaos_hung
     fi
-    # One dird (--config) for the churn, the bad reload and the dockerd kill.
+    # One dird (--config) for the churn, the bad reload and the dockerd kill; with the churn, a
+    # hostile neighbour beside it (hostile.sh) and dird's iptables-restore input logged.
     uninstall_dird "${extra[@]}" || log "dird --uninstall failed"
     printf '# dird chaos test\n--ingress-gateway-ips %s\n' "$lb_ip" >"$cfile"
+    local hostile=no
+    if [[ $churn == yes ]] && timed hostile-setup hostile_setup; then
+        hostile=yes
+    fi
     from=$(next_log_line)
+    if [[ $hostile == yes ]]; then
+        # shellcheck disable=SC2046  # (two NAME=VALUE words)
+        export $(hostile_env)
+    fi
     start_dird --config "$cfile" "${extra[@]}"
+    unset DIRD_IPTABLES_SAVE DIRD_IPTABLES_RESTORE
     wait_until 120 "dird (--config) configured every task" all_configured "$SERVICE" ||
         log "chaos: not every task configured 120 s after dird's start"
     [[ $churn == no ]] || timed churn-dird chaos_churn_dird "$from"
+    [[ $hostile == no ]] || timed hostile-check hostile_check
     [[ $quick == no ]] || timed bad-reload chaos_bad_reload "$cfile"
     if [[ $kill == no ]]; then
         :
@@ -773,6 +784,7 @@ chaos_phase() {
     fi
     [[ -z ${DIRD_PID:-} ]] || stop_dird || log "dird did not stop cleanly"
     DIRD_PID=
+    [[ $hostile == no ]] || hostile_cleanup
     uninstall_dird "${extra[@]}" || fail x-cleanup "dird --uninstall failed at the end of phase x"
     sbox_rules >"$RESULTS/sbox-4-chaos-end.txt"
     no_dird_rules "$RESULTS/sbox-4-chaos-end.txt" ||

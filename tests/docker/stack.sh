@@ -101,8 +101,8 @@ stack_phase() {
     out=$($DOCKER service create --detach --quiet --name "$UNINSTALL_SERVICE" --mode global-job \
         --network host --cap-add NET_ADMIN --cap-add SYS_ADMIN --no-resolve-image \
         --env XTABLES_LOCKFILE=/host/run/xtables.lock \
-        --mount type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock \
-        --mount type=bind,source=/var/run/docker/netns,target=/var/run/docker/netns,bind-propagation=rslave \
+        --mount type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock,readonly \
+        --mount type=bind,source=/var/run/docker/netns,target=/var/run/docker/netns,readonly,bind-propagation=rslave \
         --mount type=bind,source=/run,target=/host/run \
         "$DIRD_IMAGE" --uninstall 2>&1) || fail s-uninstall-job "docker service create (global job) failed: $out"
     if wait_until 180 "the uninstall job completed on both nodes" job_complete 2; then

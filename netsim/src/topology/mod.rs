@@ -15,7 +15,6 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use links::VethEnd;
 
@@ -44,7 +43,7 @@ pub struct Topology {
     /// Next veth number per node (0 is the sandbox).
     next_port: Vec<usize>,
     stop: Arc<AtomicBool>,
-    servers: Vec<JoinHandle<()>>,
+    servers: Vec<crate::whoami::Server>,
     namespaces: Vec<PathBuf>,
 }
 
@@ -404,30 +403,19 @@ impl Topology {
         Ok(())
     }
 
-    /// Total reply packets (IPVS `outpkts`) each node's sandbox has carried so far.
-    pub fn outpkts(&mut self) -> Result<Vec<u64>, Error> {
-        let marks: Vec<u32> = self.sc.services.iter().map(|s| s.fwmark).collect();
-        let mut out = Vec::new();
-        for ipvs in &mut self.ipvs {
-            let mut total = 0;
-            for &m in &marks {
-                total += ipvs
-                    .dest_stats(m)?
-                    .iter()
-                    .map(|(_, s)| s.outpkts)
-                    .sum::<u64>();
-            }
-            out.push(total);
-        }
-        Ok(out)
+    /// Total reply packets (IPVS `outpkts`) each node's sandbox has carried so far, counted
+    /// live (see [`crate::counters`]): a reply that reached its client is already in it.
+    pub fn outpkts(&self) -> Result<Vec<u64>, Error> {
+        self.nodes
+            .iter()
+            .map(|n| crate::counters::outpkts(&n.sbox))
+            .collect()
     }
 
     /// Stop the servers and remove every namespace of this topology.
     pub fn teardown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for h in self.servers.drain(..) {
-            let _ = h.join();
-        }
+        crate::whoami::Server::stop_all(std::mem::take(&mut self.servers));
         self.ipvs.clear();
         for ns in self.namespaces.drain(..).rev() {
             netns::delete(&ns);
