@@ -117,6 +117,20 @@ pub struct ApplyError {
 }
 
 impl ApplyError {
+    /// Whether what the namespace holds was refused (its iptables do not parse strictly or
+    /// are more than dird reads, its dumps are too long, its ingress interface has a name dird
+    /// does not accept), rather than the way there failing.
+    pub fn refused(&self) -> bool {
+        matches!(self.step, Step::ParseIptables)
+            || matches!(
+                *self.cause,
+                Cause::Read(_)
+                    | Cause::Iptables(iptables::IptablesError::Run(
+                        crate::netns::child::ChildError::TooMuchOutput { .. }
+                    ))
+            )
+    }
+
     /// A worker thread died before reporting (a panic inside an apply).
     pub fn worker_lost() -> ApplyError {
         fail("worker", Step::EnterNamespace, Cause::WorkerLost)

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Control, Done, TaskResult};
-use super::records::SBOX;
 use super::runner::{Exit, Runner, Session};
 use super::sync::{log_sbox, log_task, BuildError};
+use super::unit::{JobError, Unit};
 use crate::apply::TaskOutcome;
 use crate::docker::DockerClient;
 use crate::netns::arrivals::Arrivals;
@@ -19,18 +19,17 @@ use crate::node::{Node, TaskRef};
 /// How long to wait before asking again when the ingress or the load balancers are not known.
 const NOT_READY_RETRY: Duration = Duration::from_secs(5);
 
-/// `id`'s job ended: it is free again, or, when its worker was abandoned still running, once
-/// that worker ends (a retry never runs beside it).
-fn release(s: &mut Session, id: &str, lingering: super::jobs::Lingering) {
+/// `unit`'s job ended: it is free again, or, when its worker was abandoned still running,
+/// once that worker ends (a retry never runs beside it).
+fn release(s: &mut Session, unit: Unit, lingering: super::jobs::Lingering) {
     match lingering {
         None => {
-            s.busy.remove(id);
+            s.busy.remove(&unit);
         }
         Some(worker) => {
-            let id = id.to_owned();
             s.jobs.push(Box::pin(async move {
                 let _ = worker.await;
-                Done::Released { id }
+                Done::Released { unit }
             }));
         }
     }
@@ -68,16 +67,16 @@ impl Runner {
             Control::Rebuilt(r) => return self.rebuilt(client, s, r),
             Control::Listed(Ok(tasks)) => {
                 self.telemetry.docker_answered();
-                let present: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+                let present: HashSet<Unit> = tasks.iter().map(|t| Unit::task(&t.id)).collect();
                 self.records
-                    .retain(|id| present.contains(id) || s.busy.contains(id));
+                    .retain(|u| present.contains(u) || s.busy.contains(u));
                 if let Some(node) = &self.node {
                     for t in tasks.iter().filter(|t| node.wants_service(&t.service)) {
                         self.records.pending(t);
                     }
                 }
-                s.listed = tasks.into();
-                s.sbox_wanted = true;
+                s.queues.listed = tasks.into();
+                s.queues.sbox_wanted = true;
             }
             Control::Listed(Err(e)) => {
                 warn!("cannot list containers: {e}");
@@ -184,36 +183,37 @@ impl Runner {
                 took,
                 lingering,
             } => {
-                release(s, &id, lingering);
-                self.task_done(&id, result, took);
+                let unit = Unit::task(&id);
+                release(s, unit.clone(), lingering);
+                self.task_done(&unit, result, took);
             }
-            Done::Released { id } => {
-                debug!(container = %id, "the abandoned apply's worker has ended");
-                s.busy.remove(&id);
+            Done::Released { unit } => {
+                debug!(unit = %unit, "the abandoned apply's worker has ended");
+                s.busy.remove(&unit);
             }
             Done::Sbox {
                 result,
                 took,
                 lingering,
             } => {
-                release(s, SBOX, lingering);
+                release(s, Unit::Sbox, lingering);
                 match result {
                     Ok(o) => {
                         self.telemetry.applied("sbox", took);
                         log_sbox(&o);
-                        self.succeeded(SBOX, None, None, o.outcome().changed());
+                        self.succeeded(&Unit::Sbox, None, None, o.outcome().changed());
                     }
-                    Err(e) => self.failed(SBOX, e),
+                    Err(e) => self.failed(Unit::Sbox, e),
                 }
             }
             Done::NoSbox(path) => {
-                s.busy.remove(SBOX);
+                s.busy.remove(&Unit::Sbox);
                 info!("no ingress_sbox at {} yet", path.display());
             }
             Done::Resolved { arrival, result } => match result {
                 Ok(Some(t)) => {
                     debug!(container = %t.id, service = %t.service, netns = %t.netns.display(), "its ingress address {} arrived in a new namespace", arrival.ip);
-                    s.arrived.push_back(t);
+                    s.queues.arrived.push_back(t);
                 }
                 Ok(None) => info!(
                     netns = %arrival.netns.display(),
@@ -229,58 +229,65 @@ impl Runner {
         }
     }
 
-    fn task_done(&mut self, id: &str, result: TaskResult, took: Duration) {
+    fn task_done(&mut self, unit: &Unit, result: TaskResult, took: Duration) {
         match result {
             TaskResult::Applied(t, outcome) => {
                 self.telemetry.applied("task", took);
                 if let Some(early) = self
                     .records
-                    .netns(id)
+                    .netns(unit)
                     .filter(|n| n.file_name() != t.netns.file_name())
                 {
-                    warn!(container = %id, service = %t.service, "Docker's sandbox for it is {}, not {}, which was configured as its when its ingress address arrived there; that one is left as it is", t.netns.display(), early.display());
+                    warn!(container = %t.id, service = %t.service, "Docker's sandbox for it is {}, not {}, which was configured as its when its ingress address arrived there; that one is left as it is", t.netns.display(), early.display());
                 }
                 log_task(&t, &outcome);
                 let changed =
                     matches!(&outcome, TaskOutcome::Applied { outcome, .. } if outcome.changed());
-                self.succeeded(id, Some(&t), Some(&outcome), changed);
+                self.succeeded(unit, Some(&t), Some(&outcome), changed);
             }
             TaskResult::NotATask => {
-                debug!(container = %id, "not a running service task in a sandbox of its own; skipped");
-                self.records.forget(id);
+                debug!(unit = %unit, "not a running service task in a sandbox of its own; skipped");
+                self.records.forget(unit);
             }
             TaskResult::NotWanted(t) => {
                 debug!(container = %t.id, service = %t.service, "service not in --services; skipped");
-                self.records.forget(id);
+                self.records.forget(unit);
             }
-            TaskResult::Failed(e) => self.failed(id, e),
+            TaskResult::Failed(e) => self.failed(unit.clone(), e),
         }
     }
 
     fn succeeded(
         &mut self,
-        id: &str,
+        unit: &Unit,
         t: Option<&TaskRef>,
         outcome: Option<&TaskOutcome>,
         changed: bool,
     ) {
-        let before = self.records.applied(id, t, outcome);
+        let before = self.records.applied(unit, t, outcome);
         if before.failures > 0 {
-            info!(container = %id, "configured after {} failed attempt(s)", before.failures);
+            info!(unit = %unit, "configured after {} failed attempt(s)", before.failures);
         } else if before.configured && changed {
-            info!(container = %id, "drift repaired");
+            info!(unit = %unit, "drift repaired");
             self.telemetry.drift_repaired();
         }
     }
 
-    /// Logs the error when it differs from the last one, and schedules the retry.
-    fn failed(&mut self, id: &str, e: String) {
-        let (failures, new) = self.records.failed(id, &e);
-        let delay = self.work.failed(id, failures, Instant::now());
+    /// Logs the error when it differs from the last one, and schedules the retry by what went
+    /// wrong ([`JobError::retry_delay`]).
+    fn failed(&mut self, unit: Unit, e: JobError) {
+        let text = match (&unit, &e) {
+            // An apply's error names its namespace already.
+            (_, JobError::Apply(_) | JobError::TimedOut { .. }) => e.to_string(),
+            (unit, _) => format!("{unit}: {e}"),
+        };
+        let (failures, new) = self.records.failed(&unit, &text);
+        let delay = e.retry_delay(failures);
+        self.work.failed(unit.clone(), delay, Instant::now());
         if new {
-            error!("{e}; retrying in {} s", delay.as_secs());
+            error!("{text}; retrying in {} s", delay.as_secs());
         } else {
-            debug!(container = %id, "still failing (attempt {failures}), retrying in {} s: {e}", delay.as_secs());
+            debug!(unit = %unit, "still failing (attempt {failures}), retrying in {} s: {text}", delay.as_secs());
         }
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::sync::{self, build_node, BuildError};
+use super::unit::{JobError, Unit};
 use super::Launch;
 use crate::apply::{ApplyError, TaskOutcome};
 use crate::config::Config;
@@ -42,7 +43,7 @@ pub enum TaskResult {
     NotATask,
     /// Its service is not in `--services`.
     NotWanted(TaskRef),
-    Failed(String),
+    Failed(JobError),
 }
 
 /// A namespace's worker that was abandoned at its deadline and still runs (netlink work or a
@@ -60,19 +61,19 @@ pub enum Done {
         lingering: Lingering,
     },
     Sbox {
-        result: Result<SboxOutcome, String>,
+        result: Result<SboxOutcome, JobError>,
         took: Duration,
         lingering: Lingering,
     },
-    /// The abandoned worker of `id`'s job has ended.
-    Released { id: String },
+    /// The abandoned worker of `unit`'s job has ended.
+    Released { unit: Unit },
     /// No ingress_sbox namespace on this node (yet).
     NoSbox(PathBuf),
     /// Whose a new namespace's first ingress address is, as Docker says: a service task's
     /// (to configure in that namespace), or `None` (no task's: the namespace is left alone).
     Resolved {
         arrival: Arrival,
-        result: Result<Option<TaskRef>, String>,
+        result: Result<Option<TaskRef>, JobError>,
     },
 }
 
@@ -91,7 +92,7 @@ async fn in_time<T, F>(
     timeout: Duration,
     target: &str,
     f: F,
-) -> (Result<T, String>, Lingering)
+) -> (Result<T, JobError>, Lingering)
 where
     F: FnOnce(Node) -> Result<T, ApplyError> + Send + 'static,
     T: Send + 'static,
@@ -102,13 +103,13 @@ where
     let mut work = tokio::task::spawn_blocking(move || f(bounded));
     match tokio::time::timeout(timeout + REPORT_GRACE, &mut work).await {
         Ok(Ok(Ok(v))) => (Ok(v), None),
-        Ok(Ok(Err(e))) => (Err(e.to_string()), None),
-        Ok(Err(e)) => (Err(format!("the worker stopped: {e}")), None),
+        Ok(Ok(Err(e))) => (Err(JobError::Apply(e)), None),
+        Ok(Err(e)) => (Err(JobError::WorkerLost(e)), None),
         Err(_) => (
-            Err(format!(
-                "{target}: timed out: the apply took longer than --apply-timeout {} s and was abandoned",
-                timeout.as_secs()
-            )),
+            Err(JobError::TimedOut {
+                target: target.to_owned(),
+                secs: timeout.as_secs(),
+            }),
             Some(tokio::spawn(async move {
                 let _ = work.await;
             })),
@@ -121,39 +122,37 @@ async fn resolve(
     client: &DockerClient,
     id: &str,
     source: Source,
-) -> Result<Option<TaskRef>, String> {
-    let asked = async {
-        match source {
-            Source::Known(t) => Ok(Some(t)),
-            Source::Announced => client.task(id).await.map_err(|e| e.to_string()),
-        }
-    };
-    tokio::time::timeout(DOCKER_STEP, asked)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "Docker did not answer within {} s",
-                DOCKER_STEP.as_secs()
-            ))
-        })
+) -> Result<Option<TaskRef>, JobError> {
+    match source {
+        Source::Known(t) => Ok(Some(t)),
+        Source::Announced => asked(client.task(id)).await,
+    }
+}
+
+/// Docker's answer within [`DOCKER_STEP`].
+async fn asked<T>(
+    f: impl std::future::Future<Output = Result<T, DockerError>>,
+) -> Result<T, JobError> {
+    match tokio::time::timeout(DOCKER_STEP, f).await {
+        Ok(r) => r.map_err(JobError::Docker),
+        Err(_) => Err(JobError::DockerSlow {
+            secs: DOCKER_STEP.as_secs(),
+        }),
+    }
 }
 
 /// Whose the address that arrived in a new namespace is: the task Docker gave it to, in that
 /// namespace.
 pub async fn arrival(client: DockerClient, arrival: Arrival) -> Done {
-    let asked = tokio::time::timeout(DOCKER_STEP, client.ingress_holder(arrival.ip)).await;
-    let result = match asked {
-        Ok(Ok(holder)) => Ok(holder.map(|(id, service)| TaskRef {
-            id,
-            service,
-            netns: arrival.netns.clone(),
-        })),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "Docker did not answer within {} s",
-            DOCKER_STEP.as_secs()
-        )),
-    };
+    let result = asked(client.ingress_holder(arrival.ip))
+        .await
+        .map(|holder| {
+            holder.map(|(id, service)| TaskRef {
+                id,
+                service,
+                netns: arrival.netns.clone(),
+            })
+        });
     Done::Resolved { arrival, result }
 }
 
@@ -169,7 +168,7 @@ pub async fn task(
     let started = Instant::now();
     let mut lingering = None;
     let result = match found {
-        Err(e) => TaskResult::Failed(format!("container {id}: {e}")),
+        Err(e) => TaskResult::Failed(e),
         Ok(None) => TaskResult::NotATask,
         Ok(Some(t)) if !node.wants_service(&t.service) => TaskResult::NotWanted(t),
         Ok(Some(t)) => {

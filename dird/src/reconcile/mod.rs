@@ -6,7 +6,9 @@ mod answers;
 mod jobs;
 mod records;
 mod runner;
+mod schedule;
 mod sync;
+mod unit;
 mod work;
 
 use std::os::unix::fs::MetadataExt;

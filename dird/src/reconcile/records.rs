@@ -1,10 +1,11 @@
-//! What the runner knows of each namespace it works on (every service task, and the sbox under
-//! the key [`SBOX`]): its state, its failures in a row, its last error and apply. It decides
-//! what is worth a log line (a change of state or error) and makes the status operators see.
+//! What the runner knows of each unit it works on (every service task, and the sbox): its
+//! state, its failures in a row, its last error and apply. It decides what is worth a log line
+//! (a change of state or error) and makes the status operators see.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::unit::Unit;
 use crate::apply::TaskOutcome;
 use crate::node::{Node, TaskRef};
 use crate::telemetry::status::{now, LbStatus, Status, TaskState, TaskStatus};
@@ -12,9 +13,6 @@ use crate::telemetry::status::{now, LbStatus, Status, TaskState, TaskStatus};
 /// How long (seconds) a record of a container outside the running list is kept after its
 /// last apply.
 const RECENT: u64 = 120;
-
-/// The key the sbox is recorded under (never a container id: not hex).
-pub const SBOX: &str = "ingress_sbox";
 
 #[derive(Debug, Clone)]
 struct Record {
@@ -37,7 +35,7 @@ pub struct Before {
 
 #[derive(Debug, Default)]
 pub struct Records {
-    map: HashMap<String, Record>,
+    map: HashMap<Unit, Record>,
     /// Changed since the status was last published.
     pub dirty: bool,
 }
@@ -45,7 +43,7 @@ pub struct Records {
 impl Records {
     /// A listed task waiting for its apply (kept as it is when already known).
     pub fn pending(&mut self, t: &TaskRef) {
-        self.map.entry(t.id.clone()).or_insert_with(|| Record {
+        self.map.entry(Unit::task(&t.id)).or_insert_with(|| Record {
             service: t.service.clone(),
             netns: t.netns.clone(),
             state: TaskState::Pending,
@@ -56,10 +54,10 @@ impl Records {
         self.dirty = true;
     }
 
-    /// `id` (the task `t`, or the sbox) was applied.
+    /// `unit` (the task `t`, or the sbox) was applied.
     pub fn applied(
         &mut self,
-        id: &str,
+        unit: &Unit,
         t: Option<&TaskRef>,
         outcome: Option<&TaskOutcome>,
     ) -> Before {
@@ -70,7 +68,7 @@ impl Records {
         let (service, netns) = t
             .map(|t| (t.service.clone(), t.netns.clone()))
             .unwrap_or_default();
-        let r = self.map.entry(id.to_owned()).or_insert_with(|| Record {
+        let r = self.map.entry(unit.clone()).or_insert_with(|| Record {
             service: service.clone(),
             netns: netns.clone(),
             state,
@@ -94,10 +92,10 @@ impl Records {
         before
     }
 
-    /// `id`'s apply failed with `error`: its failures in a row, and whether `error` differs
+    /// `unit`'s apply failed with `error`: its failures in a row, and whether `error` differs
     /// from the last one (worth logging).
-    pub fn failed(&mut self, id: &str, error: &str) -> (u32, bool) {
-        let r = self.map.entry(id.to_owned()).or_insert_with(|| Record {
+    pub fn failed(&mut self, unit: &Unit, error: &str) -> (u32, bool) {
+        let r = self.map.entry(unit.clone()).or_insert_with(|| Record {
             service: String::new(),
             netns: PathBuf::new(),
             state: TaskState::Failing,
@@ -114,25 +112,26 @@ impl Records {
         (r.failures, new)
     }
 
-    /// The namespace `id` was last applied in, if it was configured there.
-    pub fn netns(&self, id: &str) -> Option<PathBuf> {
+    /// The namespace `unit` was last applied in, if it was configured there.
+    pub fn netns(&self, unit: &Unit) -> Option<PathBuf> {
         self.map
-            .get(id)
+            .get(unit)
             .filter(|r| r.state == TaskState::Configured && !r.netns.as_os_str().is_empty())
             .map(|r| r.netns.clone())
     }
 
-    pub fn forget(&mut self, id: &str) {
-        self.dirty |= self.map.remove(id).is_some();
+    pub fn forget(&mut self, unit: &Unit) {
+        self.dirty |= self.map.remove(unit).is_some();
     }
 
-    /// Keeps the sbox, the containers `keep` says yes to, and those applied within the last
-    /// [`RECENT`] seconds (a task configured when it joined the ingress may not run yet).
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+    /// Keeps the sbox, the units `keep` says yes to, and those applied within the last
+    /// [`RECENT`] seconds (a task configured before it started may not be listed yet).
+    pub fn retain(&mut self, keep: impl Fn(&Unit) -> bool) {
         let before = self.map.len();
         let recent = now().saturating_sub(RECENT);
-        self.map
-            .retain(|id, r| id == SBOX || keep(id) || r.last_apply.is_some_and(|t| t >= recent));
+        self.map.retain(|u, r| {
+            *u == Unit::Sbox || keep(u) || r.last_apply.is_some_and(|t| t >= recent)
+        });
         self.dirty |= self.map.len() != before;
     }
 
@@ -143,7 +142,10 @@ impl Records {
         let mut tasks: Vec<TaskStatus> = self
             .map
             .iter()
-            .filter(|(id, _)| id.as_str() != SBOX)
+            .filter_map(|(u, r)| match u {
+                Unit::Task(id) => Some((id, r)),
+                Unit::Sbox => None,
+            })
             .map(|(id, r)| TaskStatus {
                 id: id.clone(),
                 service: r.service.clone(),

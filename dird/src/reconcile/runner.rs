@@ -4,7 +4,7 @@
 //! deadline — and keeps reading events and signals meanwhile, so that no namespace stalls
 //! the daemon.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,13 +15,15 @@ use futures::StreamExt;
 use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Control, Done, Source};
-use super::records::{Records, SBOX};
+use super::records::Records;
+use super::schedule::{Pick, Queues};
+use super::unit::Unit;
 use super::work::Work;
 use super::{sbox_identity, Launch, Signals};
 use crate::config::{self, Config, ConfigError};
 use crate::docker::{DockerClient, Event};
 use crate::netns::arrivals::Arrivals;
-use crate::node::{Node, TaskRef};
+use crate::node::Node;
 use crate::telemetry::{status, Telemetry};
 
 /// Minimum interval between two rebuilds or full syncs (bursts of events coalesce).
@@ -66,14 +68,10 @@ pub(super) struct Session {
     /// Whether `control` is a rebuild that used the reload candidate.
     pub(super) with_candidate: bool,
     pub(super) jobs: FuturesUnordered<Boxed<Done>>,
-    pub(super) busy: HashSet<String>,
-    /// Tasks whose ingress address arrived in their new namespace, containers announced or
-    /// due for a retry, then listed ones, waiting for a worker.
-    pub(super) arrived: VecDeque<TaskRef>,
-    pub(super) urgent: VecDeque<String>,
-    pub(super) listed: VecDeque<TaskRef>,
+    pub(super) busy: HashSet<Unit>,
+    /// Units waiting for a worker ([`Queues::pick`] says in which order).
+    pub(super) queues: Queues,
     pub(super) arrivals: Option<Arrivals>,
-    pub(super) sbox_wanted: bool,
     pub(super) want_view: bool,
     /// The first full sync of this runner is under way (cleared when its listed tasks and the
     /// sbox are done).
@@ -132,11 +130,8 @@ impl Runner {
             with_candidate: false,
             jobs: FuturesUnordered::new(),
             busy: HashSet::new(),
-            arrived: VecDeque::new(),
-            urgent: VecDeque::new(),
-            listed: VecDeque::new(),
+            queues: Queues::default(),
             arrivals: self.arrivals.take(),
-            sbox_wanted: false,
             want_view: false,
             first_sync: self.sessions == 1,
         };
@@ -216,8 +211,7 @@ impl Runner {
     fn publish(&mut self, s: &mut Session) {
         if s.first_sync
             && s.control.is_none()
-            && s.listed.is_empty()
-            && !s.sbox_wanted
+            && s.queues.sync_started()
             && s.jobs.is_empty()
             && self.node.is_some()
         {
@@ -260,13 +254,13 @@ impl Runner {
         self.telemetry.event(e.kind());
         match e {
             Event::IngressJoined { .. } => {}
-            Event::ContainerStart { id } => self.work.announce(&short(&id)),
+            Event::ContainerStart { id } => self.work.announce(Unit::task(&id)),
             Event::ContainerGone { id } => {
-                let id = short(&id);
-                debug!(container = %id, "container gone; forgotten");
-                self.work.forget(&id);
-                self.records.forget(&id);
-                crate::docker::sandbox::forget(&id);
+                let unit = Unit::task(&id);
+                debug!(unit = %unit, "container gone; forgotten");
+                self.work.forget(&unit);
+                self.records.forget(&unit);
+                crate::docker::sandbox::forget(&id[..id.len().min(12)]);
             }
             Event::ServiceChanged => {
                 if crate::node::needs_published_ports(&self.cfg.rules) {
@@ -301,66 +295,52 @@ impl Runner {
             return;
         };
         let busy = &s.busy;
-        s.urgent
-            .extend(self.work.take_due(now, |id| busy.contains(id)));
+        let due = self.work.take_due(now, |u| busy.contains(u));
+        s.queues.urgent.extend(due);
         for a in self.work.take_arrivals() {
             s.jobs.push(Box::pin(jobs::arrival(client.clone(), a)));
         }
         let timeout = self.cfg.apply_timeout;
         while s.jobs.len() < self.parallel {
-            if let Some(t) = s.arrived.pop_front() {
-                // Busy: its start is being worked on, which configures it anyway.
-                if s.busy.contains(&t.id) || !node.wants_service(&t.service) {
+            let work = &self.work;
+            let picked = s.queues.pick(
+                &s.busy,
+                |u| work.waiting_retry(u),
+                |t| node.wants_service(&t.service),
+            );
+            let job: Boxed<Done> = match picked {
+                None => break,
+                Some(Pick::Again(unit)) => {
+                    self.work.announce(unit);
                     continue;
                 }
-                s.busy.insert(t.id.clone());
-                let (id, source) = (t.id.clone(), Source::Known(t));
-                s.jobs.push(Box::pin(jobs::task(
-                    client.clone(),
-                    node.clone(),
-                    id,
-                    source,
-                    timeout,
-                )));
-            } else if let Some(id) = s.urgent.pop_front() {
-                if s.busy.contains(&id) {
-                    self.work.announce(&id);
-                    continue;
+                Some(Pick::Known(t)) => {
+                    s.busy.insert(Unit::task(&t.id));
+                    let id = t.id.clone();
+                    Box::pin(jobs::task(
+                        client.clone(),
+                        node.clone(),
+                        id,
+                        Source::Known(t),
+                        timeout,
+                    ))
                 }
-                s.busy.insert(id.clone());
-                if id == SBOX {
-                    let job = jobs::sbox(node.clone(), self.launch.sbox.clone(), timeout);
-                    s.jobs.push(Box::pin(job));
-                    continue;
+                Some(Pick::Announced(Unit::Sbox)) => {
+                    s.busy.insert(Unit::Sbox);
+                    Box::pin(jobs::sbox(node.clone(), self.launch.sbox.clone(), timeout))
                 }
-                let job = jobs::task(client.clone(), node.clone(), id, Source::Announced, timeout);
-                s.jobs.push(Box::pin(job));
-            } else if let Some(t) = s.listed.pop_front() {
-                if s.busy.contains(&t.id) || self.work.waiting_retry(&t.id) {
-                    continue;
+                Some(Pick::Announced(Unit::Task(id))) => {
+                    s.busy.insert(Unit::Task(id.clone()));
+                    Box::pin(jobs::task(
+                        client.clone(),
+                        node.clone(),
+                        id,
+                        Source::Announced,
+                        timeout,
+                    ))
                 }
-                s.busy.insert(t.id.clone());
-                let job = jobs::task(
-                    client.clone(),
-                    node.clone(),
-                    t.id.clone(),
-                    Source::Known(t),
-                    timeout,
-                );
-                s.jobs.push(Box::pin(job));
-            } else if s.sbox_wanted && !s.busy.contains(SBOX) {
-                s.sbox_wanted = false;
-                s.busy.insert(SBOX.to_owned());
-                let job = jobs::sbox(node.clone(), self.launch.sbox.clone(), timeout);
-                s.jobs.push(Box::pin(job));
-            } else {
-                break;
-            }
+            };
+            s.jobs.push(job);
         }
     }
-}
-
-/// The 12-digit id dird keys containers by (events give 64 digits).
-fn short(id: &str) -> String {
-    id.chars().take(12).collect()
 }

@@ -14,17 +14,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::unit::Unit;
 use crate::netns::arrivals::Arrival;
-
-/// Delay before the first retry; it doubles with each failure up to [`RETRY_MAX`].
-pub const RETRY_FIRST: Duration = Duration::from_secs(1);
-pub const RETRY_MAX: Duration = Duration::from_secs(300);
-
-/// The delay before retry number `failures` (1 = after the first failure).
-pub fn retry_delay(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
-    RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
-}
 
 #[derive(Debug)]
 pub struct Work {
@@ -33,9 +24,9 @@ pub struct Work {
     full: bool,
     /// When the last rebuild or full sync began.
     last_sync: Option<Instant>,
-    due: BTreeSet<String>,
-    /// When each failed container is tried again.
-    retries: HashMap<String, Instant>,
+    due: BTreeSet<Unit>,
+    /// When each failed unit is tried again.
+    retries: HashMap<Unit, Instant>,
     arrivals: VecDeque<Arrival>,
 }
 
@@ -75,17 +66,17 @@ impl Work {
         self.last_sync = Some(at.checked_sub(self.min_interval).unwrap_or(at));
     }
 
-    /// A container started: due at once (a retry waiting for it is replaced: its start is a
-    /// new attempt of Docker's).
-    pub fn announce(&mut self, id: &str) {
-        self.retries.remove(id);
-        self.due.insert(id.to_owned());
+    /// A unit is due at once (a container started: a retry waiting for it is replaced, its
+    /// start is a new attempt of Docker's).
+    pub fn announce(&mut self, unit: Unit) {
+        self.retries.remove(&unit);
+        self.due.insert(unit);
     }
 
-    /// The container is gone: nothing more to do for it.
-    pub fn forget(&mut self, id: &str) {
-        self.due.remove(id);
-        self.retries.remove(id);
+    /// The unit is gone: nothing more to do for it.
+    pub fn forget(&mut self, unit: &Unit) {
+        self.due.remove(unit);
+        self.retries.remove(unit);
     }
 
     /// A new namespace's first ingress address arrived: whose it is is asked at once.
@@ -119,43 +110,44 @@ impl Work {
         })
     }
 
-    /// Containers due at `now` (announced, or whose retry time has come) except those in
-    /// `busy`; they leave the record.
-    pub fn take_due(&mut self, now: Instant, busy: impl Fn(&str) -> bool) -> Vec<String> {
-        let mut out: Vec<String> = self
+    /// Units due at `now` (announced, or whose retry time has come) except those in `busy`;
+    /// they leave the record. Retries first, in the order of their times.
+    pub fn take_due(&mut self, now: Instant, busy: impl Fn(&Unit) -> bool) -> Vec<Unit> {
+        let mut ready: Vec<(Instant, Unit)> = self
             .retries
             .iter()
-            .filter(|(id, at)| **at <= now && !busy(id))
-            .map(|(id, _)| id.clone())
+            .filter(|(u, at)| **at <= now && !busy(u))
+            .map(|(u, at)| (*at, u.clone()))
             .collect();
-        for id in &out {
-            self.retries.remove(id);
+        ready.sort();
+        let mut out: Vec<Unit> = ready.into_iter().map(|(_, u)| u).collect();
+        for u in &out {
+            self.retries.remove(u);
         }
-        let due: Vec<String> = self.due.iter().filter(|id| !busy(id)).cloned().collect();
-        for id in due {
-            self.due.remove(&id);
-            out.push(id);
+        let due: Vec<Unit> = self.due.iter().filter(|u| !busy(u)).cloned().collect();
+        for u in due {
+            self.due.remove(&u);
+            out.push(u);
         }
         out
     }
 
-    /// Whether `id` waits for a retry (a full sync leaves it to its own schedule).
-    pub fn waiting_retry(&self, id: &str) -> bool {
-        self.retries.contains_key(id)
+    /// Whether `unit` waits for a retry (a full sync leaves it to its own schedule).
+    pub fn waiting_retry(&self, unit: &Unit) -> bool {
+        self.retries.contains_key(unit)
     }
 
-    /// `id`'s apply failed for the `failures`-th time in a row at `now`: when it is retried.
-    pub fn failed(&mut self, id: &str, failures: u32, now: Instant) -> Duration {
-        let delay = retry_delay(failures);
-        self.retries.insert(id.to_owned(), now + delay);
-        delay
+    /// `unit`'s job failed at `now`: it is tried again after `delay` (see
+    /// [`super::unit::JobError::retry_delay`]).
+    pub fn failed(&mut self, unit: Unit, delay: Duration, now: Instant) {
+        self.retries.insert(unit, now + delay);
     }
 
     /// The earliest time something recorded becomes due (None: nothing recorded), leaving out
     /// the containers in `busy` (the end of their job wakes the runner). Without a node
     /// (`built` false: no swarm yet, or no usable backend) only a rebuild can run: containers
     /// and arrivals wait for it, and waking for them would only spin.
-    pub fn next_wake(&self, busy: impl Fn(&str) -> bool, built: bool) -> Option<Instant> {
+    pub fn next_wake(&self, busy: impl Fn(&Unit) -> bool, built: bool) -> Option<Instant> {
         let sync = (self.rebuild || self.full).then(|| {
             self.last_sync
                 .map(|t| t + self.min_interval)

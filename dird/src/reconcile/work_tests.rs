@@ -34,44 +34,52 @@ fn a_rebuild_wins_over_a_full_sync() {
     assert_eq!(w.take_sync(t0 + MIN), None);
 }
 
-#[test]
-fn announced_containers_are_due_at_once_and_skip_busy_ones() {
-    let t0 = Instant::now();
-    let mut w = Work::new(MIN);
-    w.announce("aaa");
-    w.announce("bbb");
-    w.announce("aaa");
-    let due = w.take_due(t0, |id| id == "bbb");
-    assert_eq!(due, vec!["aaa".to_string()]);
-    // The busy one stays due until it is free.
-    assert_eq!(w.take_due(t0, |_| false), vec!["bbb".to_string()]);
-    assert_eq!(w.take_due(t0, |_| false), Vec::<String>::new());
+fn t(id: &str) -> Unit {
+    Unit::Task(id.into())
 }
 
 #[test]
-fn a_failed_container_is_retried_on_its_own_doubling_schedule() {
+fn announced_units_are_due_at_once_and_skip_busy_ones() {
     let t0 = Instant::now();
     let mut w = Work::new(MIN);
-    assert_eq!(w.failed("aaa", 1, t0), Duration::from_secs(1));
-    assert!(w.waiting_retry("aaa"));
-    assert_eq!(w.take_due(t0, |_| false), Vec::<String>::new());
+    w.announce(t("aaa"));
+    w.announce(t("bbb"));
+    w.announce(t("aaa"));
+    w.announce(Unit::Sbox);
+    let due = w.take_due(t0, |u| *u == t("bbb"));
+    assert_eq!(due, vec![Unit::Sbox, t("aaa")]);
+    // The busy one stays due until it is free.
+    assert_eq!(w.take_due(t0, |_| false), vec![t("bbb")]);
+    assert_eq!(w.take_due(t0, |_| false), Vec::<Unit>::new());
+}
+
+#[test]
+fn a_failed_unit_is_retried_at_its_time_and_retries_come_in_their_order() {
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    let s = Duration::from_secs;
+    w.failed(t("aaa"), s(1), t0);
+    assert!(w.waiting_retry(&t("aaa")));
+    assert_eq!(w.take_due(t0, |_| false), Vec::<Unit>::new());
+    assert_eq!(w.next_wake(|_| false, true), Some(t0 + s(1)));
+    assert_eq!(w.take_due(t0 + s(1), |_| false), vec![t("aaa")]);
+    // Several retries due at once come earliest first, before announced units.
+    w.failed(t("late"), s(5), t0);
+    w.failed(Unit::Sbox, s(2), t0);
+    w.failed(t("early"), s(1), t0);
+    w.announce(t("new"));
     assert_eq!(
-        w.next_wake(|_| false, true),
-        Some(t0 + Duration::from_secs(1))
+        w.take_due(t0 + s(10), |_| false),
+        vec![t("early"), Unit::Sbox, t("late"), t("new")]
     );
-    let due = w.take_due(t0 + Duration::from_secs(1), |_| false);
-    assert_eq!(due, vec!["aaa".to_string()]);
-    assert_eq!(w.failed("aaa", 2, t0), Duration::from_secs(2));
-    assert_eq!(w.failed("aaa", 3, t0), Duration::from_secs(4));
-    assert_eq!(retry_delay(30), RETRY_MAX);
-    assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
     // A start does not wait for the schedule; gone is gone.
-    w.announce("aaa");
-    assert!(!w.waiting_retry("aaa"));
-    assert_eq!(w.take_due(t0, |_| false), vec!["aaa".to_string()]);
-    w.failed("bbb", 1, t0);
-    w.forget("bbb");
-    assert!(!w.waiting_retry("bbb"));
+    w.failed(t("aaa"), s(4), t0);
+    w.announce(t("aaa"));
+    assert!(!w.waiting_retry(&t("aaa")));
+    assert_eq!(w.take_due(t0, |_| false), vec![t("aaa")]);
+    w.failed(t("bbb"), s(1), t0);
+    w.forget(&t("bbb"));
+    assert!(!w.waiting_retry(&t("bbb")));
     assert_eq!(w.next_wake(|_| false, true), None);
 }
 
@@ -94,17 +102,17 @@ fn arrivals_are_due_at_once_and_taken_once() {
 }
 
 #[test]
-fn a_container_whose_job_runs_does_not_make_the_runner_wake() {
+fn a_unit_whose_job_runs_does_not_make_the_runner_wake() {
     let t0 = Instant::now();
     let mut w = Work::new(MIN);
     // Announced while its job runs: due, but nothing to wake for until the job ends.
-    w.announce("hhh");
-    assert_eq!(w.next_wake(|id| id == "hhh", true), None);
+    w.announce(t("hhh"));
+    assert_eq!(w.next_wake(|u| *u == t("hhh"), true), None);
     assert!(w.next_wake(|_| false, true).is_some());
     // The same for a retry whose time has come.
     w.take_due(t0, |_| false);
-    w.failed("hhh", 1, t0);
-    assert_eq!(w.next_wake(|id| id == "hhh", true), None);
+    w.failed(t("hhh"), Duration::from_secs(1), t0);
+    assert_eq!(w.next_wake(|u| *u == t("hhh"), true), None);
     assert!(w.next_wake(|_| false, true).is_some());
 }
 
@@ -112,9 +120,9 @@ fn a_container_whose_job_runs_does_not_make_the_runner_wake() {
 fn without_a_node_only_a_rebuild_wakes_the_runner() {
     let t0 = Instant::now();
     let mut w = Work::new(MIN);
-    // Containers and a failed one's retry recorded while no node is built (no swarm yet).
-    w.announce("iii");
-    w.failed("jjj", 1, t0);
+    // Units and a failed one's retry recorded while no node is built (no swarm yet).
+    w.announce(t("iii"));
+    w.failed(t("jjj"), Duration::from_secs(1), t0);
     w.arrived(crate::netns::arrivals::Arrival {
         netns: "/run/docker/netns/3bf747665bef".into(),
         ip: std::net::Ipv4Addr::new(10, 0, 0, 6),
@@ -130,7 +138,7 @@ fn without_a_node_only_a_rebuild_wakes_the_runner() {
         w.next_wake(|_| false, false),
         Some(t0 + Duration::from_secs(5))
     );
-    // Once a node is built, the containers are due at once.
+    // Once a node is built, the units are due at once.
     assert!(w
         .next_wake(|_| false, true)
         .is_some_and(|t| t <= Instant::now()));

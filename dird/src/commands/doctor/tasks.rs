@@ -136,7 +136,7 @@ pub fn check(
         match node.check_task(t) {
             // What the namespace holds is refused (it does not parse strictly, or is more than
             // dird reads): the daemon leaves that task alone too.
-            Err(e) if refused(&e) => lines.push(Line::finding(
+            Err(e) if e.refused() => lines.push(Line::finding(
                 format!("{name}: dird refuses its namespace: {e}"),
                 "look at what that container puts into its own network namespace (it holds NET_ADMIN?); dird configures it once its iptables parse and stay within dird's limits",
             )),
@@ -148,18 +148,6 @@ pub fn check(
         }
     }
     lines
-}
-
-/// Whether reading a task failed on what its namespace holds, not on the way there.
-fn refused(e: &apply::ApplyError) -> bool {
-    matches!(e.step, apply::Step::ParseIptables)
-        || matches!(
-            *e.cause,
-            apply::Cause::Read(_)
-                | apply::Cause::Iptables(apply::iptables::IptablesError::Run(
-                    crate::netns::child::ChildError::TooMuchOutput { .. }
-                ))
-        )
 }
 
 /// Check 8 in the sbox.
