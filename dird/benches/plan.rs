@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dird::config::{PortSpec, RuleConfig};
-use dird::ids::LbSet;
 use dird::plan::{lb_plan, render_sync, task_plan, Ingress, IptablesState, TaskIngress};
 
 fn config(lbs: usize) -> (RuleConfig, Ingress) {
@@ -31,7 +30,11 @@ fn config(lbs: usize) -> (RuleConfig, Ingress) {
 fn bench(c: &mut Criterion) {
     for lbs in [16usize, 255] {
         let (rules, ingress) = config(lbs);
-        let set = LbSet::for_rules(&rules, ingress.subnet).unwrap();
+        let set = rules
+            .lbs
+            .assign(ingress, &[], rules.indexed_ids, rules.id_encoding)
+            .unwrap()
+            .lbs;
         let task = TaskIngress {
             iface: "eth0".into(),
             addr: Ipv4Addr::new(10, 0, 0, 9),

@@ -9,8 +9,8 @@ use clap::{CommandFactory, Parser};
 use dird::apply::backend::{detect as detect_backend, BackendError};
 use dird::commands::{self, usage::Detected};
 use dird::config::{self, Action, Cli, Command, LEGACY_GATEWAYS_ENV};
+use dird::discovery::{LbSource, SwarmNode};
 use dird::docker::{DockerClient, IngressState};
-use dird::ids::auto::SwarmNode;
 use dird::plan::Ingress;
 use dird::reconcile::{self, DaemonError, Launch};
 
@@ -179,7 +179,7 @@ async fn usage() -> ExitCode {
     let detected = match detect().await {
         Ok((i, view, _)) => {
             let auto = config::RuleConfig {
-                auto_load_balancers: true,
+                lbs: LbSource::Auto { hosts: Vec::new() },
                 ..Default::default()
             };
             let table = commands::lbs::render(&auto, &i, &view)

@@ -6,8 +6,9 @@ use std::net::Ipv4Addr;
 
 use common::Netns;
 use dird::apply::{self, IptablesTools, NsPlan, Step, TaskOutcome};
-use dird::config::{LbEntry, RuleConfig};
-use dird::node::{uninstall_task, Node, TaskRef};
+use dird::config::RuleConfig;
+use dird::discovery::{LbEntry, LbSource};
+use dird::node::{uninstall_task, Discovered, Node, TaskRef};
 use dird::plan::{Ingress, IptablesPlan, OwnChain, PolicyRule, Route, RoutingPlan, Table};
 
 /// An `iptables-restore` stand-in: a batch for `nat` first lets "another writer" append a
@@ -89,10 +90,12 @@ fn udp_rule_lines(ns: &Netns) -> Vec<String> {
 
 fn node(load_balancers: &[&str]) -> Node {
     let rules = RuleConfig {
-        load_balancers: load_balancers
-            .iter()
-            .map(|g| LbEntry::Ip(g.parse().unwrap()))
-            .collect(),
+        lbs: LbSource::Explicit(
+            load_balancers
+                .iter()
+                .map(|g| LbEntry::Ip(g.parse().unwrap()))
+                .collect(),
+        ),
         performance: true,
         ..Default::default()
     };
@@ -100,7 +103,9 @@ fn node(load_balancers: &[&str]) -> Node {
         subnet: "10.0.0.0/24".parse().unwrap(),
         node_ip: Ipv4Addr::new(10, 0, 0, 9),
     };
-    Node::new(rules, ingress, Vec::new(), IptablesTools::default()).unwrap()
+    Node::build(&rules, ingress, &Discovered::default())
+        .unwrap()
+        .node
 }
 
 fn task_ref(ns: &Netns) -> TaskRef {

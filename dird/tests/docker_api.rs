@@ -331,7 +331,7 @@ async fn a_manager_without_quorum_keeps_the_previous_load_balancers() {
         node_ip: Ipv4Addr::new(10, 0, 0, 2),
     };
     // Waiting is what the daemon loop answers with "keeping the previous load balancers".
-    match build_node(&client, &launch, &cfg, ingress).await {
+    match build_node(&client, &launch, &cfg, ingress, None).await {
         Err(BuildError::Waiting(why)) => assert!(why.contains("leader"), "{why}"),
         Err(e) => panic!("expected Waiting, got {e:?}"),
         Ok(node) => panic!("a node was built (load balancer on: {})", node.lb_enabled),
@@ -417,7 +417,7 @@ async fn an_engine_on_native_nftables_gets_nothing_installed() {
         subnet: "10.0.0.0/24".parse().expect("subnet"),
         node_ip: Ipv4Addr::new(10, 0, 0, 2),
     };
-    match build_node(&client, &launch, &cfg, ingress).await {
+    match build_node(&client, &launch, &cfg, ingress, None).await {
         Err(BuildError::Backend(e)) => {
             let line = e.to_string();
             assert!(!line.contains('\n'), "{line}");
@@ -433,7 +433,7 @@ async fn an_engine_on_native_nftables_gets_nothing_installed() {
         ..Spec::engine_29()
     });
     let client = connect(&engine).await;
-    let node = build_node(&client, &launch, &cfg, ingress)
+    let node = build_node(&client, &launch, &cfg, ingress, None)
         .await
         .expect("built");
     assert_eq!(node.tools.save, "iptables-save");

@@ -353,8 +353,13 @@ fn tasks_without_dirds_rules_with_the_originals_or_strict_rp_filter_are_found_an
         subnet: "10.0.0.0/24".parse().expect("subnet"),
         node_ip: "10.0.0.2".parse().expect("ip"),
     };
-    let node =
-        dird::node::Node::new(input.rules.clone(), ingress, Vec::new(), tools).expect("node");
+    let discovered = dird::node::Discovered {
+        tools,
+        ..Default::default()
+    };
+    let node = dird::node::Node::build(&input.rules, ingress, &discovered)
+        .expect("node")
+        .node;
     let t = dird::node::TaskRef {
         id: TASK_ID[..12].into(),
         service: "web".into(),

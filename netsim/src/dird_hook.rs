@@ -3,9 +3,10 @@
 //! netsim calls these functions only for scenarios that have a `[dird]` section, and only for
 //! the nodes listed in `dird.nodes` (default: every node). Everything is plain data; the
 //! namespaces named by the paths exist for as long as the call runs and until the scenario
-//! ends. netsim adds no flag to the arguments: `args` is exactly `[dird].args` (or a step's
-//! `dird_args`); `load_balancer_ips` is what the scenario marked `load_balancer = true`,
-//! offered so the hook can build `--ingress-gateway-ips` when `args` lacks it.
+//! ends. `args` is `[dird].args` (or a step's `dird_args`); when they give no load balancers
+//! (dird would assume its default), the hook adds `--ingress-gateway-ips` with
+//! `load_balancer_ips`, what the scenario marked `load_balancer = true` (`null` when none is),
+//! and dird parses that as it parses any flag.
 //!
 //! Call order for one scenario:
 //! 1. after the topology is built: [`configure_node`] for each listed node;
@@ -14,16 +15,16 @@
 //! 3. a step's `dird_args`: [`reconfigure`] for each listed node with the new arguments.
 //!
 //! The hook runs dird's library exactly as the daemon would on that node: the same flag
-//! parsing, the same [`dird::node::Node::build`] (effective rules, load balancers, explicit or
-//! `auto`), fed with the scenario's facts where the daemon reads Docker's, and the same
-//! [`dird::node::Node`] applying plans in the sbox and task namespaces.
+//! parsing, the same [`dird::node::Node::build`] (effective rules, load balancers from their
+//! source, [`dird::discovery::LbSource`]), fed with the scenario's facts where the daemon reads
+//! Docker's, and the same [`dird::node::Node`] applying plans in the sbox and task namespaces.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use dird::apply::{IptablesTools, TaskOutcome};
-use dird::config::{LbEntry, PortSpec, RuleConfig};
-use dird::ids::auto::SwarmNode;
+use dird::config::{Config, PortSpec, RuleConfig};
+use dird::discovery::SwarmNode;
 use dird::node::{needs_published_ports, Discovered, Node, TaskRef};
 use dird::plan::Ingress;
 use ipnet::Ipv4Net;
@@ -85,27 +86,43 @@ fn err(facts: &NodeFacts, cause: impl Into<crate::error::Cause>) -> HookError {
     }
 }
 
-/// The node as dird configures it with `args`. When `args` has no `--ingress-gateway-ips`,
-/// the scenario's load balancers are used.
-fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
-    let argv: Vec<String> = std::iter::once("dird".to_string())
+/// dird's configuration from `args`; when they give no load balancers, from `args` and
+/// `--ingress-gateway-ips` with the scenario's load balancers.
+fn config(facts: &NodeFacts, args: &[String]) -> Result<Config, HookError> {
+    let mut argv: Vec<String> = std::iter::once("dird".to_string())
         .chain(args.iter().cloned())
         .collect();
     let cfg = dird::config::load(&argv, None).map_err(|e| err(facts, e))?;
+    if !cfg.rules.lbs.is_default() {
+        return Ok(cfg);
+    }
+    argv.push("--ingress-gateway-ips".into());
+    argv.push(scenario_load_balancers(&facts.load_balancer_ips));
+    dird::config::load(&argv, None).map_err(|e| err(facts, e))
+}
+
+/// The scenario's load balancers as the value of `--ingress-gateway-ips`: their addresses, or
+/// `null` (a list with no load balancer) when the scenario marks none.
+fn scenario_load_balancers(ips: &[Ipv4Addr]) -> String {
+    if ips.is_empty() {
+        return "null".into();
+    }
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The node as dird configures it with `args` (see [`config`]).
+fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
+    let cfg = config(facts, args)?;
     let ingress = Ingress {
         subnet: facts.ingress_subnet,
         node_ip: facts.node_ingress_ip,
     };
-    let mut rules = cfg.rules.clone();
-    if rules.load_balancers.is_empty() && !rules.auto_load_balancers {
-        rules.load_balancers = facts
-            .load_balancer_ips
-            .iter()
-            .map(|ip| LbEntry::Ip(*ip))
-            .collect();
-    }
+    let rules = &cfg.rules;
     let discovered = Discovered {
-        published: needs_published_ports(&rules).then(|| published_ports(facts, &rules)),
+        published: needs_published_ports(rules).then(|| published_ports(facts, rules)),
         swarm: facts
             .swarm
             .iter()
@@ -117,7 +134,7 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
         sysctl_files: Vec::new(),
         tools: IptablesTools::with_wait(cfg.iptables_wait),
     };
-    Node::build(&rules, ingress, &discovered)
+    Node::build(rules, ingress, &discovered)
         .map(|built| built.node)
         .map_err(|e| err(facts, e))
 }
@@ -191,4 +208,55 @@ pub fn uninstall_node(facts: &NodeFacts) -> Result<(), HookError> {
         dird::node::uninstall_task(&r, &tools).map_err(|e| err(facts, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use dird::discovery::{LbEntry, LbSource};
+
+    use super::*;
+
+    fn facts(load_balancer_ips: &[Ipv4Addr]) -> NodeFacts {
+        NodeFacts {
+            node: "n1".into(),
+            ingress_subnet: "10.0.0.0/24".parse().expect("subnet"),
+            node_ingress_ip: Ipv4Addr::new(10, 0, 0, 2),
+            load_balancer: true,
+            load_balancer_ips: load_balancer_ips.to_vec(),
+            sbox_netns: PathBuf::from("/nonexistent"),
+            tasks: Vec::new(),
+            published: Vec::new(),
+            swarm: vec![(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(192, 0, 2, 1))],
+        }
+    }
+
+    fn args(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn args_without_load_balancers_get_the_scenarios_as_ingress_gateway_ips() {
+        let lbs = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+        let cfg = config(&facts(&lbs), &args(&["--indexed-ids"])).expect("config");
+        assert_eq!(
+            cfg.rules.lbs,
+            LbSource::Explicit(lbs.iter().map(|ip| LbEntry::Ip(*ip)).collect())
+        );
+        assert!(cfg.rules.indexed_ids);
+        let given =
+            config(&facts(&lbs), &args(&["--ingress-gateway-ips", "10.0.0.4"])).expect("config");
+        assert_eq!(
+            given.rules.lbs,
+            LbSource::Explicit(vec![LbEntry::Ip(Ipv4Addr::new(10, 0, 0, 4))])
+        );
+        let auto = config(&facts(&lbs), &args(&["--ingress-gateway-ips", "auto"])).expect("config");
+        assert!(auto.rules.lbs.needs_view());
+    }
+
+    #[test]
+    fn a_scenario_without_load_balancers_gives_dird_none() {
+        let built = node(&facts(&[]), &[]).expect("node");
+        assert!(built.lbs.members.is_empty());
+        assert_eq!(built.lb_id(), None);
+    }
 }

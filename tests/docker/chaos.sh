@@ -72,27 +72,48 @@ sandbox_key() {
 # ns_save KEY [ARGS]: iptables-save of dockerd's backend in that namespace.
 ns_save() { local k=$1; shift; nsenter --net="$k" "iptables-$CHAOS_BK-save" "$@"; }
 
-# ns_configured KEY: dird's policy rule (fwmark -> table 7xxx) and its mangle chains are there.
-# (Outputs captured first: with pipefail, grep -q ending a pipe early could fail it.)
-ns_configured() {
-    local r m
-    r=$(nsenter --net="$1" ip -4 rule 2>/dev/null) || return 1
-    [[ $r =~ fwmark\ [^$'\n']*lookup\ 7[0-9]{3} ]] || return 1
-    m=$(ns_save "$1" -t mangle 2>/dev/null) || return 1
-    [[ $m == *$'\n:DIRD-'* ]]
+# configured ID...: `dird status --json` (the running dird's own word, not its rules' text)
+# lists every one of these containers as configured (and there is one).
+configured() {
+    (($# > 0)) || return 1
+    "$DIRD" status --json 2>/dev/null | python3 -c '
+import json, sys
+tasks = {t["id"]: t["state"] for t in json.load(sys.stdin)["tasks"]}
+sys.exit(0 if all(tasks.get(i[:12]) == "configured" for i in sys.argv[1:]) else 1)' "$@"
+}
+
+# configured_at: "ID MS" for every task `dird status --json` lists with the time dird first
+# configured it (milliseconds since the epoch).
+configured_at() {
+    "$DIRD" status --json 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["tasks"]:
+    if t.get("configured_at_ms"):
+        print(t["id"], t["configured_at_ms"])' || true
+}
+
+# status_sampler_start FILE / status_sampler_stop: configured_at every second into FILE (a task
+# removed later, by a rolling update, leaves dird's status: its sample stays).
+status_sampler_start() {
+    : >"$1"
+    (while [[ ! -e $CHAOS_DIR/sampler-stop ]]; do configured_at >>"$1"; sleep 1; done) &
+    SAMPLER_PID=$!
+}
+status_sampler_stop() {
+    [[ -n ${SAMPLER_PID:-} ]] || return 0
+    touch "$CHAOS_DIR/sampler-stop"
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    rm -f "$CHAOS_DIR/sampler-stop"
+    SAMPLER_PID=
 }
 
 # all_configured SERVICE...: every running task of these services is configured (and one runs).
 all_configured() {
-    local s id k n=0
+    local s ids=()
     for s in "$@"; do
-        for id in $(task_ids "$s"); do
-            k=$(sandbox_key "$id") || return 1
-            ns_configured "$k" || return 1
-            n=$((n + 1))
-        done
+        mapfile -t -O "${#ids[@]}" ids < <(task_ids "$s")
     done
-    ((n > 0))
+    configured "${ids[@]}"
 }
 
 # strip_ipt: iptables-save without comments and counters, Docker's DNS ports normalised.
@@ -302,6 +323,7 @@ chaos_churn() {
     hz=100 cpus=$(nproc) # (hz: USER_HZ, the /proc tick, 100 on x86 Linux)
     wall0=$(date +%s%N) vm0=$(vm_ticks)
     [[ -z ${DIRD_PID:-} ]] || d0=$(pid_ticks "$DIRD_PID")
+    [[ -z ${DIRD_PID:-} ]] || status_sampler_start "$CHAOS_DIR/configured-at.txt"
     chaos_client_start "$mode"
     sleep 2
     if scale_to "$CHAOS_CHURN_TO" 360; then
@@ -314,6 +336,7 @@ chaos_churn() {
     fi
     sleep 2
     chaos_client_stop
+    status_sampler_stop
     wall1=$(date +%s%N) vm1=$(vm_ticks)
     CHURN_CPU="the VM's $cpus CPU(s) busy $(((vm1 - vm0) * 100 * 1000000000 / hz / cpus / (wall1 - wall0))) %"
     if [[ -n $d0 ]] && ! alive "$DIRD_PID"; then
@@ -372,13 +395,13 @@ chaos_churn_original() {
     uninstall_dird "${extra[@]}" || log "dird --uninstall after the original failed"
 }
 
-# chaos_latency FROM_LINE: for each task of the service started in [CHURN_T0, CHURN_T1], the
-# time from its ingress `network connect` event and from its `start` event to dird's first
-# "configured" line for it (dird's log from FROM_LINE): a note line with p50/p99, and the
-# check x-churn-before-start: every such task configured before its `start` event (Docker puts
-# a task into the load balancers' rotation right after it starts).
+# chaos_latency: for each task of the service started in [CHURN_T0, CHURN_T1], the time from
+# its ingress `network connect` event and from its `start` event to the time dird first
+# configured it (`dird status --json`'s configured_at_ms, sampled during the churn): a note line
+# with p50/p99, and the check x-churn-before-start: every such task configured before its
+# `start` event (Docker puts a task into the load balancers' rotation right after it starts).
 chaos_latency() {
-    local from=$1 tn typ act actor ctr net svc ts id c d
+    local tn typ act actor ctr net svc id ms c d
     local -A start=() join=() conf=()
     local a=() b=() missing=0 n=0 late=0
     while IFS='|' read -r tn typ act actor ctr net svc; do
@@ -390,11 +413,9 @@ chaos_latency() {
         --filter type=container --filter type=network --filter event=start --filter event=connect \
         --format '{{.TimeNano}}|{{.Type}}|{{.Action}}|{{.Actor.ID}}|{{index .Actor.Attributes "container"}}|{{index .Actor.Attributes "name"}}|{{index .Actor.Attributes "com.docker.swarm.service.name"}}' \
         2>/dev/null || true)
-    # dird: "<RFC3339 time>  INFO configured (…) container=<id> …" (12 or 64 hex digits)
-    while read -r ts id; do
-        [[ -n ${conf[$id]:-} ]] || conf[$id]=$(date -u -d "$ts" +%s%N)
-    done < <(log_since "$from" | grep 'configured' | grep -v -e 'not configured' -e 'already configured' |
-        sed -nE 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z) .*container=([0-9a-f]{12,64}).*/\1 \2/p')
+    while read -r id ms; do
+        [[ -n ${conf[$id]:-} ]] || conf[$id]=$((ms * 1000000))
+    done <"$CHAOS_DIR/configured-at.txt"
     for c in "${!start[@]}"; do
         n=$((n + 1))
         d=""
@@ -418,7 +439,7 @@ chaos_latency() {
 }
 
 chaos_churn_dird() {
-    local from=$1 launched ok wrong resent slow noans lost other
+    local launched ok wrong resent slow noans lost other
     wait_until 120 "every task of $SERVICE configured" all_configured "$SERVICE" ||
         log "chaos: not every task configured before the churn"
     chaos_churn dird
@@ -428,7 +449,7 @@ chaos_churn_dird() {
     else
         fail x-churn-dird "$(churn_text)${CHURN_ERR:+; ${CHURN_ERR%; }}"
     fi
-    chaos_latency "$from"
+    chaos_latency
 }
 
 # --- x-drift ---------------------------------------------------------------------------------
@@ -444,29 +465,27 @@ chaos_drift() {
     else
         b_sbox=$(sbox_ipt; in_sbox ip -4 rule)
         b_task=$(ns_state "$key")
-        # The sbox: delete dird's tagged jump into its nat chain (the one that skips the SNAT).
-        jump=$(in_sbox "iptables-$CHAOS_BK-save" -t nat | grep -m1 -E '^-A [A-Z]+ .*--comment "?dird"? .*-j DIRD-' || true)
-        read -ra words <<<"$jump"
-        for i in "${!words[@]}"; do words[i]=${words[i]//\"/}; done
-        if ((${#words[@]} == 0)); then
-            fail x-drift "no tagged jump of dird in the sbox's nat table (iptables-$CHAOS_BK)"
-        elif ! in_sbox "iptables-$CHAOS_BK" -t nat -D "${words[@]:1}"; then
-            fail x-drift "could not delete the sbox jump: $jump"
+        # The sbox: delete dird's tagged jump into its nat chain (the one that skips the SNAT),
+        # as README "What dird installs" writes it.
+        jump=(POSTROUTING -m comment --comment dird -j "$DIRD_CHAIN_PREFIX"POSTROUTING)
+        if ! in_sbox "iptables-$CHAOS_BK" -t nat -D "${jump[@]}"; then
+            fail x-drift "could not delete dird's tagged jump in the sbox's nat table (iptables-$CHAOS_BK)"
         else
-            # The NET_ADMIN task: its mangle table without dird's chains and jumps, and dird's
-            # policy rules deleted. The image (busybox) has no iptables, so this goes through
-            # nsenter into the task's SandboxKey namespace, not docker exec: the same rules
-            # a process of the task could delete with its NET_ADMIN.
-            ns_save "$key" -t mangle | grep -v 'DIRD-' |
-                nsenter --net="$key" "iptables-$CHAOS_BK-restore" -T mangle ||
-                log "chaos: the task's mangle table could not be rewritten"
+            # The NET_ADMIN task: dird's two tagged jumps and its policy rules deleted. The
+            # image (busybox) has no iptables, so this goes through nsenter into the task's
+            # SandboxKey namespace, not docker exec: the same rules a process of the task could
+            # delete with its NET_ADMIN.
+            for i in PREROUTING OUTPUT; do
+                nsenter --net="$key" "iptables-$CHAOS_BK" -t mangle -D "$i" -m comment --comment dird \
+                    -j "$DIRD_CHAIN_PREFIX$i" || log "chaos: the task's $i jump could not be deleted"
+            done
             for i in 1 2 3 4 5 6 7 8; do
                 nsenter --net="$key" ip -4 rule del priority 32700 2>/dev/null || break
             done
             if [[ $(ns_state "$key") == "$b_task" ]]; then
                 fail x-drift "deleting the task's rules changed nothing (test bug)"
             else
-                log "chaos: drift made (sbox jump: $jump; task ${id:0:12}: mangle chains + policy rules)"
+                log "chaos: drift made (sbox jump: ${jump[*]}; task ${id:0:12}: mangle jumps + policy rules)"
                 t0=$SECONDS
                 while ((SECONDS - t0 < 16)); do
                     [[ $(sbox_ipt; in_sbox ip -4 rule) == "$b_sbox" ]] && s_ok=yes || s_ok=no
@@ -475,7 +494,7 @@ chaos_drift() {
                     sleep 1
                 done
                 if [[ -n $ok ]]; then
-                    pass x-drift "sbox jump and task ${id:0:12}'s rules deleted by hand: both back in ${ok} s (--resync-interval 5), both namespaces exactly as before"
+                    pass x-drift "sbox jump and task ${id:0:12}'s jumps and policy rules deleted by hand: both back in ${ok} s (--resync-interval 5), both namespaces exactly as before"
                 else
                     [[ $s_ok == yes ]] || add_why "sbox not as before: $(first_diff "$b_sbox" "$(sbox_ipt; in_sbox ip -4 rule)"); "
                     [[ $t_ok == yes ]] || add_why "task ${id:0:12} not as before: $(first_diff "$b_task" "$(ns_state "$key")"); "
@@ -522,14 +541,11 @@ chaos_hung() {
     else
         # (1) every other task configured, and two started now
         others_configured() {
-            local c k n=0
+            local c others=()
             for c in $(task_ids "$SERVICE"); do
-                [[ $c == "$id" ]] && continue
-                k=$(sandbox_key "$c") || return 1
-                ns_configured "$k" || return 1
-                n=$((n + 1))
+                [[ $c == "$id" ]] || others+=("$c")
             done
-            ((n >= $1))
+            ((${#others[@]} >= $1)) && configured "${others[@]}"
         }
         if wait_until 90 "the tasks other than ${id:0:12} configured" others_configured $((CHAOS_BASE - 1)); then
             if scale_to $((CHAOS_BASE + 2)) 240 &&
@@ -542,14 +558,17 @@ chaos_hung() {
             add_why "the other task(s) were not configured within 90 s of dird's start; "
         fi
         # (2) the hung one retried: the wrapper started at least twice in its namespace, and
-        # dird logged (once: it logs a failure when it changes) that the apply was cut off.
+        # `dird status --json` shows it failing, cut off at the deadline.
         timed_out() {
             retried=$(wc -l <"$CHAOS_DIR/hang-pids")
-            ((retried >= 2)) &&
-                log_since "$from" | grep -F "${id:0:12}" | grep -Eq 'did not finish within|timed out'
+            ((retried >= 2)) && "$DIRD" status --json 2>/dev/null | python3 -c '
+import json, sys
+t = [t for t in json.load(sys.stdin)["tasks"] if t["id"] == sys.argv[1]]
+e = (t[0].get("last_error") or "") if t else ""
+sys.exit(0 if t and t[0]["state"] == "failing" and ("did not finish within" in e or "timed out" in e) else 1)' "${id:0:12}"
         }
         wait_until 60 "two cut-off applies for ${id:0:12}" timed_out ||
-            add_why "the hung task ${id:0:12}: $retried apply attempt(s) (want 2) or no error line naming it within the wait; "
+            add_why "the hung task ${id:0:12}: $retried apply attempt(s) (want 2), or dird status does not show it failing at the deadline; "
         # (3) SIGTERM: gone within 2 s, hung children included
         kill -TERM "$pid" 2>/dev/null || true
         t=$(now_ns)
@@ -622,7 +641,7 @@ chaos_bad_reload() {
 
 chaos_dockerd_kill() {
     local back back_s t_kill ids id k st deadline last_new n c due lat worst="" late=() never=() why=""
-    local from ts lid errs out
+    local lid ms errs out
     local -A key=() started=() conf=() logged=()
     local newids=()
     $DOCKER service scale --detach "$SERVICE=$CHAOS_STORM" >/dev/null 2>&1 || log "scale to $CHAOS_STORM failed"
@@ -630,7 +649,6 @@ chaos_dockerd_kill() {
     wait_until 120 "tasks of the storm starting" some_started || true
     log "chaos: kill -9 dockerd (pid $DOCKERD_PID) while $(running_tasks) of $CHAOS_STORM tasks run"
     t_kill=$SECONDS
-    from=$(next_log_line)
     kill -KILL "$DOCKERD_PID" 2>/dev/null || true
     wait "$DOCKERD_PID" 2>/dev/null || true
     DOCKERD_PID=
@@ -667,7 +685,7 @@ chaos_dockerd_kill() {
         for id in $ids; do
             n=$((n + 1))
             [[ -n ${key[$id]:-} ]] || continue
-            if [[ -z ${conf[$id]:-} ]] && ns_configured "${key[$id]}"; then conf[$id]=$(now_ns); fi
+            if [[ -z ${conf[$id]:-} ]] && configured "$id"; then conf[$id]=$(now_ns); fi
             [[ -n ${conf[$id]:-} ]] && c=$((c + 1))
         done
         ((n >= CHAOS_STORM && c >= n)) && break
@@ -676,12 +694,11 @@ chaos_dockerd_kill() {
         ((n >= CHAOS_STORM && SECONDS - last_new > 30)) && break
         sleep 1
     done
-    # A task seen configured: dird's own "configured" line for it, when earlier, is the more
-    # precise time (a polling round over 20 namespaces takes seconds under TCG).
-    while read -r ts lid; do
-        [[ -n ${logged[$lid]:-} ]] || logged[$lid]=$(date -u -d "$ts" +%s%N)
-    done < <(log_since "$from" | grep 'configured' | grep -v -e 'not configured' -e 'already configured' |
-        sed -nE 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z) .*container=([0-9a-f]{12,64}).*/\1 \2/p')
+    # A task seen configured: the time dird's status gives, when earlier, is the more precise
+    # (a polling round over 20 tasks takes seconds under TCG).
+    while read -r lid ms; do
+        [[ -n ${logged[$lid]:-} ]] || logged[$lid]=$((ms * 1000000))
+    done < <(configured_at)
     for id in $ids; do
         [[ -n ${conf[$id]:-} ]] || continue
         for lid in "${!logged[@]}"; do
@@ -739,7 +756,7 @@ timed() {
 # storm, which take tens of minutes under TCG), "churn" (the churn runs alone: the plain mesh,
 # the original daemon with DIRD_ORIGINAL, dird) or "kill" (the dockerd kill alone).
 chaos_phase() {
-    local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf from quick=yes churn=no kill=no
+    local t0=$SECONDS cfile=$CHAOS_DIR/dird.conf quick=yes churn=no kill=no
     case ${CHAOS_CHECKS:-quick} in
     all) churn=yes kill=yes ;;
     churn) quick=no churn=yes ;;
@@ -763,7 +780,6 @@ chaos_phase() {
     if [[ $churn == yes ]] && timed hostile-setup hostile_setup; then
         hostile=yes
     fi
-    from=$(next_log_line)
     if [[ $hostile == yes ]]; then
         # shellcheck disable=SC2046  # (two NAME=VALUE words)
         export $(hostile_env)
@@ -772,7 +788,7 @@ chaos_phase() {
     unset DIRD_IPTABLES_SAVE DIRD_IPTABLES_RESTORE
     wait_until 120 "dird (--config) configured every task" all_configured "$SERVICE" ||
         log "chaos: not every task configured 120 s after dird's start"
-    [[ $churn == no ]] || timed churn-dird chaos_churn_dird "$from"
+    [[ $churn == no ]] || timed churn-dird chaos_churn_dird
     [[ $hostile == no ]] || timed hostile-check hostile_check
     [[ $quick == no ]] || timed bad-reload chaos_bad_reload "$cfile"
     if [[ $kill == no ]]; then
@@ -787,7 +803,7 @@ chaos_phase() {
     [[ $hostile == no ]] || hostile_cleanup
     uninstall_dird "${extra[@]}" || fail x-cleanup "dird --uninstall failed at the end of phase x"
     sbox_rules >"$RESULTS/sbox-4-chaos-end.txt"
-    no_dird_rules "$RESULTS/sbox-4-chaos-end.txt" ||
-        fail x-cleanup "rules of dird left in the sbox after the final uninstall (sbox-4-chaos-end.txt)"
+    [[ $(sbox_dird "$lb_ip") == none ]] ||
+        fail x-cleanup "dird doctor: rules of dird (or the original's) left in the sbox after the final uninstall ($SBOX_DOCTOR_OUT)"
     note x-time "phase x ($CHAOS_CHECKS checks) took $((SECONDS - t0)) s (${CHAOS_TIMES%, }; dockerd's iptables: $CHAOS_BK)"
 }

@@ -20,26 +20,19 @@ engine_bin() {
 # caller's PATH lacks it.
 VM_PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin
 
-# need PACKAGE PROGRAM...: each PROGRAM (a name on PATH or an absolute path) must exist.
-MISSING=()
-need() {
-    local pkg=$1 p
-    shift
-    for p in "$@"; do
-        if [[ $p == /* ]]; then [[ -x $p ]]; else PATH=$PATH:$VM_PATH command -v "$p" >/dev/null 2>&1; fi ||
-            MISSING+=("$p (package $pkg)")
-    done
-}
+# need PACKAGE PROGRAM... (scripts/need.sh), with the VM's PATH.
+source "$REPO_ROOT/scripts/need.sh"
+NEED_PATH=$VM_PATH
 
 # preflight ENGINE: every program the VM will run, else one line naming what is missing and
 # its package, and exit 1 — within seconds, before any VM boots.
 preflight() {
     local engine=$1 bin
     bin=$(engine_bin "$engine")
-    MISSING=()
+    NEED_MISSING=()
     need "virtme-ng, from PyPI" vng
     need qemu-system-x86 qemu-system-x86_64
-    ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || MISSING+=("/boot/vmlinuz-*-amd64 (package linux-image-amd64)")
+    ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || NEED_MISSING+=("/boot/vmlinuz-*-amd64 (package linux-image-amd64)")
     if [[ -z $bin ]]; then
         need docker.io /usr/bin/docker /usr/sbin/dockerd /usr/sbin/docker-proxy /usr/bin/docker-init
         need containerd /usr/bin/containerd /usr/bin/ctr /usr/bin/containerd-shim-runc-v2
@@ -49,7 +42,7 @@ preflight() {
             [[ -x $bin/$p ]] || gone+=("$p")
         done
         ((${#gone[@]} == 0)) ||
-            MISSING+=("Docker $engine's ${gone[*]} in ${bin%/bin} (scripts/fetch-docker-engine $engine)")
+            NEED_MISSING+=("Docker $engine's ${gone[*]} in ${bin%/bin} (scripts/fetch-docker-engine $engine)")
     fi
     need runc /usr/sbin/runc
     need apparmor apparmor_parser
@@ -68,9 +61,7 @@ preflight() {
     need libc-bin ldd
     need dpkg dpkg-deb                   # scripts/build-image (the stack phase)
     need binutils strip
-    if ((${#MISSING[@]})); then
-        die "missing ${MISSING[*]}: run scripts/install-deps"
-    fi
+    need_check "$LOG_TAG"
     if pgrep -x dockerd >/dev/null; then
         log "note: a dockerd runs on the host; the VMs do not use it"
     fi

@@ -15,6 +15,8 @@
 # shellcheck shell=bash disable=SC2154  # (lb_ip, extra, CHAOS_BK, CHAOS_DIR: chaos.sh)
 
 HOSTILE_SERVICE=dird-chaos-hostile
+# A chain named like dird's own (node.sh's DIRD_CHAIN_PREFIX), which dird must leave alone.
+HOSTILE_CHAIN=${DIRD_CHAIN_PREFIX}X
 HOSTILE_PORT=8082
 HOSTILE_RULES=20000
 HOSTILE_ADDRESSES=40
@@ -49,9 +51,12 @@ hostile_setup() {
     key=$(sandbox_key "$id") || { fail x-hostile-setup "no sandbox for $HOSTILE_SERVICE"; return 1; }
     HOSTILE_ID=${id:0:12}
     local ipt=(nsenter --net="$key" "iptables-$CHAOS_BK")
-    "${ipt[@]}" -t mangle -N DIRD-X
-    "${ipt[@]}" -t mangle -A PREROUTING -m comment --comment \
-        "$(printf 'z\n-A PREROUTING -M %s -m comment --comment forged -j DIRD-X\n#' "$(hostile_program)")" -j ACCEPT
+    local err
+    err=$({
+        "${ipt[@]}" -t mangle -N "$HOSTILE_CHAIN" &&
+            "${ipt[@]}" -t mangle -A PREROUTING -m comment --comment \
+                "$(printf 'z\n-A PREROUTING -M %s -m comment --comment forged -j %s\n#' "$(hostile_program)" "$HOSTILE_CHAIN")" -j ACCEPT
+    } 2>&1) || { fail x-hostile-setup "iptables-$CHAOS_BK in $key: $(printf '%s' "$err" | tr '\n' ' ')"; return 1; }
     {
         echo '*filter'
         echo ':HOSTILE - [0:0]'
@@ -66,8 +71,10 @@ hostile_setup() {
     for ((i = 1; i <= HOSTILE_ADDRESSES; i++)); do
         nsenter --net="$key" ip addr add "${lb_ip%.*}.$((next + i))/32" dev lo 2>/dev/null || true
     done
-    if ! nsenter --net="$key" "iptables-$CHAOS_BK-save" | grep -q -- "^-A PREROUTING -M $(hostile_program) "; then
-        fail x-hostile-setup "iptables-$CHAOS_BK-save does not print the forged line"
+    local saved
+    saved=$(nsenter --net="$key" "iptables-$CHAOS_BK-save" -t mangle 2>&1)
+    if ! grep -q -- "^-A PREROUTING -M $(hostile_program) " <<<"$saved"; then
+        fail x-hostile-setup "iptables-$CHAOS_BK-save does not print the forged line; its mangle PREROUTING: $(grep -e '^-A PREROUTING' -e 'iptables' <<<"$saved" | head -n 5 | tr '\n' ' ')"
         return 1
     fi
     log "hostile: $HOSTILE_SERVICE ($HOSTILE_ID) holds a forged save line, $HOSTILE_RULES rules, $HOSTILE_ADDRESSES ingress addresses on lo (from .$((next + 1)))"
@@ -84,12 +91,12 @@ hostile_check() {
     log=$(hostile_restore_log)
     if [[ ! -s $log ]]; then
         fail x-hostile-text "dird's iptables-restore input was not logged ($log empty)"
-    elif found=$(grep -n -e '-M ' -e forged -e 'DIRD-X' -e "$(hostile_program)" "$log" | head -n 3); then
+    elif found=$(grep -n -e '-M ' -e forged -e "$HOSTILE_CHAIN" -e "$(hostile_program)" "$log" | head -n 3); then
         fail x-hostile-text "hostile text reached iptables-restore: $found"
     elif [[ -e $(hostile_marker) ]]; then
         fail x-hostile-text "the program named by the forged -M ran"
     else
-        pass x-hostile-text "$(grep -c '^=== ' "$log") iptables-restore input(s) logged: none holds the hostile text (-M, forged, DIRD-X, the program); the program never ran"
+        pass x-hostile-text "$(grep -c '^=== ' "$log") iptables-restore input(s) logged: none holds the hostile text (-M, forged, $HOSTILE_CHAIN, the program); the program never ran"
     fi
     json=$("$DIRD" status --json 2>&1) || true
     found=$(python3 -c 'import json,sys

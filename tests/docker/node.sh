@@ -348,17 +348,39 @@ uninstall_dird() {
     "$DIRD" --uninstall "$@" >>"$RESULTS/dird-$NODE.log" 2>&1
 }
 
-# no_dird_rules FILE: true when the sbox rules in FILE hold nothing of dird's.
-no_dird_rules() { ! grep -Eqi 'DIRD-|--comment "?dird|docker-ingress-routing-daemon' "$1"; }
-# check_no_rules CHECK TAG WHERE: the sbox's rules now into RESULTS/sbox-NODE-TAG.txt; PASS
-# CHECK when none of them is dird's, FAIL naming the file otherwise (WHERE: "the manager's sbox").
+# The prefix of dird's chains (to delete one of its jumps by hand; README "What dird installs").
+DIRD_CHAIN_PREFIX=DIRD-
+
+# sbox_dird LB: what `dird doctor --ingress-gateway-ips LB` (with DIRD_ARGS) says of the sbox:
+# "none" (none of dird's rules, none of the original daemon's), "in-place" (dird's load-balancer
+# rules as the daemon would have them) or "other"; its report in $SBOX_DOCTOR_OUT.
+SBOX_DOCTOR_N=0
+sbox_dird() {
+    local extra_args=()
+    read -ra extra_args <<<"${DIRD_ARGS:-}"
+    SBOX_DOCTOR_N=$((SBOX_DOCTOR_N + 1))
+    SBOX_DOCTOR_OUT=$RESULTS/doctor-$NODE-sbox-$SBOX_DOCTOR_N.txt
+    "$DIRD" doctor --ingress-gateway-ips "$1" "${extra_args[@]}" >"$SBOX_DOCTOR_OUT" 2>&1 || true
+    if grep -q "ingress_sbox holds none of dird's" "$SBOX_DOCTOR_OUT" &&
+        grep -q "ingress_sbox holds none of the original daemon's" "$SBOX_DOCTOR_OUT"; then
+        echo none
+    elif grep -q "ingress_sbox: dird's load-balancer rules in place" "$SBOX_DOCTOR_OUT"; then
+        echo in-place
+    else
+        echo other
+    fi
+}
+
+# check_no_rules CHECK TAG WHERE: the sbox's rules now into RESULTS/sbox-NODE-TAG.txt (for the
+# reader); PASS CHECK when `dird doctor` says the sbox holds none of dird's rules, FAIL naming
+# its report otherwise (WHERE: "the manager's sbox").
 check_no_rules() {
     local file=$RESULTS/sbox-$NODE-$2.txt
     sbox_rules >"$file"
-    if no_dird_rules "$file"; then
-        pass "$1" "no rule of dird left in $3"
+    if [[ $(sbox_dird auto) == none ]]; then
+        pass "$1" "dird doctor: none of dird's rules left in $3"
     else
-        fail "$1" "rules of dird left in $3 (${file##*/})"
+        fail "$1" "dird doctor: rules of dird left in $3 ($(grep -m1 'ingress_sbox' "$SBOX_DOCTOR_OUT" | cut -c1-160); ${SBOX_DOCTOR_OUT##*/})"
     fi
 }
 

@@ -88,7 +88,7 @@ o_doctor() {
 
     task=$($DOCKER ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | head -n 1)
     key=$($DOCKER inspect -f '{{.NetworkSettings.SandboxKey}}' "$task")
-    nsenter --net="$key" "$IPT" -t mangle -D PREROUTING -m comment --comment dird -j DIRD-PREROUTING
+    nsenter --net="$key" "$IPT" -t mangle -D PREROUTING -m comment --comment dird -j "${DIRD_CHAIN_PREFIX}PREROUTING"
     doctor --ingress-gateway-ips "$lb"
     if ((DOCTOR_RC == 1)) && finding "${task:0:12}"; then
         pass o-doctor-task "dird doctor names task ${task:0:12}, whose dird jump was deleted"

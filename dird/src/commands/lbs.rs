@@ -5,12 +5,12 @@
 
 use crate::apply::backend::{BackendError, Choice};
 use crate::config::{ConfigError, RuleConfig};
+use crate::discovery::SwarmNode;
 use crate::docker::swarm_view::render_table;
-use crate::ids::auto::{assign_auto, SwarmNode};
-use crate::ids::LbSet;
-use crate::node::effective_rules;
 use crate::plan::Ingress;
 
+/// The heading (ingress, where the load balancers come from) and the table of every node of
+/// `view` with the ID its source assigns.
 pub fn render(
     rules: &RuleConfig,
     ingress: &Ingress,
@@ -20,26 +20,16 @@ pub fn render(
         "ingress subnet {}, this node's ingress IP {}\n",
         ingress.subnet, ingress.node_ip
     );
-    if rules.auto_load_balancers {
-        let set = assign_auto(view, ingress.subnet, &rules.lb_hosts, rules.id_encoding)?;
-        out.push_str("load balancers: auto (every node");
-        out.push_str(if rules.lb_hosts.is_empty() {
-            ")\n"
-        } else {
-            " matching --load-balancer-hosts)\n"
-        });
-        out.push_str(&render_table(
-            view,
-            &set.lbs,
-            &set.unmatched_hosts,
-            Some(ingress.node_ip),
-        ));
-    } else {
-        let rules = effective_rules(rules, ingress.node_ip, None).rules;
-        let lbs = LbSet::for_rules(&rules, ingress.subnet)?;
-        out.push_str("load balancers: --ingress-gateway-ips\n");
-        out.push_str(&render_table(view, &lbs, &[], Some(ingress.node_ip)));
-    }
+    let assigned = rules
+        .lbs
+        .assign(*ingress, view, rules.indexed_ids, rules.id_encoding)?;
+    out.push_str(&format!("load balancers: {}\n", rules.lbs.describe()));
+    out.push_str(&render_table(
+        view,
+        &assigned.lbs,
+        &assigned.unmatched_hosts,
+        Some(ingress.node_ip),
+    ));
     Ok(out)
 }
 
@@ -55,7 +45,7 @@ pub fn backend_line(detected: &Result<Choice, BackendError>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LbEntry;
+    use crate::discovery::{LbEntry, LbSource};
     use crate::docker::swarm_view::parse;
 
     #[test]
@@ -66,12 +56,12 @@ mod tests {
             node_ip: "10.0.0.2".parse().unwrap(),
         };
         let auto = RuleConfig {
-            auto_load_balancers: true,
+            lbs: LbSource::Auto { hosts: Vec::new() },
             ..Default::default()
         };
         insta::assert_snapshot!("lbs_auto", render(&auto, &ingress, &view).unwrap());
         let explicit = RuleConfig {
-            load_balancers: vec![LbEntry::Ip("10.0.0.3".parse().unwrap())],
+            lbs: LbSource::Explicit(vec![LbEntry::Ip("10.0.0.3".parse().unwrap())]),
             ..Default::default()
         };
         insta::assert_snapshot!("lbs_explicit", render(&explicit, &ingress, &view).unwrap());

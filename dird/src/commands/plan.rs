@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig};
+use crate::discovery::in_subnet;
 use crate::ids::MARK_MASK;
 use crate::node::{Discovered, Node};
 use crate::plan::{
@@ -28,17 +29,13 @@ impl PlanInput {
         sysctl_files: Vec<Sysctl>,
     ) -> Result<PlanInput, ConfigError> {
         let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
-        if rules.auto_load_balancers {
+        // The swarm's view is Docker's; `dird plan` needs none.
+        if rules.lbs.needs_view() {
             return Err(ConfigError::AutoInPlan);
         }
         let subnet = parse_subnet("--ingress-subnet", &args.ingress_subnet)?;
         let node_ip = parse_ipv4("--node-ip", &args.node_ip)?;
-        if !subnet.contains(&node_ip) {
-            return Err(ConfigError::LoadBalancerOutsideSubnet {
-                ip: node_ip,
-                subnet: subnet.to_string(),
-            });
-        }
+        in_subnet(node_ip, subnet)?;
         let task_ip = match &args.task_ip {
             Some(t) => parse_ipv4("--task-ip", t)?,
             None => std::net::Ipv4Addr::from(u32::from(subnet.network()) + 100),
@@ -197,14 +194,14 @@ fn write_task(out: &mut Text, node: &Node, task: &TaskIngress, uninstall: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LbEntry;
+    use crate::discovery::{LbEntry, LbSource};
 
     /// `dird plan` for node `node` of a two-load-balancer swarm.
     fn input(node: [u8; 4], uninstall: bool) -> PlanInput {
         let lb = |d| LbEntry::Ip(std::net::Ipv4Addr::new(10, 0, 0, d));
         PlanInput {
             rules: RuleConfig {
-                load_balancers: vec![lb(2), lb(3)],
+                lbs: LbSource::Explicit(vec![lb(2), lb(3)]),
                 performance: true,
                 services: vec!["web".into()],
                 tcp_ports: vec![crate::config::PortSpec::Single(8080)],

@@ -97,6 +97,7 @@ mod tests {
                     state: TaskState::Configured,
                     lb_tables: vec![7002, 7003],
                     last_apply: Some(90),
+                    configured_at_ms: None,
                     last_error: None,
                 },
                 TaskStatus {
@@ -106,6 +107,7 @@ mod tests {
                     state: TaskState::Failing,
                     lb_tables: Vec::new(),
                     last_apply: Some(99),
+                    configured_at_ms: None,
                     last_error: Some("timed out".into()),
                 },
             ],

@@ -93,82 +93,12 @@ pub fn parse_ports(flag: &'static str, values: &[String]) -> Result<Vec<PortSpec
     Ok(out)
 }
 
-/// One position of `--ingress-gateway-ips`: an address, or `null` (keeps its index, skipped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LbEntry {
-    Ip(Ipv4Addr),
-    Null,
-}
-
-impl std::fmt::Display for LbEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LbEntry::Ip(ip) => write!(f, "{ip}"),
-            LbEntry::Null => f.write_str("null"),
-        }
-    }
-}
-
 /// Parses a dotted-quad IPv4 address strictly (no leading zeros, no shorthand).
 pub fn parse_ipv4(flag: &'static str, s: &str) -> Result<Ipv4Addr, ConfigError> {
     s.parse::<Ipv4Addr>().map_err(|_| ConfigError::BadIp {
         flag,
         value: s.to_owned(),
     })
-}
-
-/// `auto` as the whole list: discover the load balancers from the swarm.
-pub fn is_auto(values: &[String]) -> Result<bool, ConfigError> {
-    let items = split_items(values);
-    let autos = items
-        .iter()
-        .filter(|i| i.eq_ignore_ascii_case("auto"))
-        .count();
-    match (autos, items.len()) {
-        (0, _) => Ok(false),
-        (1, 1) => Ok(true),
-        _ => Err(ConfigError::AutoWithIps {
-            value: items.join(","),
-        }),
-    }
-}
-
-/// IPs or CIDRs (`192.0.2.7`, `192.0.2.0/24`) of `--load-balancer-hosts`.
-pub fn parse_cidrs(
-    flag: &'static str,
-    values: &[String],
-) -> Result<Vec<ipnet::Ipv4Net>, ConfigError> {
-    split_items(values)
-        .iter()
-        .map(|item| {
-            if item.contains('/') {
-                item.parse::<ipnet::Ipv4Net>()
-                    .map(|n| n.trunc())
-                    .map_err(|_| ConfigError::BadCidr {
-                        flag,
-                        value: item.clone(),
-                    })
-            } else {
-                parse_ipv4(flag, item).map(ipnet::Ipv4Net::from)
-            }
-        })
-        .collect()
-}
-
-pub fn parse_load_balancers(
-    flag: &'static str,
-    values: &[String],
-) -> Result<Vec<LbEntry>, ConfigError> {
-    split_items(values)
-        .iter()
-        .map(|item| {
-            if item.eq_ignore_ascii_case("null") {
-                Ok(LbEntry::Null)
-            } else {
-                parse_ipv4(flag, item).map(LbEntry::Ip)
-            }
-        })
-        .collect()
 }
 
 /// Docker service names: letters, digits, `-`, `_`, `.`; at most 63 characters.
@@ -261,25 +191,6 @@ mod tests {
                 flag: "--udp-ports",
                 value: "9000:8000".into()
             })
-        );
-    }
-
-    #[test]
-    fn load_balancer_lists_keep_null_positions() {
-        let g = parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"]))
-            .unwrap();
-        assert_eq!(
-            g,
-            vec![
-                LbEntry::Ip("10.0.0.2".parse().unwrap()),
-                LbEntry::Null,
-                LbEntry::Ip("10.0.0.4".parse().unwrap())
-            ]
-        );
-        let err = parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.300"])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid IPv4 address \"10.0.0.300\" in --ingress-gateway-ips"
         );
     }
 

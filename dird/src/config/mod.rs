@@ -10,9 +10,11 @@ pub use cli::{
     StatusArgs,
 };
 pub use error::ConfigError;
-pub use lists::{parse_ipv4, parse_ports, split_items, LbEntry, PortSpec};
+pub use lists::{parse_ipv4, parse_ports, split_items, PortSpec};
 
 use ipnet::Ipv4Net;
+
+use crate::discovery::LbSource;
 
 /// The longest `--resync-interval` accepted: one year.
 pub const MAX_RESYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;
@@ -31,11 +33,8 @@ pub struct RuleConfig {
     pub services: Vec<String>,
     pub tcp_ports: Vec<PortSpec>,
     pub udp_ports: Vec<PortSpec>,
-    pub load_balancers: Vec<LbEntry>,
-    /// `--ingress-gateway-ips auto`: the load balancers come from the swarm (`load_balancers` empty).
-    pub auto_load_balancers: bool,
-    /// `--load-balancer-hosts`: with `auto`, only nodes whose underlay IP is in one of these.
-    pub lb_hosts: Vec<ipnet::Ipv4Net>,
+    /// Where the load balancers come from (`--ingress-gateway-ips`, `--load-balancer-hosts`).
+    pub lbs: LbSource,
     pub performance: bool,
     pub indexed_ids: bool,
     pub id_encoding: IdEncoding,
@@ -164,24 +163,15 @@ fn first_line(s: &str) -> String {
 impl RuleConfig {
     /// `legacy_env` is the value of [`LEGACY_GATEWAYS_ENV`], if set.
     pub fn from_args(args: &RuleArgs, legacy_env: Option<&str>) -> Result<RuleConfig, ConfigError> {
-        let mut lb_values: Vec<String> = legacy_env.map(str::to_owned).into_iter().collect();
-        lb_values.extend(args.ingress_gateway_ips.iter().cloned());
-        let auto_load_balancers = lists::is_auto(&lb_values)?;
-        let lb_hosts = lists::parse_cidrs("--load-balancer-hosts", &args.load_balancer_hosts)?;
-        if !lb_hosts.is_empty() && !auto_load_balancers {
-            return Err(ConfigError::HostsWithoutAuto);
-        }
         Ok(RuleConfig {
-            auto_load_balancers,
-            lb_hosts,
+            lbs: LbSource::parse(
+                legacy_env,
+                &args.ingress_gateway_ips,
+                &args.load_balancer_hosts,
+            )?,
             services: lists::parse_services(&args.services)?,
             tcp_ports: parse_ports("--tcp-ports", &args.tcp_ports)?,
             udp_ports: parse_ports("--udp-ports", &args.udp_ports)?,
-            load_balancers: if auto_load_balancers {
-                Vec::new()
-            } else {
-                lists::parse_load_balancers("--ingress-gateway-ips", &lb_values)?
-            },
             performance: !args.no_performance,
             indexed_ids: args.indexed_ids,
             id_encoding: args.id_encoding,

@@ -22,7 +22,7 @@ fn original_systemd_unit_line_parses() {
     assert_eq!(c.action, Action::Install);
     assert!(c.preexisting);
     assert_eq!(c.iptables_wait, Some(IptablesWait::Forever));
-    assert_eq!(c.rules.load_balancers.len(), 2);
+    assert_eq!(c.rules.lbs.given().len(), 2);
     assert!(c.rules.performance);
 }
 
@@ -55,7 +55,7 @@ fn every_original_flag_is_accepted() {
         vec![PortSpec::Single(80), PortSpec::Single(443)]
     );
     assert_eq!(c.rules.udp_ports, vec![PortSpec::Single(53)]);
-    assert_eq!(c.rules.load_balancers.len(), 3);
+    assert_eq!(c.rules.lbs.given().len(), 3);
     assert!(!c.rules.performance && c.rules.indexed_ids);
     assert_eq!(c.iptables_wait, Some(IptablesWait::Seconds(5)));
     assert_eq!(IptablesWait::Seconds(5).args(), vec!["--wait", "5"]);
@@ -70,7 +70,8 @@ fn legacy_env_comes_first() {
     let c = Config::from_args(&cli.daemon, Some("10.0.0.2 10.0.0.3")).unwrap();
     let ips: Vec<String> = c
         .rules
-        .load_balancers
+        .lbs
+        .given()
         .iter()
         .map(ToString::to_string)
         .collect();
@@ -165,7 +166,7 @@ fn config_file_adds_flags_and_bad_files_are_named() {
         .map(|s| s.to_string())
         .collect();
     let c = load(&argv, None).unwrap();
-    assert_eq!(c.rules.load_balancers.len(), 2);
+    assert_eq!(c.rules.lbs.given().len(), 2);
     assert_eq!(c.rules.tcp_ports, vec![PortSpec::Single(80)]);
     std::fs::write(&file, "--tcp-ports 0\n").unwrap();
     assert!(load(&argv, None).unwrap_err().to_string().contains("\"0\""));

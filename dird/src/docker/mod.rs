@@ -18,6 +18,7 @@ use futures::{Stream, StreamExt};
 pub use facts::{FactsError, SBOX_KEY, SERVICE_LABEL};
 
 use crate::config::PortSpec;
+use crate::discovery::SwarmNode;
 use crate::node::TaskRef;
 use crate::plan::Ingress;
 
@@ -75,7 +76,7 @@ pub struct DockerClient {
     /// The Engine's Unix socket, for the requests bollard cannot make ([`raw`]).
     socket: PathBuf,
     /// The last view read from the ingress overlay (see [`swarm_view::from_overlay`]).
-    overlay_view: std::sync::Arc<std::sync::Mutex<Vec<crate::ids::auto::SwarmNode>>>,
+    overlay_view: std::sync::Arc<std::sync::Mutex<Vec<SwarmNode>>>,
 }
 
 /// What dird reacts to.
@@ -228,8 +229,10 @@ impl DockerClient {
         Ok(net.id.as_deref().and_then(overlay_netns))
     }
 
-    /// Every node's ingress endpoint, as the swarm lists them (for `--ingress-gateway-ips auto`).
-    pub async fn swarm_view(&self) -> Result<Vec<crate::ids::auto::SwarmNode>, DockerError> {
+    /// Every node's ingress endpoint, as the swarm lists them: raw facts, which a
+    /// load-balancer source assigns from ([`crate::discovery::swarm_view`] asks for them on its
+    /// behalf).
+    pub async fn swarm_view(&self) -> Result<Vec<SwarmNode>, DockerError> {
         let body = raw::get(
             &self.socket,
             self.api_version(),

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use ipnet::Ipv4Net;
 
-use crate::ids::auto::SwarmNode;
+use crate::discovery::SwarmNode;
 use crate::ids::LbSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +188,8 @@ pub fn render_table(
 mod tests {
     use super::*;
     use crate::config::IdEncoding;
-    use crate::ids::auto::assign_auto;
+    use crate::discovery::LbSource;
+    use crate::plan::Ingress;
 
     const A: &str = include_str!("../../tests/fixtures/ingress-verbose-a.json");
     const B: &str = include_str!("../../tests/fixtures/ingress-verbose-b.json");
@@ -251,13 +252,14 @@ mod tests {
     #[test]
     fn table_from_the_captured_view() {
         let view = parse(B).unwrap();
-        let set = assign_auto(
-            &view,
-            "10.0.0.0/24".parse().unwrap(),
-            &["192.0.2.1/32".parse().unwrap()],
-            IdEncoding::Tos,
-        )
-        .unwrap();
+        let auto = LbSource::Auto {
+            hosts: vec!["192.0.2.1/32".parse().unwrap()],
+        };
+        let ingress = Ingress {
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            node_ip: Ipv4Addr::new(10, 0, 0, 3),
+        };
+        let set = auto.assign(ingress, &view, false, IdEncoding::Tos).unwrap();
         insta::assert_snapshot!(render_table(
             &view,
             &set.lbs,

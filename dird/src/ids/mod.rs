@@ -10,14 +10,12 @@
 //! | routing table   | `TABLE_BASE + ID` (7001..=7255)     |
 //! | conn/packet mark| `ID << 16` under mask `0x00ff0000`  |
 //! | rule priority   | 32700 (as the original daemon)      |
-
-pub mod auto;
+//!
+//! Which nodes are load balancers and which ID each gets is [`crate::discovery`]'s to say.
 
 use std::net::Ipv4Addr;
 
-use ipnet::Ipv4Net;
-
-use crate::config::{ConfigError, IdEncoding, LbEntry, RuleConfig};
+use crate::config::IdEncoding;
 
 /// Routing tables used inside task containers are `TABLE_BASE + ID`: never 0, 253, 254, 255.
 pub const TABLE_BASE: u32 = 7000;
@@ -74,7 +72,7 @@ pub struct LoadBalancer {
     pub id: LbId,
 }
 
-/// The load balancers of a configuration, with IDs assigned.
+/// The load balancers of a configuration, with IDs assigned (by [`crate::discovery`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LbSet {
     pub members: Vec<LoadBalancer>,
@@ -86,94 +84,8 @@ pub struct LbSet {
 }
 
 impl LbSet {
-    /// [`LbSet::assign`] with the list, `--indexed-ids` and `--id-encoding` of `rules`.
-    pub fn for_rules(rules: &RuleConfig, subnet: Ipv4Net) -> Result<LbSet, ConfigError> {
-        LbSet::assign(
-            &rules.load_balancers,
-            subnet,
-            rules.indexed_ids,
-            rules.id_encoding,
-        )
-    }
-
-    /// Assigns IDs exactly as the original daemon: the last octet, or the 1-based list position
-    /// with `indexed` (forced when the subnet is larger than /24). `null` entries keep their
-    /// position and get no ID. Rejects anything that would make two LBs indistinguishable.
-    pub fn assign(
-        entries: &[LbEntry],
-        subnet: Ipv4Net,
-        indexed: bool,
-        encoding: IdEncoding,
-    ) -> Result<LbSet, ConfigError> {
-        let forced_indexed = !indexed && subnet.prefix_len() < 24;
-        let indexed = indexed || forced_indexed;
-        let max = encoding.max_id();
-        if indexed && entries.len() > usize::from(max) {
-            return Err(ConfigError::TooManyLoadBalancers {
-                count: entries.len(),
-                encoding: encoding.name(),
-                max,
-            });
-        }
-        let mut members: Vec<LoadBalancer> = Vec::new();
-        for (i, gw) in entries.iter().enumerate() {
-            let LbEntry::Ip(ip) = *gw else { continue };
-            if members.iter().any(|m| m.ip == ip) {
-                return Err(ConfigError::DuplicateLoadBalancer { ip });
-            }
-            let octet = ip.octets()[3];
-            if !indexed {
-                if let Some(first) = members.iter().find(|m| m.ip.octets()[3] == octet) {
-                    return Err(ConfigError::SameLastOctet {
-                        first: first.ip,
-                        second: ip,
-                        octet,
-                    });
-                }
-            }
-            if !subnet.contains(&ip) {
-                return Err(ConfigError::LoadBalancerOutsideSubnet {
-                    ip,
-                    subnet: subnet.to_string(),
-                });
-            }
-            if subnet.prefix_len() <= 30 && (ip == subnet.network() || ip == subnet.broadcast()) {
-                return Err(ConfigError::LoadBalancerNotHost {
-                    ip,
-                    subnet: subnet.to_string(),
-                });
-            }
-            let raw = if indexed {
-                (i + 1) as u32
-            } else {
-                u32::from(octet)
-            };
-            let id = LbId::new(raw, encoding).ok_or(ConfigError::IdOutOfRange {
-                ip,
-                id: raw,
-                encoding: encoding.name(),
-                max,
-                hint: if indexed { "" } else { "; use --indexed-ids" },
-            })?;
-            members.push(LoadBalancer {
-                ip,
-                position: i + 1,
-                id,
-            });
-        }
-        Ok(LbSet {
-            members,
-            indexed,
-            forced_indexed,
-            encoding,
-        })
-    }
-
     /// This node's ID, if its ingress IP is one of the load balancers.
     pub fn id_of(&self, ip: Ipv4Addr) -> Option<LbId> {
         self.members.iter().find(|m| m.ip == ip).map(|m| m.id)
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,14 +1,14 @@
 //! The one constructor of a [`Node`] from a configuration and what was discovered about the
-//! node: used by the daemon (facts from Docker), by netsim (facts from its scenario) and by
-//! `dird plan` (facts from the command line), so that all three configure a node the same way.
+//! node: used by the daemon (facts from Docker), by netsim (facts from its scenario), by
+//! `dird plan` (facts from the command line) and by `dird doctor`, so that all of them
+//! configure a node the same way.
 
 use ipnet::Ipv4Net;
 
 use super::{effective_rules, Effective, Node};
 use crate::apply::IptablesTools;
 use crate::config::{ConfigError, PortSpec, RuleConfig};
-use crate::ids::auto::{assign_auto, SwarmNode};
-use crate::ids::LbSet;
+use crate::discovery::{Assigned, SwarmNode};
 use crate::plan::{Ingress, Sysctl};
 
 /// What the caller found out about this node (through Docker, a scenario or flags).
@@ -17,7 +17,8 @@ pub struct Discovered {
     /// With `--services` and no port flags: those services' published ports (tcp, udp).
     /// `None` when they were not read; then such a node enables no load-balancer rules.
     pub published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
-    /// With `--ingress-gateway-ips auto`: every swarm node (the swarm's verbose ingress view).
+    /// Every swarm node (the swarm's verbose ingress view): what a load-balancer source that
+    /// [needs it](crate::discovery::LbSource::needs_view) assigns from; the others ignore it.
     pub swarm: Vec<SwarmNode>,
     /// The sysctl.d files applied in the sbox.
     pub sysctl_files: Vec<Sysctl>,
@@ -25,7 +26,7 @@ pub struct Discovered {
     pub tools: IptablesTools,
 }
 
-/// A built node and, with `auto`, the `--load-balancer-hosts` filters that matched no node.
+/// A built node and the `--load-balancer-hosts` filters that matched no node (with `auto`).
 #[derive(Debug, Clone)]
 pub struct Built {
     pub node: Node,
@@ -33,26 +34,25 @@ pub struct Built {
 }
 
 impl Node {
-    /// The node with its effective rules (see [`effective_rules`]) and its load balancers:
-    /// assigned from `discovered.swarm` with `auto`, from the configured list otherwise.
+    /// The node with its effective rules (see [`effective_rules`]) and its load balancers, as
+    /// their source assigns them ([`crate::discovery::LbSource::assign`]: from the list given,
+    /// the default, or `discovered.swarm`).
     pub fn build(
         rules: &RuleConfig,
         ingress: Ingress,
         discovered: &Discovered,
     ) -> Result<Built, ConfigError> {
-        let Effective { rules, lb_enabled } =
-            effective_rules(rules, ingress.node_ip, discovered.published.clone());
-        let (lbs, unmatched_hosts) = if rules.auto_load_balancers {
-            let set = assign_auto(
-                &discovered.swarm,
-                ingress.subnet,
-                &rules.lb_hosts,
-                rules.id_encoding,
-            )?;
-            (set.lbs, set.unmatched_hosts)
-        } else {
-            (LbSet::for_rules(&rules, ingress.subnet)?, Vec::new())
-        };
+        let Effective { rules, lb_enabled } = effective_rules(rules, discovered.published.clone());
+        let Assigned {
+            lbs,
+            unmatched_hosts,
+            ..
+        } = rules.lbs.assign(
+            ingress,
+            &discovered.swarm,
+            rules.indexed_ids,
+            rules.id_encoding,
+        )?;
         let node = Node {
             rules,
             ingress,
@@ -71,6 +71,7 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discovery::LbSource;
 
     fn ingress() -> Ingress {
         Ingress {
@@ -93,11 +94,12 @@ mod tests {
     #[test]
     fn auto_takes_the_load_balancers_from_the_swarm_view() {
         let rules = RuleConfig {
-            auto_load_balancers: true,
-            lb_hosts: vec![
-                "192.168.1.0/24".parse().unwrap(),
-                "172.16.0.0/16".parse().unwrap(),
-            ],
+            lbs: LbSource::Auto {
+                hosts: vec![
+                    "192.168.1.0/24".parse().unwrap(),
+                    "172.16.0.0/16".parse().unwrap(),
+                ],
+            },
             ..Default::default()
         };
         let node = |ingress: &str, host: &str| SwarmNode {

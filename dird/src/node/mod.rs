@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::apply::{
     self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, TaskOutcome, TaskReading,
 };
-use crate::config::{ConfigError, LbEntry, PortSpec, RuleConfig};
+use crate::config::{PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
 use crate::plan::{
     lb_plan, lb_uninstall_plan, task_plan, task_uninstall_plan, udp_redirect_ports, Ingress,
@@ -50,21 +50,14 @@ impl SboxOutcome {
     }
 }
 
-/// The rules as this node applies them: the original daemon's default load-balancer list
-/// (.2 to .9 of this node's /24) when none were given, and — when `--services` has no port
-/// flags — the published ports of those services as the port filter (`published`: tcp, udp).
+/// The rules as this node applies them: when `--services` has no port flags, the published
+/// ports of those services as the port filter (`published`: tcp, udp). The load balancers are
+/// left to their source ([`crate::discovery::LbSource::assign`]).
 pub fn effective_rules(
     rules: &RuleConfig,
-    node_ip: std::net::Ipv4Addr,
     published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
 ) -> Effective {
     let mut rules = rules.clone();
-    if rules.load_balancers.is_empty() && !rules.auto_load_balancers {
-        let [a, b, c, _] = node_ip.octets();
-        rules.load_balancers = (2..=9)
-            .map(|d| LbEntry::Ip(std::net::Ipv4Addr::new(a, b, c, d)))
-            .collect();
-    }
     let mut lb_enabled = true;
     if needs_published_ports(&rules) {
         let (tcp, udp) = published.unwrap_or_default();
@@ -89,7 +82,8 @@ pub fn needs_published_ports(rules: &RuleConfig) -> bool {
     !rules.services.is_empty() && !rules.has_port_filter()
 }
 
-/// The configuration of one node, ready to apply: IDs assigned, sysctl files read.
+/// The configuration of one node, ready to apply: IDs assigned, sysctl files read. Made by
+/// [`Node::build`] only.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub rules: RuleConfig,
@@ -103,35 +97,6 @@ pub struct Node {
 }
 
 impl Node {
-    /// Load balancers from the configured list.
-    pub fn new(
-        rules: RuleConfig,
-        ingress: Ingress,
-        sysctl_files: Vec<Sysctl>,
-        tools: IptablesTools,
-    ) -> Result<Node, ConfigError> {
-        let lbs = LbSet::for_rules(&rules, ingress.subnet)?;
-        Ok(Node::with_lbs(rules, ingress, lbs, sysctl_files, tools))
-    }
-
-    /// Load balancers already assigned (`--ingress-gateway-ips auto`).
-    pub fn with_lbs(
-        rules: RuleConfig,
-        ingress: Ingress,
-        lbs: LbSet,
-        sysctl_files: Vec<Sysctl>,
-        tools: IptablesTools,
-    ) -> Node {
-        Node {
-            rules,
-            ingress,
-            lbs,
-            sysctl_files,
-            tools,
-            lb_enabled: true,
-        }
-    }
-
     /// This node's load-balancer ID, if it is one.
     pub fn lb_id(&self) -> Option<LbId> {
         self.lbs
@@ -149,6 +114,15 @@ impl Node {
     /// Whether a task of `service` gets rules (`--services` filter).
     pub fn wants_service(&self, service: &str) -> bool {
         self.rules.services.is_empty() || self.rules.services.iter().any(|s| s == service)
+    }
+
+    /// The sbox's iptables as [`Node::sync_sbox`] would install them (none on a node that is
+    /// no load balancer).
+    pub fn sbox_plan(&self) -> crate::plan::IptablesPlan {
+        match self.lb_id() {
+            Some(id) => lb_plan(&self.rules, &self.ingress, id, &self.sysctl_files).iptables,
+            None => lb_uninstall_plan(),
+        }
     }
 
     /// Installs (or, for a node not in the list, removes) the load-balancer rules.
@@ -343,6 +317,7 @@ pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discovery::{LbEntry, LbSource};
 
     #[test]
     fn the_namespace_dird_runs_in_is_never_a_task() {
@@ -354,19 +329,19 @@ mod tests {
         let e = uninstall_task(&task, &IptablesTools::default()).expect_err("refused");
         assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
         // An ingress subnet this host has no address in.
-        let node = Node::new(
-            RuleConfig {
-                load_balancers: vec![LbEntry::Ip("198.51.100.2".parse().unwrap())],
+        let node = Node::build(
+            &RuleConfig {
+                lbs: LbSource::Explicit(vec![LbEntry::Ip("198.51.100.2".parse().unwrap())]),
                 ..Default::default()
             },
             Ingress {
                 subnet: "198.51.100.0/24".parse().unwrap(),
                 node_ip: "198.51.100.2".parse().unwrap(),
             },
-            Vec::new(),
-            IptablesTools::default(),
+            &Discovered::default(),
         )
-        .unwrap();
+        .unwrap()
+        .node;
         let e = node.sync_task(&task).expect_err("refused");
         assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
     }
@@ -376,8 +351,21 @@ mod tests {
         let Effective {
             rules: r,
             lb_enabled: on,
-        } = effective_rules(&RuleConfig::default(), "10.0.0.7".parse().unwrap(), None);
-        let ips: Vec<String> = r.load_balancers.iter().map(ToString::to_string).collect();
+        } = effective_rules(&RuleConfig::default(), None);
+        let ingress = Ingress {
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            node_ip: "10.0.0.7".parse().unwrap(),
+        };
+        let assigned = r
+            .lbs
+            .assign(ingress, &[], r.indexed_ids, r.id_encoding)
+            .unwrap();
+        let ips: Vec<String> = assigned
+            .lbs
+            .members
+            .iter()
+            .map(|m| m.ip.to_string())
+            .collect();
         assert_eq!(
             ips,
             [
@@ -392,21 +380,16 @@ mod tests {
     fn services_without_ports_use_their_published_ports() {
         let rules = RuleConfig {
             services: vec!["web".into()],
-            load_balancers: vec![LbEntry::Null],
+            lbs: LbSource::Explicit(vec![LbEntry::Null]),
             ..Default::default()
         };
         let Effective {
             rules: r,
             lb_enabled: on,
-        } = effective_rules(
-            &rules,
-            "10.0.0.2".parse().unwrap(),
-            Some((vec![PortSpec::Single(8080)], vec![])),
-        );
+        } = effective_rules(&rules, Some((vec![PortSpec::Single(8080)], vec![])));
         assert_eq!(r.tcp_ports, vec![PortSpec::Single(8080)]);
         assert!(on);
-        let on =
-            effective_rules(&rules, "10.0.0.2".parse().unwrap(), Some((vec![], vec![]))).lb_enabled;
+        let on = effective_rules(&rules, Some((vec![], vec![]))).lb_enabled;
         assert!(!on, "no published ports: nothing skips masquerading");
         let explicit = RuleConfig {
             udp_ports: vec![PortSpec::Single(53)],
@@ -415,11 +398,7 @@ mod tests {
         let Effective {
             rules: r,
             lb_enabled: on,
-        } = effective_rules(
-            &explicit,
-            "10.0.0.2".parse().unwrap(),
-            Some((vec![PortSpec::Single(8080)], vec![])),
-        );
+        } = effective_rules(&explicit, Some((vec![PortSpec::Single(8080)], vec![])));
         assert_eq!(
             (r.tcp_ports, r.udp_ports, on),
             (vec![], vec![PortSpec::Single(53)], true),

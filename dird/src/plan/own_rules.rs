@@ -30,6 +30,9 @@ enum Word {
     Var(Value),
     /// Nothing, or `-p PROTO -m multiport --dports PORTS` (dird's port filter).
     PortFilter,
+    /// Nothing, dird's port filter, or `-p PROTO -m PROTO --dport PORT` (one port, as earlier
+    /// versions of the original daemon wrote it).
+    AnyPortFilter,
 }
 
 use Value::*;
@@ -43,6 +46,12 @@ const PORT_FILTER: [Word; 6] = [
     Key("--dports"),
     Var(Ports),
 ];
+
+/// `-p tcp -m tcp --dport 80` (the protocol named twice, the same).
+fn one_port_filter(words: &[&str]) -> bool {
+    matches!(words, ["-p", p, "-m", m, "--dport", port]
+        if p == m && value_matches(Proto, p) && is_decimal(port, 65535))
+}
 
 /// The forms of the rules dird writes into its chain `DIRD-<builtin>` of `table`.
 fn own_forms(table: Table, builtin: &str) -> &'static [&'static [Word]] {
@@ -132,12 +141,30 @@ pub fn is_own_rule(table: Table, builtin: &str, spec: &str) -> bool {
 }
 
 /// The forms of the original daemon's rules in `ingress_sbox`'s built-in chain `builtin` of
-/// `table` (its own uninstall removes these).
+/// `table` (its own uninstall removes these): dird's forms of the same chains (the TOS stamp
+/// only), with either port filter.
 fn original_sbox_forms(table: Table, builtin: &str) -> &'static [&'static [Word]] {
     match (table, builtin) {
-        (Table::Raw, "PREROUTING")
-        | (Table::Mangle, "POSTROUTING")
-        | (Table::Nat, "POSTROUTING") => own_forms(table, builtin),
+        (Table::Raw, "PREROUTING") => &[&[AnyPortFilter, Key("-j"), Key("CT"), Key("--notrack")]],
+        (Table::Mangle, "POSTROUTING") => &[&[
+            Key("-d"),
+            Var(Cidr),
+            AnyPortFilter,
+            Key("-j"),
+            Key("TOS"),
+            Key("--set-tos"),
+            Var(HexMask),
+        ]],
+        (Table::Nat, "POSTROUTING") => &[&[
+            Key("-d"),
+            Var(Cidr),
+            AnyPortFilter,
+            Key("-m"),
+            Key("ipvs"),
+            Key("--ipvs"),
+            Key("-j"),
+            Key("ACCEPT"),
+        ]],
         _ => &[],
     }
 }
@@ -160,6 +187,10 @@ fn matches(form: &[Word], words: &[&str]) -> bool {
                     && matches(&PORT_FILTER, &words[..PORT_FILTER.len()])
                     && matches(rest, &words[PORT_FILTER.len()..]))
         }
+        Some((AnyPortFilter, rest)) => {
+            matches(&[[PortFilter].as_slice(), rest].concat(), words)
+                || (words.len() >= 6 && one_port_filter(&words[..6]) && matches(rest, &words[6..]))
+        }
         Some((w, rest)) => match words.split_first() {
             Some((first, others)) => word_matches(*w, first) && matches(rest, others),
             None => false,
@@ -171,7 +202,7 @@ fn word_matches(w: Word, text: &str) -> bool {
     match w {
         Key(k) => text == k,
         Var(v) => value_matches(v, text),
-        PortFilter => false,
+        PortFilter | AnyPortFilter => false,
     }
 }
 

@@ -119,30 +119,53 @@ fn anything_else_is_not_dirds() {
 
 #[test]
 fn the_original_daemons_sbox_rules_are_recognised_in_the_built_in_chains_only() {
-    assert!(is_original_sbox_rule(
+    let cases = [
+        (true, Table::Raw, "PREROUTING", "-j CT --notrack"),
+        (
+            true,
+            Table::Nat,
+            "POSTROUTING",
+            "-d 10.0.0.0/24 -p tcp -m multiport --dports 8080 -m ipvs --ipvs -j ACCEPT",
+        ),
+        // The original's one-port form.
+        (
+            true,
+            Table::Raw,
+            "PREROUTING",
+            "-p tcp -m tcp --dport 8080 -j CT --notrack",
+        ),
+        (
+            false,
+            Table::Raw,
+            "PREROUTING",
+            "-p tcp -m udp --dport 8080 -j CT --notrack",
+        ),
+        (
+            false,
+            Table::Raw,
+            "PREROUTING",
+            "-s 10.9.0.0/16 -j CT --notrack",
+        ),
+        (false, Table::Raw, "OUTPUT", "-j CT --notrack"),
+        (
+            false,
+            Table::Mangle,
+            "OUTPUT",
+            "-p tcp -j CONNMARK --restore-mark --nfmask 0xff0000 --ctmask 0xff0000",
+        ),
+    ];
+    for (want, table, chain, rule) in cases {
+        assert_eq!(
+            is_original_sbox_rule(table, chain, rule),
+            want,
+            "{table:?} {chain} {rule}"
+        );
+    }
+    // dird never renders the one-port form itself.
+    assert!(!is_own_rule(
         Table::Raw,
         "PREROUTING",
-        "-j CT --notrack"
-    ));
-    assert!(is_original_sbox_rule(
-        Table::Nat,
-        "POSTROUTING",
-        "-d 10.0.0.0/24 -p tcp -m multiport --dports 8080 -m ipvs --ipvs -j ACCEPT"
-    ));
-    assert!(!is_original_sbox_rule(
-        Table::Raw,
-        "PREROUTING",
-        "-s 10.9.0.0/16 -j CT --notrack"
-    ));
-    assert!(!is_original_sbox_rule(
-        Table::Raw,
-        "OUTPUT",
-        "-j CT --notrack"
-    ));
-    assert!(!is_original_sbox_rule(
-        Table::Mangle,
-        "OUTPUT",
-        "-p tcp -j CONNMARK --restore-mark --nfmask 0xff0000 --ctmask 0xff0000"
+        "-p tcp -m tcp --dport 8080 -j CT --notrack"
     ));
 }
 

@@ -5,7 +5,8 @@ use std::net::Ipv4Addr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::{IdEncoding, LbEntry, PortSpec, RuleConfig};
+use crate::config::{IdEncoding, PortSpec, RuleConfig};
+use crate::discovery::{parse_load_balancers, LbEntry, LbSource};
 use crate::ids::LbSet;
 use crate::node::{Discovered, Node};
 
@@ -22,22 +23,14 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
+/// Entries as `--ingress-gateway-ips` parses them.
 fn lb_list(items: &[&str]) -> Vec<LbEntry> {
-    items
-        .iter()
-        .map(|s| {
-            if *s == "null" {
-                LbEntry::Null
-            } else {
-                LbEntry::Ip(ip(s))
-            }
-        })
-        .collect()
+    parse_load_balancers("--ingress-gateway-ips", &[items.join(",")]).unwrap()
 }
 
 fn base() -> RuleConfig {
     RuleConfig {
-        load_balancers: lb_list(&["10.0.0.2", "10.0.0.3"]),
+        lbs: LbSource::Explicit(lb_list(&["10.0.0.2", "10.0.0.3"])),
         performance: true,
         ..Default::default()
     }
@@ -184,7 +177,7 @@ fn snapshot_services_with_ports() {
 fn snapshot_default_load_balancers() {
     // No --ingress-gateway-ips: the original's .2 to .9 of the node's /24, as the daemon does.
     let rules = RuleConfig {
-        load_balancers: Vec::new(),
+        lbs: LbSource::Default,
         ..base()
     };
     snap(
@@ -197,7 +190,7 @@ fn snapshot_default_load_balancers() {
 fn snapshot_indexed_ids() {
     let rules = RuleConfig {
         indexed_ids: true,
-        load_balancers: lb_list(&["10.0.0.9", "10.0.0.4"]),
+        lbs: LbSource::Explicit(lb_list(&["10.0.0.9", "10.0.0.4"])),
         ..base()
     };
     snap("indexed_ids", &input(rules, "10.0.0.0/24", "10.0.0.4"));
@@ -206,7 +199,7 @@ fn snapshot_indexed_ids() {
 #[test]
 fn snapshot_subnet_16() {
     let rules = RuleConfig {
-        load_balancers: lb_list(&["10.0.1.5", "10.0.2.5"]),
+        lbs: LbSource::Explicit(lb_list(&["10.0.1.5", "10.0.2.5"])),
         ..base()
     };
     snap("subnet_16", &input(rules, "10.0.0.0/16", "10.0.2.5"));
@@ -216,7 +209,7 @@ fn snapshot_subnet_16() {
 fn snapshot_null_entries() {
     let rules = RuleConfig {
         indexed_ids: true,
-        load_balancers: lb_list(&["null", "10.0.0.3", "null", "10.0.0.5"]),
+        lbs: LbSource::Explicit(lb_list(&["null", "10.0.0.3", "null", "10.0.0.5"])),
         ..base()
     };
     snap("null_entries", &input(rules, "10.0.0.0/24", "10.0.0.5"));
@@ -243,7 +236,7 @@ fn snapshot_dscp() {
 #[test]
 fn snapshot_lb_at_254() {
     let rules = RuleConfig {
-        load_balancers: lb_list(&["10.0.0.253", "10.0.0.254"]),
+        lbs: LbSource::Explicit(lb_list(&["10.0.0.253", "10.0.0.254"])),
         ..base()
     };
     snap("lb_at_254", &input(rules, "10.0.0.0/24", "10.0.0.254"));
@@ -464,10 +457,12 @@ fn rule_config() -> impl Strategy<Value = (RuleConfig, Vec<u8>, bool)> {
                 out
             };
             let cfg = RuleConfig {
-                load_balancers: octets
-                    .iter()
-                    .map(|o| LbEntry::Ip(Ipv4Addr::new(10, 0, 0, *o)))
-                    .collect(),
+                lbs: LbSource::Explicit(
+                    octets
+                        .iter()
+                        .map(|o| LbEntry::Ip(Ipv4Addr::new(10, 0, 0, *o)))
+                        .collect(),
+                ),
                 tcp_ports: dedup(tcp),
                 udp_ports: dedup(udp),
                 id_encoding: if dscp {
@@ -488,7 +483,11 @@ fn plans(cfg: &RuleConfig, octets: &[u8]) -> (LbPlan, TaskPlan) {
         subnet: "10.0.0.0/24".parse().unwrap(),
         node_ip: Ipv4Addr::new(10, 0, 0, octets[0]),
     };
-    let lbs = LbSet::for_rules(cfg, ing.subnet).unwrap();
+    let lbs = cfg
+        .lbs
+        .assign(ing, &[], cfg.indexed_ids, cfg.id_encoding)
+        .unwrap()
+        .lbs;
     let id = lbs.id_of(ing.node_ip).unwrap();
     let task = TaskIngress {
         iface: "eth0".into(),
@@ -631,7 +630,7 @@ proptest! {
     fn reconfiguring_replaces_only_what_changed((cfg, octets, _) in rule_config(), keep in 1usize..12) {
         let (_, task) = plans(&cfg, &octets);
         let keep = keep.min(octets.len());
-        let smaller = RuleConfig { load_balancers: cfg.load_balancers[..keep].to_vec(), ..cfg.clone() };
+        let smaller = RuleConfig { lbs: LbSource::Explicit(cfg.lbs.given()[..keep].to_vec()), ..cfg.clone() };
         let (_, task2) = plans(&smaller, &octets);
         let mut state = IptablesState::default();
         apply_all(&mut state, &render_sync(&task.iptables, &IptablesState::default()));
@@ -656,17 +655,14 @@ fn udp_server_ports_come_from_dockers_redirect_rules() {
 
 /// One load balancer, 10.0.0.2, in 10.0.0.0/24.
 fn one_lb() -> (LbSet, Ingress) {
-    let lbs = LbSet::assign(
-        &lb_list(&["10.0.0.2"]),
-        "10.0.0.0/24".parse().unwrap(),
-        false,
-        IdEncoding::Tos,
-    )
-    .unwrap();
     let ing = Ingress {
         subnet: "10.0.0.0/24".parse().unwrap(),
         node_ip: ip("10.0.0.2"),
     };
+    let lbs = LbSource::Explicit(lb_list(&["10.0.0.2"]))
+        .assign(ing, &[], false, IdEncoding::Tos)
+        .unwrap()
+        .lbs;
     (lbs, ing)
 }
 

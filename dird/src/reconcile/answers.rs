@@ -82,8 +82,8 @@ impl Runner {
                 warn!("cannot list containers: {e}");
                 return Some(Exit::Reconnect);
             }
-            Control::ViewChanged(true) => self.work.rebuild(),
-            Control::ViewChanged(false) => {}
+            Control::ViewChanged(Some(view)) => self.work.rebuild_from(view),
+            Control::ViewChanged(None) => {}
         }
         None
     }
@@ -124,7 +124,7 @@ impl Runner {
             // `auto` the misfit comes from the swarm (a node whose offset does not fit), which
             // may change: keep waiting, as with a misfit that appears later.
             Err(BuildError::Config(e))
-                if self.node.is_none() && !self.cfg.rules.auto_load_balancers =>
+                if self.node.is_none() && !self.cfg.rules.lbs.needs_view() =>
             {
                 return Some(Exit::Fatal(e))
             }

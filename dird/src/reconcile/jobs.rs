@@ -12,6 +12,7 @@ use super::unit::{JobError, Unit};
 use super::Launch;
 use crate::apply::{ApplyError, TaskOutcome};
 use crate::config::Config;
+use crate::discovery::SwarmNode;
 use crate::docker::{DockerClient, DockerError, IngressState};
 use crate::netns::arrivals::Arrival;
 use crate::node::{Node, SboxOutcome, TaskRef};
@@ -82,7 +83,8 @@ pub enum Done {
 pub enum Control {
     Rebuilt(Result<Node, BuildError>),
     Listed(Result<Vec<TaskRef>, DockerError>),
-    ViewChanged(bool),
+    /// The swarm's view, when it gives other load balancers (the rebuild builds from it).
+    ViewChanged(Option<Vec<SwarmNode>>),
 }
 
 /// Runs `f` on the blocking pool with `node`'s children killed at the deadline; `Err` with the
@@ -205,11 +207,17 @@ pub async fn sbox(node: Node, path: PathBuf, timeout: Duration) -> Done {
     }
 }
 
-/// This node's configuration from Docker's facts now: the ingress, then [`build_node`].
-pub async fn rebuild(client: DockerClient, launch: Launch, cfg: Config) -> Control {
+/// This node's configuration from Docker's facts now: the ingress, then [`build_node`] (from
+/// `view` when the swarm's view was read already).
+pub async fn rebuild(
+    client: DockerClient,
+    launch: Launch,
+    cfg: Config,
+    view: Option<Vec<SwarmNode>>,
+) -> Control {
     let built = async {
         match client.ingress().await? {
-            IngressState::Ready(i) => build_node(&client, &launch, &cfg, i).await,
+            IngressState::Ready(i) => build_node(&client, &launch, &cfg, i, view).await,
             IngressState::NotReady(why) => Err(BuildError::Waiting(format!(
                 "waiting for the swarm ingress: {why}"
             ))),
@@ -229,7 +237,7 @@ pub async fn list(client: DockerClient) -> Control {
     }))
 }
 
-/// With `auto`: whether the swarm's view gives another set of load balancers.
+/// With `auto`: the swarm's view, when it gives another set of load balancers.
 pub async fn view(client: DockerClient, node: Node) -> Control {
     Control::ViewChanged(sync::view_changed(&client, &node).await)
 }

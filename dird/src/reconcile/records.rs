@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::unit::Unit;
 use crate::apply::TaskOutcome;
 use crate::node::{Node, TaskRef};
-use crate::telemetry::status::{now, LbStatus, Status, TaskState, TaskStatus};
+use crate::telemetry::status::{now, now_ms, LbStatus, Status, TaskState, TaskStatus};
 
 /// How long (seconds) a record of a container outside the running list is kept after its
 /// last apply.
@@ -22,6 +22,8 @@ struct Record {
     failures: u32,
     last_error: Option<String>,
     last_apply: Option<u64>,
+    /// When it was first configured (milliseconds since the Unix epoch).
+    configured_at_ms: Option<u64>,
 }
 
 /// What a successful apply ended.
@@ -50,6 +52,7 @@ impl Records {
             failures: 0,
             last_error: None,
             last_apply: None,
+            configured_at_ms: None,
         });
         self.dirty = true;
     }
@@ -75,10 +78,15 @@ impl Records {
             failures: 0,
             last_error: None,
             last_apply: None,
+            configured_at_ms: None,
         });
         let before = Before {
             configured: r.state == TaskState::Configured && r.last_apply.is_some(),
             failures: r.failures,
+        };
+        let configured_at_ms = match state {
+            TaskState::Configured => r.configured_at_ms.or_else(|| Some(now_ms())),
+            _ => r.configured_at_ms,
         };
         *r = Record {
             service,
@@ -87,6 +95,7 @@ impl Records {
             failures: 0,
             last_error: None,
             last_apply: Some(now()),
+            configured_at_ms,
         };
         self.dirty = true;
         before
@@ -102,6 +111,7 @@ impl Records {
             failures: 0,
             last_error: None,
             last_apply: None,
+            configured_at_ms: None,
         });
         r.state = TaskState::Failing;
         r.failures += 1;
@@ -157,6 +167,7 @@ impl Records {
                     Vec::new()
                 },
                 last_apply: r.last_apply,
+                configured_at_ms: r.configured_at_ms,
                 last_error: r.last_error.clone(),
             })
             .collect();

@@ -195,7 +195,7 @@ impl Runner {
                         self.work.rebuild();
                     }
                 }
-                _ = view_poll.tick(), if self.cfg.rules.auto_load_balancers => s.want_view = true,
+                _ = view_poll.tick(), if self.cfg.rules.lbs.needs_view() => s.want_view = true,
                 _ = signals.hup.recv() => self.reload(),
                 _ = signals.term.recv() => break Exit::Stop,
                 _ = signals.int.recv() => break Exit::Stop,
@@ -278,10 +278,15 @@ impl Runner {
         if s.control.is_none() {
             if let Some(next) = self.work.take_sync(now) {
                 s.control = Some(match next {
-                    super::work::Next::Rebuild => {
+                    super::work::Next::Rebuild(view) => {
                         s.with_candidate = self.candidate.is_some();
                         let cfg = self.candidate.clone().unwrap_or_else(|| self.cfg.clone());
-                        Box::pin(jobs::rebuild(client.clone(), self.launch.clone(), cfg))
+                        Box::pin(jobs::rebuild(
+                            client.clone(),
+                            self.launch.clone(),
+                            cfg,
+                            view,
+                        ))
                     }
                     super::work::Next::Full => Box::pin(jobs::list(client.clone())),
                 });

@@ -1,5 +1,6 @@
 //! Building the node from Docker's facts, logging applies, `--uninstall`, and the swarm's view
-//! under `auto`. Blocking work (namespace threads, iptables) runs on tokio's blocking pool.
+//! for a load-balancer source that assigns from it (`auto`). Blocking work (namespace threads,
+//! iptables) runs on tokio's blocking pool.
 
 use std::sync::Mutex;
 
@@ -9,8 +10,8 @@ use super::Launch;
 use crate::apply::backend::{self, BackendError, Choice};
 use crate::apply::{ApplyError, IptablesTools, Outcome, TaskOutcome};
 use crate::config::{Config, ConfigError, PortSpec};
+use crate::discovery::{self, SwarmNode};
 use crate::docker::{DockerClient, DockerError};
-use crate::ids::auto::assign_auto;
 use crate::node::{self, Built, Discovered, Node, SboxOutcome, TaskRef};
 use crate::plan::Ingress;
 use crate::sysctl_files;
@@ -136,16 +137,18 @@ async fn published_ports(
 }
 
 /// The node's configuration for this ingress: reads from Docker what [`Node::build`] needs
-/// (published ports when `--services` has no ports, the swarm's view with `auto`), the sysctl
+/// (published ports when `--services` has no ports, the swarm's view when the load-balancer
+/// source needs it: `view` when the caller has read it already, else read now), the sysctl
 /// files and the iptables backend, builds the node and logs its load balancers.
 pub async fn build_node(
     client: &DockerClient,
     launch: &Launch,
     cfg: &Config,
     ingress: Ingress,
+    view: Option<Vec<SwarmNode>>,
 ) -> Result<Node, BuildError> {
-    if cfg.rules.load_balancers.is_empty() && !cfg.rules.auto_load_balancers {
-        warn!("no --ingress-gateway-ips given: assuming .2 to .9 of this node's /24 (as the original daemon); list your load balancers' ingress IPs");
+    if let Some(warning) = cfg.rules.lbs.warning() {
+        warn!("{warning}");
     }
     let published = published_ports(client, cfg).await?;
     let sysctl_files = if cfg.rules.performance {
@@ -158,23 +161,17 @@ pub async fn build_node(
     };
     // Nothing is installed without a backend: the caller gets the error and installs nothing.
     let tools = backend_tools(launch, cfg, client).await?;
-    let swarm = if cfg.rules.auto_load_balancers {
-        let view = client
-            .swarm_view()
-            .await
-            .map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
-        if view.is_empty() {
-            return Err(BuildError::Waiting(
-                "the swarm lists no load balancer (ingress-endpoint) yet, and the ingress overlay knows no other node's".into(),
-            ));
-        }
-        view
-    } else {
-        Vec::new()
-    };
+    let swarm = discovery::swarm_view(&cfg.rules.lbs, view, client)
+        .await
+        .map_err(|e| BuildError::Waiting(format!("no load balancers discovered yet: {e}")))?;
+    if swarm.as_ref().is_some_and(Vec::is_empty) {
+        return Err(BuildError::Waiting(
+            "the swarm lists no load balancer (ingress-endpoint) yet, and the ingress overlay knows no other node's".into(),
+        ));
+    }
     let discovered = Discovered {
         published,
-        swarm,
+        swarm: swarm.unwrap_or_default(),
         sysctl_files,
         tools,
     };
@@ -301,39 +298,42 @@ pub async fn uninstall_all(launch: &Launch, cfg: &Config) -> Result<(), Uninstal
     Ok(())
 }
 
-/// With `auto`: whether the swarm's view now gives another set of load balancers.
-pub async fn view_changed(client: &DockerClient, node: &Node) -> bool {
-    match client.swarm_view().await {
-        Ok(view) => match assign_auto(
-            &view,
-            node.ingress.subnet,
-            &node.rules.lb_hosts,
-            node.rules.id_encoding,
-        ) {
-            Ok(set) if set.lbs != node.lbs => {
-                let ips = |l: &crate::ids::LbSet| {
-                    l.members
-                        .iter()
-                        .map(|m| m.ip.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
-                info!(
-                    "swarm load balancers changed: [{}] -> [{}]",
-                    ips(&node.lbs),
-                    ips(&set.lbs)
-                );
-                true
-            }
-            Ok(_) => false,
-            Err(e) => {
-                error!("{e}; keeping the previous load balancers");
-                false
-            }
-        },
+/// For a load-balancer source that assigns from the swarm's view (`auto`): the view, read
+/// now, when it gives another set of load balancers than `node`'s (the rebuild then builds
+/// from it rather than reading it again); `None` when it gives the same set, or cannot be read
+/// or assigned (logged).
+pub async fn view_changed(client: &DockerClient, node: &Node) -> Option<Vec<SwarmNode>> {
+    let view = match discovery::swarm_view(&node.rules.lbs, None, client).await {
+        Ok(view) => view?,
         Err(e) => {
             warn!("cannot read the swarm's ingress view: {e}");
-            false
+            return None;
+        }
+    };
+    let rules = &node.rules;
+    match rules
+        .lbs
+        .assign(node.ingress, &view, rules.indexed_ids, rules.id_encoding)
+    {
+        Ok(set) if set.lbs != node.lbs => {
+            let ips = |l: &crate::ids::LbSet| {
+                l.members
+                    .iter()
+                    .map(|m| m.ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            info!(
+                "swarm load balancers changed: [{}] -> [{}]",
+                ips(&node.lbs),
+                ips(&set.lbs)
+            );
+            Some(view)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            error!("{e}; keeping the previous load balancers");
+            None
         }
     }
 }

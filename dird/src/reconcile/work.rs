@@ -4,7 +4,10 @@
 //! - A *rebuild* (ingress, services or configuration changed) and a *full sync* (every running
 //!   task and the sbox) are coalesced: however many are asked for, one runs, and no sooner
 //!   than `min_interval` after the previous one (kube-proxy's `BoundedFrequencyRunner`). The
-//!   audit asks for a full sync every `--resync-interval`: the maximum interval.
+//!   audit asks for a full sync every `--resync-interval`: the maximum interval. A rebuild
+//!   asked for by the poll of the swarm's view carries the view it read, so that the rebuild
+//!   does not read it again; any other request for a rebuild drops it (the rebuild then reads
+//!   the facts afresh).
 //! - A container announced by an event is due at once: one namespace, and the sooner its rules
 //!   are in place the fewer connections break.
 //! - A container whose apply failed is tried again on its own schedule, with a doubling delay.
@@ -15,12 +18,15 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::unit::Unit;
+use crate::discovery::SwarmNode;
 use crate::netns::arrivals::Arrival;
 
 #[derive(Debug)]
 pub struct Work {
     min_interval: Duration,
     rebuild: bool,
+    /// The swarm's view the requested rebuild is to build from (see [`Work::rebuild_from`]).
+    view: Option<Vec<SwarmNode>>,
     full: bool,
     /// When the last rebuild or full sync began.
     last_sync: Option<Instant>,
@@ -33,8 +39,8 @@ pub struct Work {
 /// What the runner should start now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
-    /// Rebuild the node, then sync everything.
-    Rebuild,
+    /// Rebuild the node, then sync everything; from this swarm's view when it was read already.
+    Rebuild(Option<Vec<SwarmNode>>),
     /// Sync the sbox and every running task.
     Full,
 }
@@ -44,6 +50,7 @@ impl Work {
         Work {
             min_interval,
             rebuild: false,
+            view: None,
             full: false,
             last_sync: None,
             due: BTreeSet::new(),
@@ -52,8 +59,17 @@ impl Work {
         }
     }
 
+    /// A rebuild from the facts as Docker gives them when it starts.
     pub fn rebuild(&mut self) {
         self.rebuild = true;
+        self.view = None;
+    }
+
+    /// A rebuild from `view`, the swarm's view the poll has just read (and found to give
+    /// other load balancers).
+    pub fn rebuild_from(&mut self, view: Vec<SwarmNode>) {
+        self.rebuild = true;
+        self.view = Some(view);
     }
 
     pub fn full(&mut self) {
@@ -63,6 +79,7 @@ impl Work {
     /// A rebuild, not before `at` (the ingress or the swarm's view is not ready yet).
     pub fn rebuild_at(&mut self, at: Instant) {
         self.rebuild = true;
+        self.view = None;
         self.last_sync = Some(at.checked_sub(self.min_interval).unwrap_or(at));
     }
 
@@ -104,7 +121,7 @@ impl Work {
         self.last_sync = Some(now);
         self.full = false;
         Some(if std::mem::take(&mut self.rebuild) {
-            Next::Rebuild
+            Next::Rebuild(self.view.take())
         } else {
             Next::Full
         })

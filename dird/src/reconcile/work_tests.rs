@@ -12,7 +12,7 @@ fn bursts_of_sync_requests_coalesce_into_one_per_min_interval() {
         w.rebuild();
         w.full();
     }
-    assert_eq!(w.take_sync(t0), Some(Next::Rebuild));
+    assert_eq!(w.take_sync(t0), Some(Next::Rebuild(None)));
     assert_eq!(w.take_sync(t0), None, "one sync for the whole burst");
     // More requests during the minimum interval wait for its end, and are one sync again.
     for _ in 0..50 {
@@ -30,8 +30,29 @@ fn a_rebuild_wins_over_a_full_sync() {
     let mut w = Work::new(MIN);
     w.full();
     w.rebuild();
-    assert_eq!(w.take_sync(t0), Some(Next::Rebuild));
+    assert_eq!(w.take_sync(t0), Some(Next::Rebuild(None)));
     assert_eq!(w.take_sync(t0 + MIN), None);
+}
+
+#[test]
+fn a_rebuild_from_the_polled_view_carries_it_unless_asked_for_again() {
+    let view = vec![crate::discovery::SwarmNode {
+        ingress_ip: std::net::Ipv4Addr::new(10, 0, 0, 3),
+        host_ip: None,
+    }];
+    let t0 = Instant::now();
+    let mut w = Work::new(MIN);
+    w.rebuild_from(view.clone());
+    w.full();
+    assert_eq!(w.take_sync(t0), Some(Next::Rebuild(Some(view.clone()))));
+    w.rebuild_from(view);
+    w.rebuild();
+    assert_eq!(
+        w.take_sync(t0 + MIN),
+        Some(Next::Rebuild(None)),
+        "another reason to rebuild: the facts are read afresh"
+    );
+    assert_eq!(w.take_sync(t0 + MIN * 2), None);
 }
 
 fn t(id: &str) -> Unit {

@@ -52,6 +52,10 @@ pub struct TaskStatus {
     pub lb_tables: Vec<u32>,
     /// When its last apply ended (seconds since the Unix epoch).
     pub last_apply: Option<u64>,
+    /// When it was first configured by this daemon (milliseconds since the Unix epoch): a task
+    /// configured before it started has a time before its `start` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_at_ms: Option<u64>,
     pub last_error: Option<String>,
 }
 
@@ -99,9 +103,14 @@ pub enum StatusFileError {
 
 /// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
+    now_ms() / 1000
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default()
 }
 

@@ -14,6 +14,7 @@ fn task(id: &str, state: TaskState) -> TaskStatus {
         state,
         lb_tables: vec![7002],
         last_apply: Some(1),
+        configured_at_ms: None,
         last_error: None,
     }
 }

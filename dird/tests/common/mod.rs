@@ -128,9 +128,11 @@ pub fn lb_ip(i: usize) -> std::net::Ipv4Addr {
 /// at 10.0.0.250 (not a load balancer).
 pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress) {
     let rules = dird::config::RuleConfig {
-        load_balancers: (0..lbs)
-            .map(|i| dird::config::LbEntry::Ip(lb_ip(i)))
-            .collect(),
+        lbs: dird::discovery::LbSource::Explicit(
+            (0..lbs)
+                .map(|i| dird::discovery::LbEntry::Ip(lb_ip(i)))
+                .collect(),
+        ),
         performance: true,
         ..Default::default()
     };
@@ -143,13 +145,9 @@ pub fn bench_rules(lbs: usize) -> (dird::config::RuleConfig, dird::plan::Ingress
 
 pub fn bench_node(lbs: usize) -> dird::node::Node {
     let (rules, ingress) = bench_rules(lbs);
-    dird::node::Node::new(
-        rules,
-        ingress,
-        Vec::new(),
-        dird::apply::IptablesTools::default(),
-    )
-    .expect("valid configuration")
+    dird::node::Node::build(&rules, ingress, &dird::node::Discovered::default())
+        .expect("valid configuration")
+        .node
 }
 
 /// What docker-ingress-routing-daemon v4.3.0 runs inside a container, one process each (without

@@ -190,7 +190,16 @@ pub async fn run(input: &DoctorInput, client: Result<DockerClient, String>) -> R
         );
         return report;
     };
-    let planned = swarm::check_load_balancers(&mut report, &input.rules, ingress, &facts, tools);
+    let planned =
+        match swarm::check_load_balancers(&mut report, &input.rules, ingress, &facts, tools) {
+            Ok(p) => p,
+            Err(e) => {
+                report.skipped(format!(
+                    "the tasks: no node can be built with these flags on this swarm: {e}"
+                ));
+                return report;
+            }
+        };
     let tasks = facts.tasks.clone();
     let lines = blocking(
         move || tasks::check(&planned, tasks, sbox.as_deref()),

@@ -10,11 +10,10 @@ use ipnet::Ipv4Net;
 use super::tasks::Planned;
 use super::{ask, Line, Report};
 use crate::apply::IptablesTools;
-use crate::config::{ConfigError, LbEntry, RuleConfig};
+use crate::config::{ConfigError, RuleConfig};
+use crate::discovery::{in_subnet, LbEntry, LbSource, SwarmNode};
 use crate::docker::{DockerClient, IngressState};
-use crate::ids::auto::{assign_auto, SwarmNode};
-use crate::ids::LbSet;
-use crate::node::{effective_rules, Discovered, Node, TaskRef};
+use crate::node::{Discovered, Node, TaskRef};
 use crate::plan::Ingress;
 
 /// What Docker says about this node and its swarm; each part, or why it could not be read.
@@ -145,7 +144,7 @@ pub fn judge_load_balancer(ip: Ipv4Addr, a: &Addresses<'_>) -> Line {
             GIVE_SBOX_ADDRESSES,
         );
     }
-    if !a.subnet.contains(&ip) {
+    if in_subnet(ip, a.subnet).is_err() {
         return Line::finding(
             format!(
                 "{flag} is outside the ingress subnet {} (the daemon refuses it)",
@@ -175,15 +174,16 @@ fn ips(list: impl Iterator<Item = Ipv4Addr>) -> String {
 }
 
 /// Checks 5 and 6, then the node the daemon would build from these flags on this swarm (for
-/// the task checks): when it refuses them, a node with no load balancers, whose task plans
-/// are not compared (nor are they with `auto` and an empty view).
+/// the task checks): when it refuses them, the same flags with no load balancers, whose task
+/// plans are not compared (nor are they with `auto` and an empty view). An error only when
+/// not even that node can be built.
 pub fn check_load_balancers(
     report: &mut Report,
     rules: &RuleConfig,
     ingress: Ingress,
     facts: &SwarmFacts,
     tools: IptablesTools,
-) -> Planned {
+) -> Result<Planned, ConfigError> {
     let view = facts.view.as_deref().unwrap_or(&[]);
     if let Err(why) = &facts.view {
         report.skipped(format!("the swarm's view of every node: {why}"));
@@ -194,28 +194,28 @@ pub fn check_load_balancers(
         gwbridge: &facts.gwbridge,
         view,
     };
-    if rules.auto_load_balancers {
+    if rules.lbs.needs_view() {
         report.ok("--ingress-gateway-ips auto: the load balancers come from the swarm's view");
-    } else if rules.load_balancers.is_empty() {
+    } else if rules.lbs.is_default() {
         report.finding(
             "no --ingress-gateway-ips (nor INGRESS_NODE_GATEWAY_IPS) given: the daemon assumes .2 to .9 of this node's /24, as the original did",
             "list the load balancers' ingress IPs (`dird lbs` prints every node's), or give --ingress-gateway-ips auto",
         );
     }
-    for entry in &rules.load_balancers {
+    for entry in rules.lbs.given() {
         if let LbEntry::Ip(ip) = entry {
             report.push(judge_load_balancer(*ip, &a));
         }
     }
     let discovered = Discovered {
         swarm: view.to_vec(),
-        tools: tools.clone(),
+        tools,
         ..Discovered::default()
     };
     let built = Node::build(rules, ingress, &discovered);
     if let Err(e) = &built {
-        let reported = !rules.auto_load_balancers
-            && matches!(e, ConfigError::LoadBalancerOutsideSubnet { .. });
+        let reported =
+            !rules.lbs.needs_view() && matches!(e, ConfigError::LoadBalancerOutsideSubnet { .. });
         if !reported {
             report.finding(
                 format!("the daemon refuses this configuration on this swarm: {e}"),
@@ -226,36 +226,32 @@ pub fn check_load_balancers(
     check_this_node(report, rules, ingress, view);
     match built {
         // With auto and no node in the view the daemon waits and installs nothing.
-        Ok(b) => Planned {
+        Ok(b) => Ok(Planned {
             node: b.node,
-            comparable: !(rules.auto_load_balancers && view.is_empty()),
-        },
+            comparable: !(rules.lbs.needs_view() && view.is_empty()),
+        }),
         Err(_) => {
-            let none = LbSet {
-                members: Vec::new(),
-                indexed: false,
-                forced_indexed: false,
-                encoding: rules.id_encoding,
+            let none = RuleConfig {
+                lbs: LbSource::Explicit(Vec::new()),
+                ..rules.clone()
             };
-            Planned {
-                node: Node::with_lbs(rules.clone(), ingress, none, Vec::new(), tools),
+            let built = Node::build(&none, ingress, &discovered)?;
+            Ok(Planned {
+                node: built.node,
                 comparable: false,
-            }
+            })
         }
     }
 }
 
 /// Check 6: this node's sbox address is among the load balancers.
 fn check_this_node(report: &mut Report, rules: &RuleConfig, ingress: Ingress, view: &[SwarmNode]) {
-    if rules.auto_load_balancers {
+    let ip = ingress.node_ip;
+    let Some(list) = rules.lbs.list(ip) else {
         report.push(judge_auto_node(rules, ingress, view));
         return;
-    }
-    let ip = ingress.node_ip;
-    let listed = effective_rules(rules, ip, None)
-        .rules
-        .load_balancers
-        .contains(&LbEntry::Ip(ip));
+    };
+    let listed = list.contains(&LbEntry::Ip(ip));
     if listed {
         report.ok(format!(
             "this node's ingress_sbox address {ip} is one of the load balancers"
@@ -275,7 +271,10 @@ pub fn judge_auto_node(rules: &RuleConfig, ingress: Ingress, view: &[SwarmNode])
             "with auto, this node's place cannot be checked: the swarm's view lists no node".into(),
         );
     }
-    let set = match assign_auto(view, ingress.subnet, &rules.lb_hosts, rules.id_encoding) {
+    let set = match rules
+        .lbs
+        .assign(ingress, view, rules.indexed_ids, rules.id_encoding)
+    {
         Ok(set) => set,
         Err(e) => {
             return Line::Skipped(format!(
@@ -283,7 +282,7 @@ pub fn judge_auto_node(rules: &RuleConfig, ingress: Ingress, view: &[SwarmNode])
             ))
         }
     };
-    let which = if rules.lb_hosts.is_empty() {
+    let which = if rules.lbs.hosts().is_empty() {
         "every node of the swarm's view"
     } else {
         "the nodes whose underlay address matches --load-balancer-hosts"
@@ -389,21 +388,26 @@ mod tests {
             panic!("ingress")
         };
         let twice = RuleConfig {
-            load_balancers: vec![LbEntry::Ip(ip("10.0.0.2")), LbEntry::Ip(ip("10.0.0.2"))],
+            lbs: LbSource::Explicit(vec![
+                LbEntry::Ip(ip("10.0.0.2")),
+                LbEntry::Ip(ip("10.0.0.2")),
+            ]),
             ..Default::default()
         };
         let mut report = Report::default();
         let planned =
-            check_load_balancers(&mut report, &twice, ingress, &f, IptablesTools::default());
+            check_load_balancers(&mut report, &twice, ingress, &f, IptablesTools::default())
+                .expect("a node to read the tasks with");
         assert!(!planned.comparable);
         assert!(report.render().contains("FINDING: the daemon refuses this configuration on this swarm: duplicate load-balancer IP 10.0.0.2"), "{}", report.render());
         let once = RuleConfig {
-            load_balancers: vec![LbEntry::Ip(ip("10.0.0.2"))],
+            lbs: LbSource::Explicit(vec![LbEntry::Ip(ip("10.0.0.2"))]),
             ..Default::default()
         };
         let mut report = Report::default();
         assert!(
             check_load_balancers(&mut report, &once, ingress, &f, IptablesTools::default())
+                .expect("a node to read the tasks with")
                 .comparable
         );
         assert_eq!(report.findings(), 0, "{}", report.render());
@@ -417,7 +421,7 @@ mod tests {
         };
         let view = [node(2, 1), node(3, 2)];
         let every = RuleConfig {
-            auto_load_balancers: true,
+            lbs: LbSource::Auto { hosts: Vec::new() },
             ..Default::default()
         };
         assert_eq!(
@@ -425,7 +429,9 @@ mod tests {
             "ok: with auto, the load balancers are every node of the swarm's view: 10.0.0.2, 10.0.0.3; this node (10.0.0.3) is ID 3"
         );
         let narrowed = RuleConfig {
-            lb_hosts: vec!["192.0.2.1/32".parse().expect("net")],
+            lbs: LbSource::Auto {
+                hosts: vec!["192.0.2.1/32".parse().expect("net")],
+            },
             ..every.clone()
         };
         let line = judge_auto_node(&narrowed, ingress, &view).to_string();

@@ -1,6 +1,7 @@
-//! The checks inside namespaces, from what they hold now: in each running service task, dird's
-//! rules missing or out of date (what the daemon would change), the original bash daemon's
-//! rules still there (also in ingress_sbox), and strict reverse-path filtering.
+//! The checks inside namespaces, from what they hold now: dird's load-balancer rules in
+//! ingress_sbox, in each running service task dird's rules missing or out of date (what the
+//! daemon would change), the original bash daemon's rules still there (also in ingress_sbox),
+//! and strict reverse-path filtering.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -110,7 +111,15 @@ pub fn check(
     let node = &planned.node;
     let mut lines = Vec::new();
     if let Some(sbox) = sbox {
-        lines.push(sbox_legacy(node, sbox));
+        match apply::read_iptables(sbox, "ingress_sbox", &node.tools) {
+            Ok(state) => {
+                lines.push(sbox_own(planned, &state));
+                lines.push(sbox_legacy(&state));
+            }
+            Err(e) => lines.push(Line::Skipped(format!(
+                "dird's and the original daemon's rules in ingress_sbox: {e}"
+            ))),
+        }
     }
     let tasks = match tasks {
         Ok(t) => t,
@@ -150,15 +159,52 @@ pub fn check(
     lines
 }
 
-/// Check 8 in the sbox.
-fn sbox_legacy(node: &Node, sbox: &Path) -> Line {
-    let state = match apply::read_iptables(sbox, "ingress_sbox", &node.tools) {
-        Ok(s) => s,
-        Err(e) => {
-            return Line::Skipped(format!("the original daemon's rules in ingress_sbox: {e}"))
-        }
+/// Check 7 in the sbox: dird's load-balancer rules as the daemon would have them (none on a
+/// node that is no load balancer).
+pub fn sbox_own(planned: &Planned, state: &IptablesState) -> Line {
+    let node = &planned.node;
+    let has_any = Table::ALL
+        .into_iter()
+        .any(|t| !state.own_chain_names(t).is_empty());
+    let Some(id) = node.lb_id().filter(|_| planned.comparable) else {
+        return if has_any {
+            Line::finding(
+                "ingress_sbox holds dird's load-balancer rules, though with these flags this node is no load balancer",
+                "run the daemon with the flags of the swarm (it removes them), or `dird --uninstall`",
+            )
+        } else {
+            Line::Ok("ingress_sbox holds none of dird's rules (this node is no load balancer with these flags)".into())
+        };
     };
-    let found = legacy_rules(&legacy::sbox_rules(), &state, None);
+    if !has_any {
+        return Line::finding(
+            format!("ingress_sbox holds none of dird's load-balancer rules (this node is load balancer ID {id})"),
+            "run the daemon (`systemctl enable --now dird`): it installs them at start-up",
+        );
+    }
+    let own = IptablesPlan {
+        chains: node.sbox_plan().chains,
+        legacy: Vec::new(),
+    };
+    let tables: Vec<&str> = render_sync(&own, state)
+        .iter()
+        .map(|b| b.table.name())
+        .collect();
+    if tables.is_empty() {
+        Line::Ok(format!(
+            "ingress_sbox: dird's load-balancer rules in place (ID {id})"
+        ))
+    } else {
+        Line::finding(
+            format!("ingress_sbox: dird's load-balancer rules are out of date (iptables table(s) {} to change)", tables.join(", ")),
+            "run the daemon: it repairs them at each --resync-interval",
+        )
+    }
+}
+
+/// Check 8 in the sbox.
+fn sbox_legacy(state: &IptablesState) -> Line {
+    let found = legacy_rules(&legacy::sbox_rules(), state, None);
     if found.is_empty() {
         return Line::Ok("ingress_sbox holds none of the original daemon's rules".into());
     }
@@ -226,8 +272,7 @@ fn judge_task(name: &str, r: &TaskReading, comparable: bool) -> Vec<Line> {
 mod tests {
     use super::*;
     use crate::apply::NsPlan;
-    use crate::config::LbEntry;
-    use crate::ids::LbSet;
+    use crate::discovery::{LbEntry, LbSource};
     use crate::plan::{task_plan, Ingress, PolicyRule, TaskIngress};
 
     fn reading() -> TaskReading {
@@ -235,13 +280,10 @@ mod tests {
             subnet: "10.0.0.0/24".parse().expect("net"),
             node_ip: "10.0.0.2".parse().expect("ip"),
         };
-        let lbs = LbSet::assign(
-            &[LbEntry::Ip("10.0.0.2".parse().expect("ip"))],
-            ingress.subnet,
-            false,
-            Default::default(),
-        )
-        .expect("lbs");
+        let lbs = LbSource::Explicit(vec![LbEntry::Ip("10.0.0.2".parse().expect("ip"))])
+            .assign(ingress, &[], false, Default::default())
+            .expect("lbs")
+            .lbs;
         let task = TaskIngress {
             iface: "eth0".into(),
             addr: "10.0.0.7".parse().expect("ip"),

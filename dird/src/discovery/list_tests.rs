@@ -1,30 +1,46 @@
 use super::*;
+use crate::ids::MARK_MASK;
 use proptest::prelude::*;
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
+/// Entries as `--ingress-gateway-ips` parses them.
 fn lb_list(items: &[&str]) -> Vec<LbEntry> {
-    items
-        .iter()
-        .map(|s| {
-            if *s == "null" {
-                LbEntry::Null
-            } else {
-                LbEntry::Ip(ip(s))
-            }
-        })
-        .collect()
+    parse_load_balancers("--ingress-gateway-ips", &[items.join(",")]).unwrap()
 }
 
 fn net(s: &str) -> Ipv4Net {
     s.parse().unwrap()
 }
 
+fn v(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn load_balancer_lists_keep_null_positions() {
+    let g =
+        parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.2,null", "10.0.0.4"])).unwrap();
+    assert_eq!(
+        g,
+        vec![
+            LbEntry::Ip("10.0.0.2".parse().unwrap()),
+            LbEntry::Null,
+            LbEntry::Ip("10.0.0.4".parse().unwrap())
+        ]
+    );
+    let err = parse_load_balancers("--ingress-gateway-ips", &v(&["10.0.0.300"])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid IPv4 address \"10.0.0.300\" in --ingress-gateway-ips"
+    );
+}
+
 #[test]
 fn last_octet_by_default() {
-    let set = LbSet::assign(
+    let set = assign(
         &lb_list(&["10.0.0.2", "null", "10.0.0.17"]),
         net("10.0.0.0/24"),
         false,
@@ -41,7 +57,7 @@ fn last_octet_by_default() {
 
 #[test]
 fn indexed_counts_null_positions() {
-    let set = LbSet::assign(
+    let set = assign(
         &lb_list(&["10.0.0.9", "null", "10.0.0.4"]),
         net("10.0.0.0/24"),
         true,
@@ -54,7 +70,7 @@ fn indexed_counts_null_positions() {
 
 #[test]
 fn larger_than_24_forces_indexed() {
-    let set = LbSet::assign(
+    let set = assign(
         &lb_list(&["10.0.1.5", "10.0.2.5"]),
         net("10.0.0.0/16"),
         false,
@@ -68,7 +84,7 @@ fn larger_than_24_forces_indexed() {
 
 #[test]
 fn reserved_tables_are_never_used() {
-    let set = LbSet::assign(
+    let set = assign(
         &lb_list(&["10.0.0.253", "10.0.0.254"]),
         net("10.0.0.0/24"),
         false,
@@ -88,7 +104,7 @@ fn reserved_tables_are_never_used() {
 #[test]
 fn bad_sets_are_named() {
     let n = net("10.0.0.0/24");
-    let e = LbSet::assign(
+    let e = assign(
         &lb_list(&["10.0.0.2", "10.0.0.2"]),
         n,
         false,
@@ -99,12 +115,12 @@ fn bad_sets_are_named() {
         e.to_string(),
         "duplicate load-balancer IP 10.0.0.2 in --ingress-gateway-ips"
     );
-    let e = LbSet::assign(&lb_list(&["10.1.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = assign(&lb_list(&["10.1.0.2"]), n, false, IdEncoding::Tos).unwrap_err();
     assert_eq!(
         e.to_string(),
         "load-balancer IP 10.1.0.2 is outside the ingress subnet 10.0.0.0/24"
     );
-    let e = LbSet::assign(
+    let e = assign(
         &lb_list(&["10.0.0.5", "10.0.1.5"]),
         n,
         false,
@@ -115,18 +131,18 @@ fn bad_sets_are_named() {
         e.to_string().contains("10.0.0.5 and 10.0.1.5") && e.to_string().contains("--indexed-ids"),
         "{e}"
     );
-    let e = LbSet::assign(&lb_list(&["10.0.0.255"]), n, false, IdEncoding::Tos).unwrap_err();
+    let e = assign(&lb_list(&["10.0.0.255"]), n, false, IdEncoding::Tos).unwrap_err();
     assert!(e.to_string().contains("10.0.0.255"), "{e}");
-    let e = LbSet::assign(&lb_list(&["10.0.0.100"]), n, false, IdEncoding::Dscp).unwrap_err();
+    let e = assign(&lb_list(&["10.0.0.100"]), n, false, IdEncoding::Dscp).unwrap_err();
     assert!(
         e.to_string().contains("10.0.0.100") && e.to_string().contains("1-63"),
         "{e}"
     );
     let many: Vec<LbEntry> = (0..64).map(|_| LbEntry::Null).collect();
-    let e = LbSet::assign(&many, n, true, IdEncoding::Dscp).unwrap_err();
+    let e = assign(&many, n, true, IdEncoding::Dscp).unwrap_err();
     assert_eq!(e.to_string(), "64 load-balancer positions in --ingress-gateway-ips, but --id-encoding dscp holds at most 63");
     let many: Vec<LbEntry> = (0..256).map(|_| LbEntry::Null).collect();
-    assert!(LbSet::assign(&many, net("10.0.0.0/16"), false, IdEncoding::Tos).is_err());
+    assert!(assign(&many, net("10.0.0.0/16"), false, IdEncoding::Tos).is_err());
 }
 
 proptest! {
@@ -148,7 +164,7 @@ proptest! {
                 if *null { LbEntry::Null } else { LbEntry::Ip(ip) }
             })
             .collect();
-        if let Ok(set) = LbSet::assign(&entries, subnet, indexed, enc) {
+        if let Ok(set) = assign(&entries, subnet, indexed, enc) {
             let mut seen = std::collections::BTreeSet::new();
             for m in &set.members {
                 prop_assert!(seen.insert(m.id));
