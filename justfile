@@ -3,11 +3,17 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Everything: unit, snapshot and property tests, the Debian package, the scenarios (VM when needed), the real swarm.
-test: test-unit test-deb test-scenarios test-docker
+test: test-unit test-prometheus test-deb test-scenarios test-docker
 
 # Unit, snapshot (insta) and property (proptest) tests, and applies in throwaway namespaces (root).
 test-unit:
     cargo test --workspace
+
+# promtool on deploy/: the alert rules checked and unit-tested, the dashboard's PromQL parsed, and a scrape of a daemon whose task fails its applies (dird/tests/daemon_loop.rs) firing DirdTasksFailing.
+test-prometheus:
+    snapshot=$(mktemp); trap 'rm -f "$snapshot"' EXIT; \
+    DIRD_FAILING_METRICS_OUT="$snapshot" cargo test -q -p dird --test daemon_loop; \
+    FAILING_METRICS="$snapshot" tests/prometheus/check
 
 # The Debian package target/deb/dird_<version>_amd64.deb from a release build (DIRD_BIN: another binary).
 deb:

@@ -18,3 +18,4 @@ pub mod plan;
 pub mod reconcile;
 pub mod sysctl_files;
 pub mod telemetry;
+pub mod traffic;

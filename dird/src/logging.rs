@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 
 /// Keys already reported, for conditions that recur at every audit but are worth one warning
-/// per process (a sysctl.d line, a container's refused sandbox key).
+/// (per process: a sysctl.d line, a container's refused sandbox key; per runner: a status-file
+/// error).
 #[derive(Default)]
 pub struct Once(Mutex<Option<HashSet<String>>>);
 
@@ -90,17 +91,5 @@ pub fn init() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::LastLine;
-
-    #[test]
-    fn a_last_line_is_new_when_it_changes_or_after_a_clear() {
-        let mut last = LastLine::default();
-        assert!(last.changed("a"));
-        assert!(!last.changed("a"));
-        assert!(last.changed("b"));
-        assert!(last.changed("a"));
-        last.clear();
-        assert!(last.changed("a"));
-    }
-}
+#[path = "logging_tests.rs"]
+mod tests;

@@ -5,7 +5,9 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::Netns;
-use dird::apply::{self, IptablesTools, NsPlan, Step, TaskOutcome};
+use dird::apply::{
+    self, ApplyError, IptablesTools, NsPlan, Outcome, Step, SysctlRoot, TaskOutcome,
+};
 use dird::config::RuleConfig;
 use dird::discovery::{LbEntry, LbSource};
 use dird::node::{uninstall_task, Discovered, Node, TaskRef};
@@ -41,6 +43,17 @@ fn iptables_only(chains: Vec<OwnChain>) -> NsPlan {
         routing: None,
         sysctls: Vec::new(),
     }
+}
+
+/// [`apply::apply_ns`] with the sysctls below `/proc/sys` (the namespace's own, since the
+/// thread that writes them is in it).
+fn apply_ns(
+    ns: &std::path::Path,
+    target: &str,
+    plan: &NsPlan,
+    tools: &IptablesTools,
+) -> Result<Outcome, ApplyError> {
+    apply::apply_ns(ns, target, plan, tools, &SysctlRoot::default())
 }
 
 /// Docker's `nat PREROUTING` REDIRECT of a published UDP port to the task's server port.
@@ -289,7 +302,7 @@ fn a_refused_rule_rolls_back_every_table() {
         routing: None,
         sysctls: Vec::new(),
     };
-    let err = apply::apply_ns(
+    let err = apply_ns(
         &ns.path(),
         "ingress_sbox test",
         &plan,
@@ -347,7 +360,7 @@ fn a_rollback_after_the_deadline_still_runs() {
             &["-d 10.0.0.0/24 -m ipvs --ipvs -j ACCEPT"],
         ),
     ]);
-    let err = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap_err();
+    let err = apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap_err();
     assert_eq!(err.step, Step::WriteIptables(Table::Nat));
     assert!(err.rollback_failure.is_none(), "{err}");
     assert_eq!(ns.snapshot(), before, "raw and mangle were not rolled back");
@@ -393,8 +406,7 @@ fn a_refused_route_rolls_back_rules_routes_and_iptables() {
         }),
         sysctls: Vec::new(),
     };
-    let err =
-        apply::apply_ns(&ns.path(), "container x", &plan, &IptablesTools::default()).unwrap_err();
+    let err = apply_ns(&ns.path(), "container x", &plan, &IptablesTools::default()).unwrap_err();
     assert_eq!(err.step, Step::WriteRouting);
     assert!(err.to_string().contains("192.0.2.1"), "{err}");
     assert_eq!(ns.snapshot(), before);
@@ -451,7 +463,7 @@ fn a_rollback_keeps_what_another_writer_added_meanwhile() {
             &["-d 10.0.0.0/24 -j TOS --set-tos 0x02/0xff"],
         ),
     ]);
-    apply::apply_ns(&ns.path(), "ns", &first, &tools).unwrap();
+    apply_ns(&ns.path(), "ns", &first, &tools).unwrap();
     let before = ns.snapshot();
 
     // raw: chain removed; mangle: chain refilled and one more chain; nat: refused.
@@ -475,7 +487,7 @@ fn a_rollback_keeps_what_another_writer_added_meanwhile() {
         restore: wrapper.display().to_string(),
         ..IptablesTools::default()
     };
-    let err = apply::apply_ns(&ns.path(), "ns", &second, &failing).unwrap_err();
+    let err = apply_ns(&ns.path(), "ns", &second, &failing).unwrap_err();
     let _ = std::fs::remove_file(&wrapper);
     assert_eq!(err.step, Step::WriteIptables(Table::Nat), "{err}");
     assert!(err.rollback_failure.is_none(), "{err}");
@@ -525,11 +537,11 @@ fn a_failing_sysctl_d_line_is_skipped_and_the_rest_applied() {
         ..NsPlan::default()
     };
     let tools = IptablesTools::default();
-    let outcome = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
+    let outcome = apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
     assert_eq!(outcome.sysctls_written, 2, "{outcome:?}");
     assert_eq!(ns.sysctl("net.ipv4.ip_local_port_range"), "20000\t60000");
     assert_eq!(ns.sysctl("net.ipv4.tcp_keepalive_time"), "600");
-    let again = apply::apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
+    let again = apply_ns(&ns.path(), "ingress_sbox test", &plan, &tools).unwrap();
     assert!(
         !again.changed(),
         "values already right are not written: {again:?}"

@@ -13,8 +13,10 @@
 //! - the hung one is abandoned at `--apply-timeout` and retried on its own;
 //! - a SIGHUP with a configuration that does not fit the swarm keeps the previous one, also
 //!   across a reconnect to Docker (it used to make the next reconnect exit);
-//! - `/healthz` turns 200 after the first sync, `/metrics` counts the tasks by state and the
-//!   applies, and `--status-file` lists every task with its state;
+//! - `/healthz` turns 200 after the first sync, `/metrics` counts the tasks by state, the
+//!   applies, the failed and abandoned ones and the task configured before its start (with
+//!   `DIRD_FAILING_METRICS_OUT`, that scrape is written there for promtool), and
+//!   `--status-file` lists every task with its state;
 //! - SIGTERM ends the daemon within 2 s, and the hung child is killed.
 //!
 //! One test only: it sets `DOCKER_HOST` and the iptables overrides, and signals its own process.
@@ -279,6 +281,39 @@ fn a_hung_namespace_stalls_nothing_a_bad_reload_is_refused_and_sigterm_is_prompt
             .any(|l| l.starts_with("dird_apply_seconds_count{kind=\"task\"} ")),
         "{metrics}"
     );
+    // web.3's rules came before Docker's events: observed once, as 0 s, before its start.
+    for want in [
+        "dird_tasks_configured_before_start_total 1",
+        "dird_event_to_configured_seconds_count 1",
+        "dird_event_to_configured_seconds_bucket{le=\"0.01\"} 1",
+        "dird_docker_connected 1",
+        "dird_healthy 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == want),
+            "{want} not in:\n{metrics}"
+        );
+    }
+    // The hung task's applies failed and were abandoned, and say so.
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        value("dird_apply_failures_total{kind=\"task\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        value("dird_applies_abandoned_total{kind=\"task\"}") >= 1.0,
+        "{metrics}"
+    );
+    // `just test-prometheus` feeds this scrape to promtool: DirdTasksFailing must fire.
+    if let Some(out) = std::env::var_os("DIRD_FAILING_METRICS_OUT") {
+        let body = metrics.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        std::fs::write(out, body).expect("write the metrics snapshot");
+    }
     wait_for(5, "the status file lists the three tasks", || {
         dird::telemetry::status::read(&status_file).is_ok_and(|s| s.tasks.len() == 3)
     });

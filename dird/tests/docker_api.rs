@@ -16,7 +16,7 @@ use dird::docker::raw::RawError;
 use dird::docker::{DockerClient, DockerError, Event, IngressState};
 use dird::node::TaskRef;
 use dird::plan::Ingress;
-use dird::reconcile::{build_node, BuildError, Launch};
+use dird::reconcile::{build_node, view_changed, BackendLog, BuildError, Launch};
 use fake_engine::{
     FakeEngine, Role, Spec, EXITED_TASK, HOST_TASK, ODD_KEY_TASK, PLAIN, SHARED_TASK, WEB_TASK,
     WEB_TASK_SANDBOX,
@@ -30,6 +30,39 @@ async fn connect(engine: &FakeEngine) -> DockerClient {
         .await
         .expect("connect in time")
         .expect("connect and negotiate")
+}
+
+/// An Engine 29 that is `role` in its swarm, and a client connected to it.
+async fn engine_as(role: Role) -> (FakeEngine, DockerClient) {
+    let engine = FakeEngine::start(Spec {
+        role,
+        ..Spec::engine_29()
+    });
+    let client = connect(&engine).await;
+    (engine, client)
+}
+
+/// `dird --install ARGS`: its configuration, and a launch whose sbox is `sbox` and whose
+/// Docker chains are looked for in `host` (`None`: dird's own namespace).
+fn install(args: &[&str], sbox: PathBuf, host: Option<PathBuf>) -> (dird::config::Config, Launch) {
+    let argv: Vec<String> = ["dird", "--install"]
+        .iter()
+        .chain(args)
+        .map(|a| a.to_string())
+        .collect();
+    let cfg = dird::config::load(&argv, None).expect("configuration");
+    let mut launch = Launch::new(argv, None);
+    launch.sbox = sbox;
+    launch.host_netns = host;
+    (cfg, launch)
+}
+
+/// This node's ingress in the fake Engine's swarm: 10.0.0.2 in 10.0.0.0/24.
+fn this_ingress() -> Ingress {
+    Ingress {
+        subnet: "10.0.0.0/24".parse().expect("subnet"),
+        node_ip: Ipv4Addr::new(10, 0, 0, 2),
+    }
 }
 
 /// The `(major, minor)` of a `/v<major>.<minor>/…` request target.
@@ -285,11 +318,7 @@ async fn service_tasks_are_the_running_labelled_containers() {
 
 #[tokio::test]
 async fn a_worker_has_no_published_ports_to_read() {
-    let engine = FakeEngine::start(Spec {
-        role: Role::Worker,
-        ..Spec::engine_29()
-    });
-    let client = connect(&engine).await;
+    let (engine, client) = engine_as(Role::Worker).await;
     let ports = client.published_ports(&["web".to_string()]).await;
     assert_eq!(ports.expect("a worker is no error"), None);
     assert!(engine.requests().iter().any(|r| r == "/info"));
@@ -297,11 +326,7 @@ async fn a_worker_has_no_published_ports_to_read() {
 
 #[tokio::test]
 async fn a_manager_without_quorum_is_not_taken_for_a_worker() {
-    let engine = FakeEngine::start(Spec {
-        role: Role::ManagerWithoutQuorum,
-        ..Spec::engine_29()
-    });
-    let client = connect(&engine).await;
+    let (_engine, client) = engine_as(Role::ManagerWithoutQuorum).await;
     let err = client
         .published_ports(&["web".to_string()])
         .await
@@ -313,29 +338,108 @@ async fn a_manager_without_quorum_is_not_taken_for_a_worker() {
     assert!(err.to_string().contains("does not have a leader"), "{err}");
 }
 
+/// [`build_node`] as a first rebuild makes it: no swarm view read yet, no backend logged yet.
+async fn build(
+    client: &DockerClient,
+    launch: &Launch,
+    cfg: &dird::config::Config,
+    ingress: Ingress,
+) -> Result<dird::node::Node, BuildError> {
+    build_node(client, launch, cfg, ingress, None, &BackendLog::default()).await
+}
+
 #[tokio::test]
 async fn a_manager_without_quorum_keeps_the_previous_load_balancers() {
-    let engine = FakeEngine::start(Spec {
-        role: Role::ManagerWithoutQuorum,
-        ..Spec::engine_29()
-    });
-    let client = connect(&engine).await;
-    let argv: Vec<String> = ["dird", "--install", "--services", "web"]
-        .map(String::from)
-        .to_vec();
-    let cfg = dird::config::load(&argv, None).expect("configuration");
-    let mut launch = Launch::new(argv, None);
-    launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
-    let ingress = Ingress {
-        subnet: "10.0.0.0/24".parse().expect("subnet"),
-        node_ip: Ipv4Addr::new(10, 0, 0, 2),
-    };
+    let (_engine, client) = engine_as(Role::ManagerWithoutQuorum).await;
+    let (cfg, launch) = install(
+        &["--services", "web"],
+        PathBuf::from("/nonexistent/ingress_sbox"),
+        None,
+    );
+    let ingress = this_ingress();
     // Waiting is what the daemon loop answers with "keeping the previous load balancers".
-    match build_node(&client, &launch, &cfg, ingress, None).await {
+    match build(&client, &launch, &cfg, ingress).await {
         Err(BuildError::Waiting(why)) => assert!(why.contains("leader"), "{why}"),
         Err(e) => panic!("expected Waiting, got {e:?}"),
         Ok(node) => panic!("a node was built (load balancer on: {})", node.lb_enabled),
     }
+}
+
+/// `iptables ARGS` in `ns` (as Docker writes its rules: `--set-mark`, which `iptables-save`
+/// prints as `--set-xmark <mark>/0xffffffff`).
+fn iptables(ns: &common::Netns, args: &str) {
+    let mut v = vec!["iptables", "-w"];
+    v.extend(args.split(' '));
+    ns.exec(&v);
+}
+
+/// `--services web` without port flags on a worker that is a load balancer (root): the Swarm API
+/// refuses the service list, so the ports come from the verbose ingress view (`web`'s
+/// `LocalLBIndex`: 256) and the sbox's MARK rules for that mark. Another service's mark, a
+/// virtual IP's mark and a near miss give none; a port Docker publishes later is seen by the
+/// poll; without an sbox there are none.
+#[tokio::test]
+async fn a_worker_reads_the_published_ports_from_the_ingress_view_and_its_sbox() {
+    let (engine, client) = engine_as(Role::Worker).await;
+    let sbox = common::Netns::new("worker-sbox");
+    let host = common::Netns::new("worker-host");
+    for rule in [
+        "-t mangle -A PREROUTING -p tcp --dport 8080 -j MARK --set-mark 256",
+        "-t mangle -A PREROUTING -p udp --dport 5353 -j MARK --set-mark 256",
+        "-t mangle -A PREROUTING -p tcp --dport 9090 -j MARK --set-mark 257",
+        "-t mangle -A INPUT -d 10.0.0.4/32 -j MARK --set-mark 256",
+        "-t mangle -A PREROUTING -p tcp --dport 7070 -m comment --comment x -j MARK --set-mark 256",
+        "-t nat -A PREROUTING -p tcp --dport 6060 -j ACCEPT",
+    ] {
+        iptables(&sbox, rule);
+    }
+    let (cfg, mut launch) = install(
+        &["--services", "web", "--ingress-gateway-ips", "10.0.0.2"],
+        sbox.path(),
+        Some(host.path()),
+    );
+    let ingress = this_ingress();
+    let ports = |n: &dird::node::Node| (n.rules.tcp_ports.clone(), n.rules.udp_ports.clone());
+    let node = build(&client, &launch, &cfg, ingress).await.expect("built");
+    assert_eq!(
+        ports(&node),
+        (vec![PortSpec::Single(8080)], vec![PortSpec::Single(5353)])
+    );
+    assert!(node.ports_from_sbox);
+    assert_eq!(node.lb_id().map(|id| id.to_string()).as_deref(), Some("2"));
+    assert!(engine
+        .requests()
+        .iter()
+        .any(|r| r.ends_with("/networks/ingress?verbose=true")));
+
+    // The poll: nothing changed, then Docker publishes another port of web.
+    assert_eq!(view_changed(&client, &launch.sbox, &node).await, None);
+    iptables(
+        &sbox,
+        "-t mangle -A PREROUTING -p tcp --dport 8081 -j MARK --set-mark 256",
+    );
+    assert_eq!(
+        view_changed(&client, &launch.sbox, &node).await,
+        Some(Vec::new()),
+        "a rebuild (an explicit list assigns from no view)"
+    );
+    let node = build(&client, &launch, &cfg, ingress)
+        .await
+        .expect("rebuilt");
+    assert_eq!(
+        ports(&node),
+        (
+            vec![PortSpec::Single(8080), PortSpec::Single(8081)],
+            vec![PortSpec::Single(5353)]
+        )
+    );
+
+    // No sbox (not a load balancer yet): no ports, no load-balancer rules.
+    launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
+    let node = build(&client, &launch, &cfg, ingress).await.expect("built");
+    assert_eq!(ports(&node), (vec![], vec![]));
+    assert!(!node.lb_enabled && node.ports_from_sbox);
+    assert_eq!(view_changed(&client, &launch.sbox, &node).await, None);
 }
 
 #[tokio::test]
@@ -403,21 +507,16 @@ async fn an_engine_on_native_nftables_gets_nothing_installed() {
         client.firewall_driver().await.expect("asked").as_deref(),
         Some("nftables")
     );
-    let argv: Vec<String> = ["dird", "--install", "--ingress-gateway-ips", "10.0.0.2"]
-        .map(String::from)
-        .to_vec();
-    let cfg = dird::config::load(&argv, None).expect("configuration");
     // Docker's rules are looked for in an empty namespace (no Docker chain in either backend)
     // and in no sbox.
     let host = common::Netns::new("nft-host");
-    let mut launch = Launch::new(argv, None);
-    launch.sbox = PathBuf::from("/nonexistent/ingress_sbox");
-    launch.host_netns = Some(host.path());
-    let ingress = Ingress {
-        subnet: "10.0.0.0/24".parse().expect("subnet"),
-        node_ip: Ipv4Addr::new(10, 0, 0, 2),
-    };
-    match build_node(&client, &launch, &cfg, ingress, None).await {
+    let (cfg, launch) = install(
+        &["--ingress-gateway-ips", "10.0.0.2"],
+        PathBuf::from("/nonexistent/ingress_sbox"),
+        Some(host.path()),
+    );
+    let ingress = this_ingress();
+    match build(&client, &launch, &cfg, ingress).await {
         Err(BuildError::Backend(e)) => {
             let line = e.to_string();
             assert!(!line.contains('\n'), "{line}");
@@ -433,9 +532,7 @@ async fn an_engine_on_native_nftables_gets_nothing_installed() {
         ..Spec::engine_29()
     });
     let client = connect(&engine).await;
-    let node = build_node(&client, &launch, &cfg, ingress, None)
-        .await
-        .expect("built");
+    let node = build(&client, &launch, &cfg, ingress).await.expect("built");
     assert_eq!(node.tools.save, "iptables-save");
 }
 

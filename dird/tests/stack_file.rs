@@ -4,7 +4,7 @@
 //! tests/docker/2node-inner.)
 
 use clap::Parser;
-use dird::config::{Cli, Command};
+use dird::commands::{Cli, Command};
 
 const STACK: &str = include_str!("../../deploy/dird-stack.yml");
 

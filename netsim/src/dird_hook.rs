@@ -22,7 +22,7 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use dird::apply::{IptablesTools, TaskOutcome};
+use dird::apply::{IptablesTools, SysctlRoot, TaskOutcome};
 use dird::config::{Config, PortSpec, RuleConfig};
 use dird::discovery::SwarmNode;
 use dird::node::{needs_published_ports, Discovered, Node, TaskRef};
@@ -123,6 +123,7 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
     let rules = &cfg.rules;
     let discovered = Discovered {
         published: needs_published_ports(rules).then(|| published_ports(facts, rules)),
+        ports_from_sbox: false,
         swarm: facts
             .swarm
             .iter()
@@ -133,6 +134,7 @@ fn node(facts: &NodeFacts, args: &[String]) -> Result<Node, HookError> {
             .collect(),
         sysctl_files: Vec::new(),
         tools: IptablesTools::with_wait(cfg.iptables_wait),
+        sysctl_root: SysctlRoot::new(&cfg.sysctl_root),
     };
     Node::build(rules, ingress, &discovered)
         .map(|built| built.node)
@@ -211,52 +213,5 @@ pub fn uninstall_node(facts: &NodeFacts) -> Result<(), HookError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use dird::discovery::{LbEntry, LbSource};
-
-    use super::*;
-
-    fn facts(load_balancer_ips: &[Ipv4Addr]) -> NodeFacts {
-        NodeFacts {
-            node: "n1".into(),
-            ingress_subnet: "10.0.0.0/24".parse().expect("subnet"),
-            node_ingress_ip: Ipv4Addr::new(10, 0, 0, 2),
-            load_balancer: true,
-            load_balancer_ips: load_balancer_ips.to_vec(),
-            sbox_netns: PathBuf::from("/nonexistent"),
-            tasks: Vec::new(),
-            published: Vec::new(),
-            swarm: vec![(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(192, 0, 2, 1))],
-        }
-    }
-
-    fn args(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn args_without_load_balancers_get_the_scenarios_as_ingress_gateway_ips() {
-        let lbs = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
-        let cfg = config(&facts(&lbs), &args(&["--indexed-ids"])).expect("config");
-        assert_eq!(
-            cfg.rules.lbs,
-            LbSource::Explicit(lbs.iter().map(|ip| LbEntry::Ip(*ip)).collect())
-        );
-        assert!(cfg.rules.indexed_ids);
-        let given =
-            config(&facts(&lbs), &args(&["--ingress-gateway-ips", "10.0.0.4"])).expect("config");
-        assert_eq!(
-            given.rules.lbs,
-            LbSource::Explicit(vec![LbEntry::Ip(Ipv4Addr::new(10, 0, 0, 4))])
-        );
-        let auto = config(&facts(&lbs), &args(&["--ingress-gateway-ips", "auto"])).expect("config");
-        assert!(auto.rules.lbs.needs_view());
-    }
-
-    #[test]
-    fn a_scenario_without_load_balancers_gives_dird_none() {
-        let built = node(&facts(&[]), &[]).expect("node");
-        assert!(built.lbs.members.is_empty());
-        assert_eq!(built.lb_id(), None);
-    }
-}
+#[path = "dird_hook_tests.rs"]
+mod tests;

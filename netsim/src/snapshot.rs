@@ -41,15 +41,5 @@ pub fn first_difference(before: &str, after: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_default_tables_and_counters_are_dropped() {
-        let save = "# Generated\n*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [5:300]\n-A POSTROUTING -j ACCEPT\nCOMMIT\n";
-        assert_eq!(
-            normalize_save(save),
-            "*nat\n:POSTROUTING ACCEPT\n-A POSTROUTING -j ACCEPT\nCOMMIT\n"
-        );
-    }
-}
+#[path = "snapshot_tests.rs"]
+mod tests;

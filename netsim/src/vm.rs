@@ -2,16 +2,17 @@
 //! read-only view of this machine's root filesystem, so the host-built `netsim` runs inside
 //! unchanged. One VM per invocation runs every scenario given.
 //!
-//! Host side: [`run_in_vm`] boots `vng --disable-kvm --run <kernel> --user root --memory 3G
-//! --cpus 2 --rwdir <results> -- <netsim> vm-inner --results <results> -- <args>`; vng quotes
-//! each argument itself (shlex), no shell string is built here.
+//! Host side: [`run_in_vm`] runs the repository's one VM boot, `scripts/vm-boot netsim
+//! <results> <timeout> -- <netsim> vm-inner --results <results> -- <args>` (the newest
+//! `/boot/vmlinuz-*-amd64` or `--kernel`, `--memory`, `--cpus`); vng quotes each argument
+//! itself, no shell string is built here.
 //! Guest side: [`inner`] loads the IPVS modules, runs `netsim <args>` with its output in
 //! `<results>/output.log` (the console carries kernel log lines) and writes the exit status to
 //! `<results>/status`. The host prints the log and exits with that status.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -46,50 +47,31 @@ fn vm_err(detail: impl ToString) -> Error {
     Error::Vm(detail.to_string())
 }
 
-/// The newest `/boot/vmlinuz-*-amd64` (Debian's linux-image-amd64).
-pub fn find_kernel() -> Result<PathBuf, Error> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot")
-        .map_err(|e| vm_err(format!("/boot: {e}")))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-"))
-        })
-        .collect();
-    found.sort_by_key(|p| version_key(p));
-    found
-        .pop()
-        .ok_or_else(|| vm_err("no /boot/vmlinuz-*: apt-get install linux-image-amd64"))
-}
-
-fn version_key(p: &Path) -> Vec<u64> {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    name.split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect()
+/// The repository's one VM boot (`scripts/vm-boot`), found from this crate's source folder.
+fn vm_boot() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/vm-boot")
 }
 
 /// Boot the VM, run `netsim ARGS` inside, print its output; returns its exit status.
 pub fn run_in_vm(opts: &VmOptions, args: &[String]) -> Result<i32, Error> {
-    let kernel = match &opts.kernel {
-        Some(k) => k.clone(),
-        None => find_kernel()?,
-    };
     let results = fresh_results(&opts.results)?;
-    let mut cmd = vng_command(opts, &kernel, &results, args)?;
+    let mut cmd = boot_command(opts, &results, args)?;
     tracing::info!(
-        "booting {} in a VM (TCG, console in {})",
-        kernel.display(),
-        results.join("console.log").display()
+        "booting a VM (TCG, console in {})",
+        results.join(format!("console-{VM_NAME}.log")).display()
     );
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| vm_err(format!("vng: {e} (pip install virtme-ng)")))?;
     let start = Instant::now();
-    let vng_status = wait_for_vm(&mut child, opts.timeout)?;
-    tracing::info!("VM done in {:.0?} ({vng_status})", start.elapsed());
-    verdict(&results, vng_status)
+    let status = cmd
+        .status()
+        .map_err(|e| vm_err(format!("{}: {e}", vm_boot().display())))?;
+    tracing::info!("VM done in {:.0?} ({status})", start.elapsed());
+    if status.code() == Some(124) {
+        return Err(vm_err(format!(
+            "the VM did not finish within {:?}",
+            opts.timeout
+        )));
+    }
+    verdict(&results, status)
 }
 
 /// The results folder, created, as an absolute path, without a previous run's files.
@@ -104,31 +86,21 @@ fn fresh_results(dir: &Path) -> Result<PathBuf, Error> {
     Ok(results)
 }
 
-/// `vng` booting `kernel` to run `netsim vm-inner ... -- ARGS`, its console into
-/// `results/console.log`.
-fn vng_command(
-    opts: &VmOptions,
-    kernel: &Path,
-    results: &Path,
-    args: &[String],
-) -> Result<Command, Error> {
+/// The VM's host name, and the name in its console file `console-netsim.log`.
+const VM_NAME: &str = "netsim";
+
+/// `scripts/vm-boot` running `netsim vm-inner --results RESULTS -- ARGS` in the VM.
+fn boot_command(opts: &VmOptions, results: &Path, args: &[String]) -> Result<Command, Error> {
     let exe = std::env::current_exe().map_err(|e| vm_err(format!("own path: {e}")))?;
-    let console = File::create(results.join("console.log")).map_err(|e| vm_err(e.to_string()))?;
-    let console2 = console.try_clone().map_err(|e| vm_err(e.to_string()))?;
-    let mut cmd = Command::new("vng");
-    cmd.arg("--disable-kvm")
-        .arg("--run")
-        .arg(kernel)
-        .args([
-            "--user",
-            "root",
-            "--memory",
-            &opts.memory,
-            "--cpus",
-            &opts.cpus.to_string(),
-        ])
-        .arg("--rwdir")
+    let mut cmd = Command::new(vm_boot());
+    if let Some(kernel) = &opts.kernel {
+        cmd.env("VM_KERNEL", kernel);
+    }
+    cmd.env("VM_MEMORY", &opts.memory)
+        .env("VM_CPUS", opts.cpus.to_string())
+        .arg(VM_NAME)
         .arg(results)
+        .arg(opts.timeout.as_secs().max(1).to_string())
         .arg("--")
         .arg(&exe)
         .arg("vm-inner")
@@ -136,26 +108,8 @@ fn vng_command(
         .arg(results)
         .arg("--")
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(console)
-        .stderr(console2);
+        .stdin(Stdio::null());
     Ok(cmd)
-}
-
-/// `vng`'s exit status; the VM is killed when it runs longer than `timeout`.
-fn wait_for_vm(child: &mut Child, timeout: Duration) -> Result<ExitStatus, Error> {
-    let start = Instant::now();
-    loop {
-        match child.try_wait().map_err(|e| vm_err(e.to_string()))? {
-            Some(s) => return Ok(s),
-            None if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(vm_err(format!("the VM did not finish within {timeout:?}")));
-            }
-            None => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
 }
 
 /// Prints what netsim wrote inside the VM and returns its exit status.
@@ -169,7 +123,7 @@ fn verdict(results: &Path, vng_status: ExitStatus) -> Result<i32, Error> {
     let status = std::fs::read_to_string(results.join("status")).map_err(|_| {
         vm_err(format!(
             "no verdict from inside the VM (vng {vng_status}); see {}",
-            results.join("console.log").display()
+            results.join(format!("console-{VM_NAME}.log")).display()
         ))
     })?;
     status

@@ -54,10 +54,11 @@ preflight() {
     need util-linux nsenter mount
     need procps sysctl pgrep
     need coreutils timeout
-    need python3 /usr/bin/python3        # the churn client (chaos.sh)
+    need python3 /usr/bin/python3        # the churn client (chaos/churn.sh), the dashboard's queries
     need dnsmasq-base /usr/sbin/dnsmasq  # the real servers (servers.sh)
     need socat /usr/bin/socat
     need bind9-dnsutils dig
+    need prometheus /usr/bin/prometheus /usr/bin/promtool   # phase o (prometheus.sh)
     need libc-bin ldd
     need dpkg dpkg-deb                   # scripts/build-image (the stack phase)
     need binutils strip

@@ -71,21 +71,11 @@ run_vm() {
     return "$rc"
 }
 
-# boot_vm NAME RESULTS TIMEOUT [VNG OPTIONS...] -- COMMAND [ARGS...]: becomes (exec) the
-# `timeout` that runs the VM; call it in a subshell (start_vm does).
+# boot_vm NAME RESULTS TIMEOUT [VNG OPTIONS...] -- COMMAND [ARGS...]: becomes (exec)
+# scripts/vm-boot, the one VM boot of the repository; call it in a subshell (start_vm does).
 boot_vm() {
-    local name=$1 results=$2 limit=$3 kernel
-    shift 3
-    local opts=()
-    while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
-    [[ ${1:-} == -- ]] || die "boot_vm: missing -- before the command"
-    shift
-    kernel=$(vm_kernel)
-    log "booting VM $name (console: $results/console-$name.log, limit $limit s)"
-    exec timeout --kill-after=20 "$limit" \
-        vng --disable-kvm --run "$kernel" --user root --name "$name" \
-        --memory "${VM_MEMORY:-3G}" --cpus "${VM_CPUS:-2}" --rwdir "$results" \
-        "${opts[@]}" -- "$@" </dev/null >"$results/console-$name.log" 2>&1
+    log "booting VM $1 (console: $2/console-$1.log, limit $3 s)"
+    exec "$REPO_ROOT/scripts/vm-boot" "$@"
 }
 
 # A free TCP port on 127.0.0.1 for the qemu socket link between two VMs.

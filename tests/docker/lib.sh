@@ -20,14 +20,6 @@ wait_until() {
     log "ok: $what (after $((SECONDS - start)) s)"
 }
 
-# The stock Debian kernel the VM boots (it has IPVS; the host kernel may not).
-vm_kernel() {
-    local k
-    k=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n1)
-    [[ -n "$k" ]] || die "no /boot/vmlinuz-*-amd64: run scripts/install-deps"
-    printf '%s\n' "$k"
-}
-
 # The dird binary the VMs run: $DIRD_BIN, else the newest of target/{release,debug}/dird.
 find_dird_bin() {
     local root=$1 b

@@ -246,6 +246,16 @@ make_client() {
     log "client namespace $CLIENT_NS: $CLIENT_IP via $CLIENT_GW"
 }
 
+# forward_client: this node forwards the client's packets to the other node and back (Docker's
+# FORWARD policy is DROP), for requests through the other node's published port (ASK_HOST).
+forward_client() {
+    local dir
+    for dir in -s -d; do
+        iptables -C FORWARD "$dir" "$CLIENT_IP" -j ACCEPT 2>/dev/null ||
+            iptables -I FORWARD 1 "$dir" "$CLIENT_IP" -j ACCEPT
+    done
+}
+
 # ask: one request from the client to the published port of ASK_HOST (default: this node, at
 # the client's gateway); prints "REMOTE HOST" (REMOTE as a plain IPv4 address).
 ask() {

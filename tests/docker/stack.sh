@@ -58,9 +58,8 @@ job_complete() {
 stack_phase() {
     local out c
     # Requests through the worker's published port: the manager forwards the client's packets
-    # (Docker's FORWARD policy is DROP) and the worker routes its answers back (set up there).
-    iptables -I FORWARD 1 -s "$CLIENT_IP" -j ACCEPT
-    iptables -I FORWARD 1 -d "$CLIENT_IP" -j ACCEPT
+    # and the worker routes its answers back (set up there).
+    forward_client
     out=$($DOCKER stack deploy -c "$STACK_FILE" "$STACK" 2>&1) ||
         abort s-stack-healthy "docker stack deploy failed: $(tr '\n' ' ' <<<"$out")"
     log "stack deploy: $(tr '\n' ' ' <<<"$out")"

@@ -1,6 +1,7 @@
 """Prints every PromQL expression of a Grafana dashboard as a Prometheus recording rule, so
-that `promtool check rules` parses them. Grafana's variables get values first: the dashboard's
-own ($instance, $datasource) and Grafana's ($__rate_interval, $__range, $__interval)."""
+that `promtool check rules` parses them, or with --exprs one per line (the real-swarm test
+asks a real Prometheus each). Grafana's variables get values first: the dashboard's own
+($instance) and Grafana's ($__rate_interval, $__range, $__interval)."""
 import json
 import re
 import sys
@@ -30,10 +31,14 @@ def substitute(expr):
 
 
 def main():
-    dash = json.load(open(sys.argv[1]))
+    dash = json.load(open(sys.argv[-1]))
     found = list(exprs(dash["panels"]))
     if not found:
         sys.exit("no PromQL expression in the dashboard")
+    if sys.argv[1] == "--exprs":
+        for _, expr in found:
+            print(substitute(expr))
+        return
     print("groups:\n  - name: dashboard\n    rules:")
     for i, (title, expr) in enumerate(found):
         print(f"      - record: dashboard:panel_{i}")

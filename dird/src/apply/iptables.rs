@@ -99,6 +99,16 @@ impl IptablesTools {
         run(self, &self.save, &["-t".into(), table.name().into()], None)
     }
 
+    /// `iptables-save -c -t <table>`: the table with every rule's packet and byte counters.
+    pub fn save_counted(&self, table: Table) -> Result<String, IptablesError> {
+        run(
+            self,
+            &self.save,
+            &["-c".into(), "-t".into(), table.name().into()],
+            None,
+        )
+    }
+
     /// `iptables-save`: every table that exists, in one process.
     pub fn save_all(&self) -> Result<String, IptablesError> {
         run(self, &self.save, &[], None)

@@ -22,6 +22,7 @@ use crate::plan::{
     render_restore, render_sync, IptablesPlan, IptablesState, RoutingPlan, Sysctl, Table,
 };
 pub use iptables::IptablesTools;
+pub use sysctl::SysctlRoot;
 
 /// Desired state of one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,6 +132,16 @@ impl ApplyError {
             )
     }
 
+    /// Whether a child of the apply was killed at its deadline (`--apply-timeout`).
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            *self.cause,
+            Cause::Iptables(iptables::IptablesError::Run(
+                crate::netns::child::ChildError::TimedOut { .. }
+            ))
+        )
+    }
+
     /// A worker thread died before reporting (a panic inside an apply).
     pub fn worker_lost() -> ApplyError {
         fail("worker", Step::EnterNamespace, Cause::WorkerLost)
@@ -156,17 +167,19 @@ pub(crate) fn enter_error(target: &str, e: NetnsError) -> ApplyError {
     fail(target, Step::EnterNamespace, e)
 }
 
-/// Applies `plan` in the namespace at `ns`; `target` names it in logs and errors.
+/// Applies `plan` in the namespace at `ns`, its sysctls below `root`; `target` names it in
+/// logs and errors.
 pub fn apply_ns(
     ns: &Path,
     target: &str,
     plan: &NsPlan,
     tools: &IptablesTools,
+    root: &SysctlRoot,
 ) -> Result<Outcome, ApplyError> {
     netns::run_in(ns, || {
         with_netlink(target, |handle| async move {
             let state = read_here(target, tools)?;
-            apply_here(&handle, target, plan, tools, state).await
+            apply_here(&handle, target, plan, tools, root, state).await
         })
     })
     .map_err(|e| enter_error(target, e))?
@@ -184,13 +197,15 @@ pub enum TaskOutcome {
 }
 
 /// Finds the task's ingress interface (the one with an address in `subnet`), reads the
-/// namespace, builds its plan with `make_plan(interface, address, installed state)` and applies it.
+/// namespace, builds its plan with `make_plan(interface, address, installed state)` and applies it
+/// (its sysctls below `root`).
 pub fn apply_task<F>(
     ns: &Path,
     target: &str,
     subnet: Ipv4Net,
     make_plan: F,
     tools: &IptablesTools,
+    root: &SysctlRoot,
 ) -> Result<TaskOutcome, ApplyError>
 where
     F: FnOnce(&str, std::net::Ipv4Addr, &IptablesState) -> NsPlan + Send,
@@ -202,7 +217,7 @@ where
             };
             let state = read_here(target, tools)?;
             let plan = make_plan(&interface, addr, &state);
-            let outcome = apply_here(&handle, target, &plan, tools, state).await?;
+            let outcome = apply_here(&handle, target, &plan, tools, root, state).await?;
             Ok(TaskOutcome::Applied { interface, outcome })
         })
     })
@@ -238,13 +253,14 @@ pub struct TaskReading {
 /// The read-only sibling of [`apply_task`]: finds the ingress interface the same way, reads
 /// iptables, policy routing and the plan's sysctls, and builds the plan with `make_plan`;
 /// `None` when no interface has an address in `subnet`. Runs only `iptables-save` and netlink
-/// dumps, and reads `/proc/sys`.
+/// dumps, and reads the sysctls below `root`.
 pub fn read_task<F>(
     ns: &Path,
     target: &str,
     subnet: Ipv4Net,
     make_plan: F,
     tools: &IptablesTools,
+    root: &SysctlRoot,
 ) -> Result<Option<TaskReading>, ApplyError>
 where
     F: FnOnce(&str, std::net::Ipv4Addr, &IptablesState) -> NsPlan + Send,
@@ -262,7 +278,7 @@ where
             let sysctls = plan
                 .sysctls
                 .iter()
-                .map(|s| (s.clone(), sysctl::read(s).ok()))
+                .map(|s| (s.clone(), root.read(s).ok()))
                 .collect();
             Ok(Some(TaskReading {
                 interface,
@@ -323,6 +339,7 @@ async fn apply_here(
     target: &str,
     plan: &NsPlan,
     tools: &IptablesTools,
+    root: &SysctlRoot,
     state: IptablesState,
 ) -> Result<Outcome, ApplyError> {
     let batches = render_sync(&plan.iptables, &state);
@@ -335,8 +352,9 @@ async fn apply_here(
         }
         None => Vec::new(),
     };
-    let sysctl_writes =
-        sysctl::pending(target, &plan.sysctls).map_err(|e| fail(target, Step::ReadSysctl, e))?;
+    let sysctl_writes = root
+        .pending(target, &plan.sysctls)
+        .map_err(|e| fail(target, Step::ReadSysctl, e))?;
     let undo_tables =
         |done: &[Table]| undo_iptables(&tools.for_rollback(), &state, done, &plan.iptables.legacy);
 
@@ -361,10 +379,10 @@ async fn apply_here(
     }
 
     // 3. sysctls (lines of sysctl.d files that cannot apply are skipped, see `OnError`).
-    let (done_sysctls, sysctl_error) = sysctl::write_pending(target, &sysctl_writes);
+    let (done_sysctls, sysctl_error) = root.write_pending(target, &sysctl_writes);
     if let Some(e) = sysctl_error {
         let undo = [
-            sysctl::undo(&done_sysctls),
+            root.undo(&done_sysctls),
             undo_routes(handle, &done_routes).await,
             undo_tables(&done_tables),
         ];

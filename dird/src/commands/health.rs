@@ -4,11 +4,50 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
 use std::time::Duration;
 
-/// The daemon's reply, or why there was none.
+use clap::Args;
+
+use super::Failure;
+use crate::config::ConfigError;
+
+/// `dird health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The daemon's --metrics-addr.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+    pub metrics_addr: String,
+}
+
+/// How long the daemon has to answer.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `dird health`: one line on stdout; exit status 0 when the daemon says healthy.
+pub fn exec(args: &HealthArgs) -> Result<ExitCode, HealthError> {
+    let addr = args
+        .metrics_addr
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::BadAddress {
+            flag: "--metrics-addr",
+            value: args.metrics_addr.clone(),
+        })?;
+    let answer = ask(addr, TIMEOUT)?;
+    print!("{}", answer.render());
+    Ok(if answer.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The daemon's reply, or why there was none (or no address to ask).
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
+    /// `--metrics-addr` is not an address.
+    #[error(transparent)]
+    Address(#[from] ConfigError),
     #[error("no answer from http://{addr}/healthz: {source}")]
     Io {
         addr: SocketAddr,
@@ -17,6 +56,12 @@ pub enum HealthError {
     },
     #[error("http://{addr}/healthz did not answer with HTTP: {head:?}")]
     NotHttp { addr: SocketAddr, head: String },
+}
+
+impl Failure for HealthError {
+    fn bad_input(&self) -> bool {
+        matches!(self, HealthError::Address(_))
+    }
 }
 
 /// A reply: its HTTP status and its body (trimmed).
@@ -74,53 +119,5 @@ fn parse(addr: SocketAddr, reply: &str) -> Result<Health, HealthError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    /// A server that answers one connection with `reply` after reading the request head.
-    fn serve_once(reply: &'static str) -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        std::thread::spawn(move || {
-            if let Ok((mut s, _)) = listener.accept() {
-                let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf);
-                let _ = s.write_all(reply.as_bytes());
-            }
-        });
-        addr
-    }
-
-    #[test]
-    fn a_200_is_healthy_and_anything_else_is_not() {
-        let addr = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
-        let h = ask(addr, Duration::from_secs(5)).expect("answer");
-        assert!(h.healthy());
-        assert_eq!(h.render(), "healthy: ok\n");
-        let addr = serve_once(
-            "HTTP/1.1 503 Service Unavailable\r\n\r\nthe first sync is not done\nDocker: never\n",
-        );
-        let h = ask(addr, Duration::from_secs(5)).expect("answer");
-        assert!(!h.healthy());
-        assert_eq!(
-            h.render(),
-            "unhealthy (503): the first sync is not done Docker: never\n"
-        );
-    }
-
-    #[test]
-    fn no_daemon_and_no_http_are_errors_naming_the_address() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
-        let e = ask(addr, Duration::from_secs(5)).expect_err("nobody listens");
-        assert!(
-            e.to_string().contains(&format!("http://{addr}/healthz")),
-            "{e}"
-        );
-        let addr = serve_once("SSH-2.0-OpenSSH\r\n");
-        let e = ask(addr, Duration::from_secs(5)).expect_err("not HTTP");
-        assert!(matches!(e, HealthError::NotHttp { .. }), "{e}");
-    }
-}
+#[path = "health_tests.rs"]
+mod tests;

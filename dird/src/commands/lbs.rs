@@ -3,11 +3,62 @@
 //! given flags (`--ingress-gateway-ips auto` or an explicit list), then the iptables backend
 //! dird would write through and why.
 
-use crate::apply::backend::{BackendError, Choice};
-use crate::config::{ConfigError, RuleConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::detect::{detect, DetectError};
+use super::{runtime, Failure, RuntimeError, Threads};
+use crate::apply::backend::{self, BackendError, Choice};
+use crate::config::{ConfigError, RuleArgs, RuleConfig};
 use crate::discovery::SwarmNode;
 use crate::docker::swarm_view::render_table;
+use crate::docker::SBOX_NETNS;
 use crate::plan::Ingress;
+
+/// `dird lbs`: the rule flags the daemon is (or would be) started with.
+#[derive(Debug, Args)]
+pub struct LbsArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Why `dird lbs` printed no table.
+#[derive(Debug, thiserror::Error)]
+pub enum LbsError {
+    /// The flags are wrong, or do not fit the swarm.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("cannot read the swarm's load balancers: {0}")]
+    Detect(#[source] DetectError),
+}
+
+impl Failure for LbsError {
+    fn bad_input(&self) -> bool {
+        matches!(self, LbsError::Config(_))
+    }
+}
+
+/// `dird lbs`: the table on stdout, then the iptables backend line (`legacy_env`: the value
+/// of `INGRESS_NODE_GATEWAY_IPS`).
+pub fn exec(args: &LbsArgs, legacy_env: Option<&str>) -> Result<ExitCode, LbsError> {
+    let rules = RuleConfig::from_args(&args.rules, legacy_env)?;
+    runtime(Threads::Current)?.block_on(show(rules))
+}
+
+async fn show(rules: RuleConfig) -> Result<ExitCode, LbsError> {
+    let (ingress, view, firewall) = detect().await.map_err(LbsError::Detect)?;
+    print!("{}", render(&rules, &ingress, &view)?);
+    let sbox = PathBuf::from(SBOX_NETNS);
+    let backend = tokio::task::spawn_blocking(move || backend::detect(&sbox, firewall))
+        .await
+        .unwrap_or(Err(BackendError::Lost));
+    print!("{}", backend_line(&backend));
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The heading (ingress, where the load balancers come from) and the table of every node of
 /// `view` with the ID its source assigns.
@@ -43,63 +94,5 @@ pub fn backend_line(detected: &Result<Choice, BackendError>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::discovery::{LbEntry, LbSource};
-    use crate::docker::swarm_view::parse;
-
-    #[test]
-    fn auto_and_explicit_tables() {
-        let view = parse(include_str!("../../tests/fixtures/ingress-verbose-a.json")).unwrap();
-        let ingress = Ingress {
-            subnet: "10.0.0.0/24".parse().unwrap(),
-            node_ip: "10.0.0.2".parse().unwrap(),
-        };
-        let auto = RuleConfig {
-            lbs: LbSource::Auto { hosts: Vec::new() },
-            ..Default::default()
-        };
-        insta::assert_snapshot!("lbs_auto", render(&auto, &ingress, &view).unwrap());
-        let explicit = RuleConfig {
-            lbs: LbSource::Explicit(vec![LbEntry::Ip("10.0.0.3".parse().unwrap())]),
-            ..Default::default()
-        };
-        insta::assert_snapshot!("lbs_explicit", render(&explicit, &ingress, &view).unwrap());
-    }
-
-    #[test]
-    fn backend_line_says_which_and_why() {
-        use crate::apply::backend::{decide, Evidence, Override, Seen};
-        let nft = Seen {
-            host_chains: vec!["DOCKER".into()],
-            ..Seen::default()
-        };
-        let chosen = decide(
-            &Override::default(),
-            &Evidence {
-                nft: nft.clone(),
-                ..Evidence::default()
-            },
-        );
-        assert_eq!(
-            backend_line(&chosen),
-            "iptables backend: nft (Docker's rules found in iptables-nft-save only: host chains DOCKER)\n"
-        );
-        let conflict = decide(
-            &Override::default(),
-            &Evidence {
-                legacy: nft.clone(),
-                nft,
-                ..Evidence::default()
-            },
-        );
-        let line = backend_line(&conflict);
-        assert!(
-            line.starts_with(
-                "iptables backend: error: cannot tell which iptables backend dockerd uses: "
-            ),
-            "{line}"
-        );
-        assert_eq!(line.lines().count(), 1);
-    }
-}
+#[path = "lbs_tests.rs"]
+mod tests;

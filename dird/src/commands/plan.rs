@@ -2,8 +2,12 @@
 //! on the command line. Needs neither root nor Docker.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 
-use crate::config::{parse_ipv4, parse_subnet, ConfigError, PlanArgs, RuleConfig};
+use clap::Args;
+
+use super::Failure;
+use crate::config::{parse_ipv4, parse_subnet, ConfigError, RuleArgs, RuleConfig};
 use crate::discovery::in_subnet;
 use crate::ids::MARK_MASK;
 use crate::node::{Discovered, Node};
@@ -11,6 +15,58 @@ use crate::plan::{
     install_text, lb_plan, lb_uninstall_plan, removal_text, task_plan, task_uninstall_plan,
     Ingress, Sysctl, TaskIngress,
 };
+use crate::sysctl_files::{self, SysctlFileError};
+
+/// `dird plan`: the ingress facts that Docker would give are taken from the command line.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// The ingress network's subnet.
+    #[arg(long, value_name = "CIDR", default_value = "10.0.0.0/24")]
+    pub ingress_subnet: String,
+    /// This node's ingress IP (its ingress_sbox address).
+    #[arg(long, value_name = "IP")]
+    pub node_ip: String,
+    /// Name of a task container's ingress interface, for the task part of the plan.
+    #[arg(long, value_name = "NAME", default_value = "eth0")]
+    pub task_interface: String,
+    /// The task's address on the ingress network (default: host 100 of the subnet).
+    #[arg(long, value_name = "IP")]
+    pub task_ip: Option<String>,
+    /// UDP ports the task's servers listen on (its service's published UDP target ports).
+    #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
+    pub task_udp_ports: Vec<String>,
+    /// Where conntrack.conf and ipvs.conf are read from.
+    #[arg(long, value_name = "DIR", default_value = "/etc/sysctl.d")]
+    pub sysctl_dir: std::path::PathBuf,
+    /// Print the uninstall plan instead (what `--uninstall` removes after this install).
+    #[arg(long)]
+    pub uninstall: bool,
+}
+
+/// Why no plan was printed: the flags or the sysctl.d files are wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    SysctlFiles(#[from] SysctlFileError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Failure for PlanError {
+    fn bad_input(&self) -> bool {
+        true
+    }
+}
+
+/// `dird plan`: the plan on stdout (`legacy_env`: the value of `INGRESS_NODE_GATEWAY_IPS`).
+pub fn exec(args: &PlanArgs, legacy_env: Option<&str>) -> Result<ExitCode, PlanError> {
+    let files = sysctl_files::read_sbox_files(&args.sysctl_dir)?;
+    let input = PlanInput::from_args(args, legacy_env, files)?;
+    print!("{}", render(&input)?);
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Everything `dird plan` needs, already read and validated.
 #[derive(Debug, Clone)]
@@ -192,47 +248,5 @@ fn write_task(out: &mut Text, node: &Node, task: &TaskIngress, uninstall: bool) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::discovery::{LbEntry, LbSource};
-
-    /// `dird plan` for node `node` of a two-load-balancer swarm.
-    fn input(node: [u8; 4], uninstall: bool) -> PlanInput {
-        let lb = |d| LbEntry::Ip(std::net::Ipv4Addr::new(10, 0, 0, d));
-        PlanInput {
-            rules: RuleConfig {
-                lbs: LbSource::Explicit(vec![lb(2), lb(3)]),
-                performance: true,
-                services: vec!["web".into()],
-                tcp_ports: vec![crate::config::PortSpec::Single(8080)],
-                ..Default::default()
-            },
-            ingress: Ingress {
-                subnet: "10.0.0.0/24".parse().expect("subnet"),
-                node_ip: node.into(),
-            },
-            task: TaskIngress {
-                iface: "eth0".into(),
-                addr: [10, 0, 0, 100].into(),
-                udp_ports: Vec::new(),
-            },
-            sysctl_files: Vec::new(),
-            uninstall,
-        }
-    }
-
-    #[test]
-    fn the_cli_shows_a_load_balancers_plan() {
-        insta::assert_snapshot!(render(&input([10, 0, 0, 2], false)).expect("plan"));
-    }
-
-    #[test]
-    fn the_cli_says_when_a_node_is_not_a_load_balancer() {
-        insta::assert_snapshot!(render(&input([10, 0, 0, 9], false)).expect("plan"));
-    }
-
-    #[test]
-    fn the_cli_shows_a_removal() {
-        insta::assert_snapshot!(render(&input([10, 0, 0, 2], true)).expect("plan"));
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;

@@ -7,8 +7,73 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use crate::telemetry::status::{Status, TaskState};
+use clap::Args;
+
+use super::{runtime, Failure, RuntimeError, Threads};
+use crate::docker::DockerClient;
+use crate::telemetry::status::{self, Status, StatusFileError, TaskState};
+
+/// `dird status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (for scripts) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The daemon's --status-file.
+    #[arg(long, value_name = "PATH", default_value = status::DEFAULT_STATUS_FILE)]
+    pub status_file: std::path::PathBuf,
+}
+
+/// Why `dird status` printed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Read(#[from] StatusFileError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl Failure for StatusError {
+    fn bad_input(&self) -> bool {
+        false
+    }
+}
+
+/// `dird status`: the daemon's status file as tables, with whether the overlay reaches each
+/// load balancer, or as JSON.
+pub fn exec(args: &StatusArgs) -> Result<ExitCode, StatusError> {
+    let status = status::read(&args.status_file)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let reach = runtime(Threads::Current)?.block_on(overlay_reach());
+    print!("{}", render(&status, &reach, status::now()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every remote endpoint of the ingress overlay (address -> node), within 5 s; `None` when it
+/// cannot be read (no Docker, no root).
+async fn overlay_reach() -> Reach {
+    let ask = async {
+        let client = DockerClient::connect().await.ok()?;
+        let ns = client.ingress_overlay_netns().await.ok()??;
+        let peers = tokio::task::spawn_blocking(move || crate::apply::peers::overlay_peers(&ns))
+            .await
+            .ok()?
+            .ok()?;
+        Some(peers.into_iter().map(|p| (p.ip, Some(p.vtep))).collect())
+    };
+    tokio::time::timeout(Duration::from_secs(5), ask)
+        .await
+        .ok()
+        .flatten()
+}
 
 /// Whether each load balancer is reachable through the overlay: `Some(underlay)` when it is,
 /// `None` when it is not; the whole map is `None` when the overlay could not be read.
@@ -78,64 +143,5 @@ pub fn render(status: &Status, reach: &Reach, now: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::*;
-    use crate::telemetry::status::{LbStatus, TaskStatus};
-
-    #[test]
-    fn tables_show_tasks_and_load_balancers() {
-        let status = Status {
-            taken: 100,
-            node_ip: Some([10, 0, 0, 2].into()),
-            tasks: vec![
-                TaskStatus {
-                    id: "8dbf715e75e5".into(),
-                    service: "web".into(),
-                    netns: PathBuf::from("/run/docker/netns/2f3c4d5e6f70"),
-                    state: TaskState::Configured,
-                    lb_tables: vec![7002, 7003],
-                    last_apply: Some(90),
-                    configured_at_ms: None,
-                    last_error: None,
-                },
-                TaskStatus {
-                    id: "f6e5d4c3b2a1".into(),
-                    service: "api".into(),
-                    netns: PathBuf::from("/run/docker/netns/0a1b2c3d4e5f"),
-                    state: TaskState::Failing,
-                    lb_tables: Vec::new(),
-                    last_apply: Some(99),
-                    configured_at_ms: None,
-                    last_error: Some("timed out".into()),
-                },
-            ],
-            load_balancers: vec![
-                LbStatus {
-                    id: 2,
-                    ip: [10, 0, 0, 2].into(),
-                    table: 7002,
-                    this_node: true,
-                },
-                LbStatus {
-                    id: 3,
-                    ip: [10, 0, 0, 3].into(),
-                    table: 7003,
-                    this_node: false,
-                },
-                LbStatus {
-                    id: 4,
-                    ip: [10, 0, 0, 4].into(),
-                    table: 7004,
-                    this_node: false,
-                },
-            ],
-        };
-        let reach: Reach = Some(BTreeMap::from([(
-            Ipv4Addr::new(10, 0, 0, 3),
-            Some(Ipv4Addr::new(192, 0, 2, 2)),
-        )]));
-        insta::assert_snapshot!(render(&status, &reach, 100));
-    }
-}
+#[path = "status_tests.rs"]
+mod tests;

@@ -2,8 +2,39 @@
 //! node's ingress subnet and ingress IP when they can be detected.
 
 use std::net::Ipv4Addr;
+use std::process::ExitCode;
 
+use clap::CommandFactory;
 use ipnet::Ipv4Net;
+
+use super::{detect::detect, lbs, Cli};
+use crate::config::RuleConfig;
+use crate::discovery::LbSource;
+
+/// The screen on stderr, with what Docker tells of this node; exit status 1, as the original
+/// daemon.
+pub async fn show() -> ExitCode {
+    let help = Cli::command().render_help().to_string();
+    let detected = match detect().await {
+        Ok((i, view, _)) => {
+            let auto = RuleConfig {
+                lbs: LbSource::Auto { hosts: Vec::new() },
+                ..Default::default()
+            };
+            let table = lbs::render(&auto, &i, &view)
+                .ok()
+                .filter(|_| !view.is_empty());
+            Detected::Ingress {
+                subnet: i.subnet,
+                node_ip: i.node_ip,
+                table,
+            }
+        }
+        Err(why) => Detected::NotDetected(why.to_string()),
+    };
+    eprint!("{}", render(&help, &detected));
+    ExitCode::from(1)
+}
 
 /// What could be detected about this node (from Docker).
 #[derive(Debug, Clone)]

@@ -1,85 +1,10 @@
-//! Command-line surface (clap). Flags mirror the original bash daemon one for one; extensions
-//! are marked as such in their help text.
+//! The daemon's flags (clap), and the rule flags it shares with subcommands. Flags mirror the
+//! original bash daemon one for one; extensions are marked as such in their help text. The
+//! whole command line, with the subcommands, is [`crate::commands::Cli`].
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
-const AFTER_HELP: &str = "\
-Lists (<SERVICES>, <PORTS>, <IPS>) may be comma-separated, space-separated, or the flag may be
-given several times. An IP of 'null' is skipped but keeps its index, so old load balancers can
-be retired without renumbering the others. INGRESS_NODE_GATEWAY_IPS (legacy) is read as a first
---ingress-gateway-ips value.
-
-Without --install or --uninstall, dird prints this help and, when Docker is reachable, this
-node's ingress subnet and ingress IP (exit status 1, as the original daemon).";
-
-/// dird: make the true client IP reach containers behind Docker Swarm's ingress routing mesh.
-#[derive(Debug, Parser)]
-#[command(name = "dird", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
-pub struct Cli {
-    #[command(flatten)]
-    pub daemon: DaemonArgs,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// (extension) Print the exact rules the daemon would install for these flags, without root
-    /// or Docker.
-    Plan(PlanArgs),
-    /// (extension) Print every swarm node's underlay IP, ingress IP, ID, and whether it is a
-    /// load balancer under the given flags (asks the local Docker Engine).
-    Lbs(LbsArgs),
-    /// (extension) Diagnose this node (any node, worker included) for the misconfigurations
-    /// that keep client IPs from reaching tasks; changes nothing and needs no running daemon.
-    /// Prints one line per check ('ok:', 'FINDING: ...; fix: ...', 'skipped:') and a summary;
-    /// exit status 0 when healthy, 1 with findings.
-    Doctor(DoctorArgs),
-    /// (extension) Print what the running daemon did: every service task on this node
-    /// (configured or not, its load-balancer tables, its last apply and error) and every load
-    /// balancer (ID, IP, table, reachable through the ingress overlay). Reads --status-file.
-    Status(StatusArgs),
-    /// (extension) Ask a running daemon's /healthz (its --metrics-addr): exit status 0 when
-    /// healthy, 1 when not or when it does not answer within 3 s. For container healthchecks.
-    Health(HealthArgs),
-    /// Print the manual page of the whole command line (roff, section 8) on stdout; the
-    /// Debian package's dird.8 is made from it.
-    #[command(hide = true)]
-    Man,
-}
-
-/// `dird status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Print JSON (for scripts) instead of tables.
-    #[arg(long)]
-    pub json: bool,
-    /// The daemon's --status-file.
-    #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
-    pub status_file: std::path::PathBuf,
-}
-
-/// `dird health`.
-#[derive(Debug, Args)]
-pub struct HealthArgs {
-    /// The daemon's --metrics-addr.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
-    pub metrics_addr: String,
-}
-
-/// `dird doctor`: the rule flags the daemon is (or would be) started with.
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    #[command(flatten)]
-    pub rules: RuleArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct LbsArgs {
-    #[command(flatten)]
-    pub rules: RuleArgs,
-}
-
+/// The daemon's flags (no subcommand); also read from `--config` files.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Install the rules and keep configuring service containers as they start.
@@ -125,6 +50,11 @@ pub struct DaemonArgs {
     /// served to all).
     #[arg(long)]
     pub public_status: bool,
+    /// (extension) With --metrics-addr: also serve dird_task_connections, the connections
+    /// tracked in each task by the load balancer that sent them (a conntrack dump per task,
+    /// at most every 5 s while scraped; one series per task and load balancer).
+    #[arg(long)]
+    pub conntrack_metrics: bool,
     /// (extension) Where the daemon keeps its status for `dird status` ('none': nowhere).
     #[arg(long, value_name = "PATH", default_value = crate::telemetry::status::DEFAULT_STATUS_FILE)]
     pub status_file: String,
@@ -135,7 +65,7 @@ pub struct DaemonArgs {
     pub sysctl_root: std::path::PathBuf,
 }
 
-/// Flags that shape the rules; shared by the daemon and `dird plan`.
+/// Flags that shape the rules; shared by the daemon, `dird plan`, `dird lbs` and `dird doctor`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RuleArgs {
     /// Service names to disable masquerading for: only their containers get task rules and,
@@ -167,34 +97,6 @@ pub struct RuleArgs {
     /// (compatible with the original); 'dscp' uses the 6 DSCP bits and keeps ECN (IDs 1-63).
     #[arg(long, value_enum, default_value_t = IdEncoding::Tos, value_name = "ENCODING")]
     pub id_encoding: IdEncoding,
-}
-
-/// `dird plan`: the ingress facts that Docker would give are taken from the command line.
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    #[command(flatten)]
-    pub rules: RuleArgs,
-    /// The ingress network's subnet.
-    #[arg(long, value_name = "CIDR", default_value = "10.0.0.0/24")]
-    pub ingress_subnet: String,
-    /// This node's ingress IP (its ingress_sbox address).
-    #[arg(long, value_name = "IP")]
-    pub node_ip: String,
-    /// Name of a task container's ingress interface, for the task part of the plan.
-    #[arg(long, value_name = "NAME", default_value = "eth0")]
-    pub task_interface: String,
-    /// The task's address on the ingress network (default: host 100 of the subnet).
-    #[arg(long, value_name = "IP")]
-    pub task_ip: Option<String>,
-    /// UDP ports the task's servers listen on (its service's published UDP target ports).
-    #[arg(long, value_name = "PORTS", action = clap::ArgAction::Append)]
-    pub task_udp_ports: Vec<String>,
-    /// Where conntrack.conf and ipvs.conf are read from.
-    #[arg(long, value_name = "DIR", default_value = "/etc/sysctl.d")]
-    pub sysctl_dir: std::path::PathBuf,
-    /// Print the uninstall plan instead (what `--uninstall` removes after this install).
-    #[arg(long)]
-    pub uninstall: bool,
 }
 
 /// How the ID is written into the IP header by the load balancer.

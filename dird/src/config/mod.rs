@@ -5,15 +5,13 @@ mod cli;
 mod error;
 mod lists;
 
-pub use cli::{
-    Cli, Command, DaemonArgs, DoctorArgs, HealthArgs, IdEncoding, LbsArgs, PlanArgs, RuleArgs,
-    StatusArgs,
-};
+pub use cli::{DaemonArgs, IdEncoding, RuleArgs};
 pub use error::ConfigError;
 pub use lists::{parse_ipv4, parse_ports, split_items, PortSpec};
 
 use ipnet::Ipv4Net;
 
+use crate::commands::Cli;
 use crate::discovery::LbSource;
 
 /// The longest `--resync-interval` accepted: one year.
@@ -26,6 +24,13 @@ pub const MAX_APPLY_TIMEOUT_SECS: u64 = 3600;
 
 /// The legacy environment variable of the bash daemon, read before `--ingress-gateway-ips`.
 pub const LEGACY_GATEWAYS_ENV: &str = "INGRESS_NODE_GATEWAY_IPS";
+
+/// The value of [`LEGACY_GATEWAYS_ENV`], unless it is unset or blank.
+pub fn legacy_env() -> Option<String> {
+    std::env::var(LEGACY_GATEWAYS_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
 
 /// What shapes the rules (shared by the daemon and `dird plan`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -80,6 +85,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `--public-status`: `/status` for clients beyond loopback too.
     pub public_status: bool,
+    /// `--conntrack-metrics`: per-task connection counts in `/metrics`.
+    pub conntrack_metrics: bool,
     /// `--status-file` (`None`: `none`).
     pub status_file: Option<std::path::PathBuf>,
     /// `--sysctl-root`: the sysctl tree the daemon writes.
@@ -129,7 +136,8 @@ pub fn file_args(text: &str) -> Vec<String> {
 }
 
 /// Parses `argv` (program name first) and, with `--config FILE`, the flags in that file
-/// after the command line's. Used at start-up and on SIGHUP.
+/// after the command line's, with the whole command line's parser ([`Cli`]), so that a file
+/// is read as the command line is. Used at start-up and on SIGHUP.
 pub fn load(argv: &[String], legacy_env: Option<&str>) -> Result<Config, LoadError> {
     use clap::Parser;
     let cli = Cli::try_parse_from(argv).map_err(|e| LoadError::File {
@@ -221,6 +229,7 @@ impl Config {
                 })
                 .transpose()?,
             public_status: args.public_status,
+            conntrack_metrics: args.conntrack_metrics,
             status_file: (args.status_file != "none")
                 .then(|| std::path::PathBuf::from(&args.status_file)),
             sysctl_root: sysctl_root(&args.sysctl_root)?,

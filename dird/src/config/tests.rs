@@ -261,7 +261,7 @@ proptest::proptest! {
         use clap::Parser;
         let mut argv = vec!["dird".to_string(), "--install".to_string()];
         argv.extend(crate::config::file_args(&text));
-        if let Ok(cli) = crate::config::Cli::try_parse_from(&argv) {
+        if let Ok(cli) = crate::commands::Cli::try_parse_from(&argv) {
             if let Err(e) = crate::config::Config::from_args(&cli.daemon, None) {
                 proptest::prop_assert_eq!(e.to_string().lines().count(), 1);
             }

@@ -6,7 +6,7 @@ pub mod raw;
 pub mod sandbox;
 pub mod swarm_view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::{
@@ -233,12 +233,7 @@ impl DockerClient {
     /// load-balancer source assigns from ([`crate::discovery::swarm_view`] asks for them on its
     /// behalf).
     pub async fn swarm_view(&self) -> Result<Vec<SwarmNode>, DockerError> {
-        let body = raw::get(
-            &self.socket,
-            self.api_version(),
-            "/networks/ingress?verbose=true",
-        )
-        .await?;
+        let body = self.verbose_ingress().await?;
         let listed = swarm_view::parse(&body)?;
         if !listed.is_empty() {
             return Ok(listed);
@@ -257,6 +252,24 @@ impl DockerClient {
         let view = swarm_view::from_overlay(&body, local_host, &peers, &last)?;
         last.clone_from(&view);
         Ok(view)
+    }
+
+    /// Each service's load-balancer index on this node (`LocalLBIndex`), by service name, from
+    /// the verbose ingress view, which workers answer too: raw facts
+    /// ([`swarm_view::lb_indexes`]).
+    pub async fn lb_indexes(&self) -> Result<BTreeMap<String, u32>, DockerError> {
+        let body = self.verbose_ingress().await?;
+        Ok(swarm_view::lb_indexes(&body)?)
+    }
+
+    /// `GET /networks/ingress?verbose=true`, as the Engine sends it.
+    async fn verbose_ingress(&self) -> Result<String, DockerError> {
+        Ok(raw::get(
+            &self.socket,
+            self.api_version(),
+            "/networks/ingress?verbose=true",
+        )
+        .await?)
     }
 
     /// This node's underlay address in the swarm (`/info`: `Swarm.NodeAddr`).
@@ -366,7 +379,8 @@ impl DockerClient {
     }
 
     /// Published ingress ports of the named services: (tcp, udp); `None` on a worker node,
-    /// where the Swarm API cannot list services. A manager answers 503 too when the swarm has
+    /// where the Swarm API cannot list services (there, [`DockerClient::lb_indexes`] and the
+    /// sbox's MARK rules tell them: [`crate::plan::lb_ports`]). A manager answers 503 too when the swarm has
     /// no leader: `/info` (`Swarm.ControlAvailable`) tells the two apart, and a manager's 503
     /// is [`DockerError::ManagerUnavailable`].
     pub async fn published_ports(

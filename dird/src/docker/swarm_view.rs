@@ -2,6 +2,7 @@
 //! view (`GET /networks/ingress?verbose=true`, what `docker network inspect --verbose ingress`
 //! prints) — available on any node, workers included.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -24,16 +25,8 @@ pub enum ViewError {
 /// 20.10 lists them under the service named `""`). Docker 26.1 lists none: an empty list
 /// (see [`from_overlay`]).
 pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
-    let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
-    let net = match &v {
-        Value::Array(a) => a.first().cloned().unwrap_or(Value::Null),
-        other => other.clone(),
-    };
-    let services = net
-        .get("Services")
-        .and_then(Value::as_object)
-        .ok_or(ViewError::NoEndpoints)?;
-    let mut out: Vec<SwarmNode> = services
+    let net = network(json)?;
+    let mut out: Vec<SwarmNode> = services(&net)?
         .values()
         .filter_map(|s| s.get("Tasks").and_then(Value::as_array))
         .flatten()
@@ -55,6 +48,24 @@ pub fn parse(json: &str) -> Result<Vec<SwarmNode>, ViewError> {
     Ok(out)
 }
 
+/// Each service's load-balancer index on this node (`LocalLBIndex`: the fwmark Docker's
+/// ingress MARK rules in the sbox give its published ports), by service name, as the view
+/// lists them on any node; services without a name or an index (the `""` entry of the
+/// `ingress-endpoint` tasks, index 0) are left out. Raw facts: [`crate::plan::lb_ports`] maps
+/// them to ports.
+pub fn lb_indexes(json: &str) -> Result<BTreeMap<String, u32>, ViewError> {
+    let net = network(json)?;
+    Ok(services(&net)?
+        .iter()
+        .filter(|(name, _)| !name.is_empty())
+        .filter_map(|(name, s)| {
+            let index = s.get("LocalLBIndex")?.as_u64()?;
+            let index = u32::try_from(index).ok().filter(|i| *i > 0)?;
+            Some((name.clone(), index))
+        })
+        .collect())
+}
+
 /// The network object of a verbose view (an array of one, or the object itself).
 fn network(json: &str) -> Result<Value, ViewError> {
     let v: Value = serde_json::from_str(json).map_err(|e| ViewError::Json(e.to_string()))?;
@@ -62,6 +73,13 @@ fn network(json: &str) -> Result<Value, ViewError> {
         Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
         other => other,
     })
+}
+
+/// The network's `Services` (by name), which only a swarm's verbose view has.
+fn services(net: &Value) -> Result<&serde_json::Map<String, Value>, ViewError> {
+    net.get("Services")
+        .and_then(Value::as_object)
+        .ok_or(ViewError::NoEndpoints)
 }
 
 /// The ingress network's id, which names its overlay namespace (`1-<first 10 characters>`).
@@ -83,10 +101,7 @@ pub fn from_overlay(
     previous: &[SwarmNode],
 ) -> Result<Vec<SwarmNode>, ViewError> {
     let net = network(json)?;
-    let services = net
-        .get("Services")
-        .and_then(Value::as_object)
-        .ok_or(ViewError::NoEndpoints)?;
+    let services = services(&net)?;
     let ip_of = |v: Option<&Value>| v?.as_str()?.split('/').next()?.parse::<Ipv4Addr>().ok();
     let known: std::collections::BTreeSet<Ipv4Addr> = services
         .values()
@@ -185,104 +200,5 @@ pub fn render_table(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::IdEncoding;
-    use crate::discovery::LbSource;
-    use crate::plan::Ingress;
-
-    const A: &str = include_str!("../../tests/fixtures/ingress-verbose-a.json");
-    const B: &str = include_str!("../../tests/fixtures/ingress-verbose-b.json");
-
-    #[test]
-    fn both_nodes_see_the_same_list() {
-        let a = parse(A).unwrap();
-        assert_eq!(a, parse(B).unwrap(), "manager and worker agree");
-        assert_eq!(a.len(), 2);
-        assert_eq!(a[0].ingress_ip, Ipv4Addr::new(10, 0, 0, 2));
-        assert_eq!(a[0].host_ip, Some(Ipv4Addr::new(192, 0, 2, 1)));
-    }
-
-    /// Docker 26.1's view (one-node swarm, services web and api): its Services list the
-    /// services' tasks only, no `ingress-endpoint`, so the endpoints come from the overlay.
-    #[test]
-    fn docker_26_1_lists_no_ingress_endpoint() {
-        let v = include_str!("../../tests/fixtures/ingress-verbose-26.1.json");
-        assert_eq!(parse(v), Ok(Vec::new()));
-        assert_eq!(network_id(v).as_deref(), Some("wqpvpihvg0dg6styn93jlm0zb"));
-    }
-
-    #[test]
-    fn on_docker_26_1_the_other_nodes_come_from_the_overlays_remote_endpoints() {
-        use crate::apply::peers::Peer;
-        let v = include_str!("../../tests/fixtures/ingress-verbose-26.1.json");
-        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
-        let host = |d| Ipv4Addr::new(192, 0, 2, d);
-        let peer = |d, h| Peer {
-            ip: ip(d),
-            vtep: host(h),
-        };
-        let peers = [
-            // Node 192.0.2.2: its sbox (10.0.0.8) and a task the view lists (10.0.0.5).
-            peer(8, 2),
-            peer(5, 2),
-            // Node 192.0.2.3: its sbox only.
-            peer(9, 3),
-            // Node 192.0.2.4: its sbox and a task the view does not list yet: left out.
-            peer(10, 4),
-            peer(11, 4),
-            // A service's virtual IP is never an endpoint of a node.
-            peer(3, 2),
-        ];
-        let node = |d, h| SwarmNode {
-            ingress_ip: ip(d),
-            host_ip: Some(host(h)),
-        };
-        assert_eq!(
-            from_overlay(v, Some(host(1)), &peers, &[]),
-            Ok(vec![node(2, 1), node(8, 2), node(9, 3)])
-        );
-        // Known before the task started there: node 192.0.2.4 keeps its endpoint.
-        assert_eq!(
-            from_overlay(v, Some(host(1)), &peers, &[node(10, 4)]),
-            Ok(vec![node(2, 1), node(8, 2), node(9, 3), node(10, 4)])
-        );
-    }
-
-    #[test]
-    fn table_from_the_captured_view() {
-        let view = parse(B).unwrap();
-        let auto = LbSource::Auto {
-            hosts: vec!["192.0.2.1/32".parse().unwrap()],
-        };
-        let ingress = Ingress {
-            subnet: "10.0.0.0/24".parse().unwrap(),
-            node_ip: Ipv4Addr::new(10, 0, 0, 3),
-        };
-        let set = auto.assign(ingress, &view, false, IdEncoding::Tos).unwrap();
-        insta::assert_snapshot!(render_table(
-            &view,
-            &set.lbs,
-            &set.unmatched_hosts,
-            Some(Ipv4Addr::new(10, 0, 0, 3))
-        ));
-    }
-
-    #[test]
-    fn joins_and_leaves() {
-        let view = parse(A).unwrap();
-        let (joined, left) = diff(&view[..1], &view);
-        assert_eq!((joined, left), (vec![view[1]], vec![]));
-        let (joined, left) = diff(&view, &view[1..]);
-        assert_eq!((joined, left), (vec![], vec![view[0]]));
-    }
-
-    #[test]
-    fn a_non_swarm_view_is_an_error() {
-        assert_eq!(
-            parse("[{\"Name\":\"ingress\"}]"),
-            Err(ViewError::NoEndpoints)
-        );
-        assert!(matches!(parse("nope"), Err(ViewError::Json(_))));
-    }
-}
+#[path = "swarm_view_tests.rs"]
+mod tests;

@@ -6,17 +6,22 @@
 use ipnet::Ipv4Net;
 
 use super::{effective_rules, Effective, Node};
-use crate::apply::IptablesTools;
+use crate::apply::{IptablesTools, SysctlRoot};
 use crate::config::{ConfigError, PortSpec, RuleConfig};
 use crate::discovery::{Assigned, SwarmNode};
 use crate::plan::{Ingress, Sysctl};
 
-/// What the caller found out about this node (through Docker, a scenario or flags).
+/// What the caller found out about this node (through Docker, a scenario or flags), and how
+/// its applies reach the kernel.
 #[derive(Debug, Clone, Default)]
 pub struct Discovered {
     /// With `--services` and no port flags: those services' published ports (tcp, udp).
     /// `None` when they were not read; then such a node enables no load-balancer rules.
     pub published: Option<(Vec<PortSpec>, Vec<PortSpec>)>,
+    /// `published` was read from the sbox's MARK rules and the ingress view's load-balancer
+    /// indexes (a worker, which the Swarm API does not answer and which gets no service
+    /// events): the daemon re-reads them to follow changes ([`Node::ports_from_sbox`]).
+    pub ports_from_sbox: bool,
     /// Every swarm node (the swarm's verbose ingress view): what a load-balancer source that
     /// [needs it](crate::discovery::LbSource::needs_view) assigns from; the others ignore it.
     pub swarm: Vec<SwarmNode>,
@@ -24,6 +29,8 @@ pub struct Discovered {
     pub sysctl_files: Vec<Sysctl>,
     /// The iptables programs of the backend in use.
     pub tools: IptablesTools,
+    /// Where the sysctl tree is written (`--sysctl-root`; by default `/proc/sys`).
+    pub sysctl_root: SysctlRoot,
 }
 
 /// A built node and the `--load-balancer-hosts` filters that matched no node (with `auto`).
@@ -59,7 +66,9 @@ impl Node {
             lbs,
             sysctl_files: discovered.sysctl_files.clone(),
             tools: discovered.tools.clone(),
+            sysctl_root: discovered.sysctl_root.clone(),
             lb_enabled,
+            ports_from_sbox: discovered.ports_from_sbox,
         };
         Ok(Built {
             node,
@@ -69,70 +78,5 @@ impl Node {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::discovery::LbSource;
-
-    fn ingress() -> Ingress {
-        Ingress {
-            subnet: "10.0.0.0/24".parse().unwrap(),
-            node_ip: "10.0.0.3".parse().unwrap(),
-        }
-    }
-
-    fn ips(node: &Node) -> Vec<String> {
-        node.lbs.members.iter().map(|m| m.ip.to_string()).collect()
-    }
-
-    #[test]
-    fn without_a_list_the_load_balancers_are_the_originals_default() {
-        let built = Node::build(&RuleConfig::default(), ingress(), &Discovered::default()).unwrap();
-        assert_eq!(ips(&built.node).len(), 8);
-        assert!(built.node.lb_id().is_some());
-    }
-
-    #[test]
-    fn auto_takes_the_load_balancers_from_the_swarm_view() {
-        let rules = RuleConfig {
-            lbs: LbSource::Auto {
-                hosts: vec![
-                    "192.168.1.0/24".parse().unwrap(),
-                    "172.16.0.0/16".parse().unwrap(),
-                ],
-            },
-            ..Default::default()
-        };
-        let node = |ingress: &str, host: &str| SwarmNode {
-            ingress_ip: ingress.parse().unwrap(),
-            host_ip: Some(host.parse().unwrap()),
-        };
-        let discovered = Discovered {
-            swarm: vec![
-                node("10.0.0.3", "192.168.1.10"),
-                node("10.0.0.4", "192.168.2.10"),
-            ],
-            ..Discovered::default()
-        };
-        let built = Node::build(&rules, ingress(), &discovered).unwrap();
-        assert_eq!(ips(&built.node), ["10.0.0.3"]);
-        assert_eq!(built.unmatched_hosts, ["172.16.0.0/16".parse().unwrap()]);
-    }
-
-    #[test]
-    fn services_without_published_ports_enable_no_load_balancer_rules() {
-        let rules = RuleConfig {
-            services: vec!["web".into()],
-            ..Default::default()
-        };
-        let built = Node::build(&rules, ingress(), &Discovered::default()).unwrap();
-        assert!(!built.node.lb_enabled);
-        assert_eq!(built.node.lb_id(), None);
-        let discovered = Discovered {
-            published: Some((vec![PortSpec::Single(80)], Vec::new())),
-            ..Discovered::default()
-        };
-        let built = Node::build(&rules, ingress(), &discovered).unwrap();
-        assert!(built.node.lb_enabled);
-        assert_eq!(built.node.rules.tcp_ports, [PortSpec::Single(80)]);
-    }
-}
+#[path = "build_tests.rs"]
+mod tests;

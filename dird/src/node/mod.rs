@@ -8,7 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::apply::{
-    self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, TaskOutcome, TaskReading,
+    self, ApplyError, Cause, IptablesTools, NsPlan, Outcome, Step, SysctlRoot, TaskOutcome,
+    TaskReading,
 };
 use crate::config::{PortSpec, RuleConfig};
 use crate::ids::{LbId, LbSet};
@@ -91,9 +92,14 @@ pub struct Node {
     pub lbs: LbSet,
     pub sysctl_files: Vec<Sysctl>,
     pub tools: IptablesTools,
+    /// Where its sysctls are read and written (`--sysctl-root`).
+    pub sysctl_root: SysctlRoot,
     /// False when `--services` was given without ports and those services publish none:
     /// then no traffic skips masquerading and the sbox gets no rules.
     pub lb_enabled: bool,
+    /// Its port filter was read from the sbox's MARK rules (see
+    /// [`Discovered::ports_from_sbox`]): the daemon's poll re-reads them.
+    pub ports_from_sbox: bool,
 }
 
 impl Node {
@@ -136,7 +142,8 @@ impl Node {
                     routing: None,
                     sysctls: lb.sysctls,
                 };
-                let outcome = apply::apply_ns(sbox, &target, &plan, &self.tools)?;
+                let outcome =
+                    apply::apply_ns(sbox, &target, &plan, &self.tools, &self.sysctl_root)?;
                 Ok(SboxOutcome::LoadBalancer { id, outcome })
             }
             None => Ok(SboxOutcome::NotLoadBalancer {
@@ -155,6 +162,7 @@ impl Node {
             self.ingress.subnet,
             |iface, addr, installed| self.task_ns_plan(iface, addr, installed),
             &self.tools,
+            &self.sysctl_root,
         )
     }
 
@@ -169,6 +177,7 @@ impl Node {
             self.ingress.subnet,
             |iface, addr, installed| self.task_ns_plan(iface, addr, installed),
             &self.tools,
+            &self.sysctl_root,
         )?;
         Ok(match reading {
             Some(r) => TaskCheck::Read(Box::new(r)),
@@ -282,7 +291,7 @@ pub fn task_target(task: &TaskRef) -> String {
     )
 }
 
-/// Removes dird's (and the original daemon's) rules from an sbox.
+/// Removes dird's (and the original daemon's) rules from an sbox (no sysctl is written).
 pub fn uninstall_sbox(
     sbox: &std::path::Path,
     tools: &IptablesTools,
@@ -297,11 +306,12 @@ pub fn uninstall_sbox(
         &format!("ingress_sbox {}", sbox.display()),
         &plan,
         tools,
+        &SysctlRoot::default(),
     )
 }
 
-/// Removes dird's (and the original daemon's) rules, policy rules and tables from a task; the
-/// host's namespace is refused as by [`Node::sync_task`].
+/// Removes dird's (and the original daemon's) rules, policy rules and tables from a task (no
+/// sysctl is written); the host's namespace is refused as by [`Node::sync_task`].
 pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, ApplyError> {
     let target = task_target(task);
     refuse_host_namespace(&task.netns, &target)?;
@@ -311,98 +321,8 @@ pub fn uninstall_task(task: &TaskRef, tools: &IptablesTools) -> Result<Outcome, 
         routing: Some(RoutingPlan { ..routing }),
         sysctls: Vec::new(),
     };
-    apply::apply_ns(&task.netns, &target, &plan, tools)
+    apply::apply_ns(&task.netns, &target, &plan, tools, &SysctlRoot::default())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::discovery::{LbEntry, LbSource};
-
-    #[test]
-    fn the_namespace_dird_runs_in_is_never_a_task() {
-        let task = TaskRef {
-            id: "5e1f0a9b8c7d".into(),
-            service: "node-exporter".into(),
-            netns: PathBuf::from("/proc/self/ns/net"),
-        };
-        let e = uninstall_task(&task, &IptablesTools::default()).expect_err("refused");
-        assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
-        // An ingress subnet this host has no address in.
-        let node = Node::build(
-            &RuleConfig {
-                lbs: LbSource::Explicit(vec![LbEntry::Ip("198.51.100.2".parse().unwrap())]),
-                ..Default::default()
-            },
-            Ingress {
-                subnet: "198.51.100.0/24".parse().unwrap(),
-                node_ip: "198.51.100.2".parse().unwrap(),
-            },
-            &Discovered::default(),
-        )
-        .unwrap()
-        .node;
-        let e = node.sync_task(&task).expect_err("refused");
-        assert!(matches!(*e.cause, Cause::Refused(_)), "{e}");
-    }
-
-    #[test]
-    fn default_load_balancers_are_the_originals() {
-        let Effective {
-            rules: r,
-            lb_enabled: on,
-        } = effective_rules(&RuleConfig::default(), None);
-        let ingress = Ingress {
-            subnet: "10.0.0.0/24".parse().unwrap(),
-            node_ip: "10.0.0.7".parse().unwrap(),
-        };
-        let assigned = r
-            .lbs
-            .assign(ingress, &[], r.indexed_ids, r.id_encoding)
-            .unwrap();
-        let ips: Vec<String> = assigned
-            .lbs
-            .members
-            .iter()
-            .map(|m| m.ip.to_string())
-            .collect();
-        assert_eq!(
-            ips,
-            [
-                "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8",
-                "10.0.0.9"
-            ]
-        );
-        assert!(on);
-    }
-
-    #[test]
-    fn services_without_ports_use_their_published_ports() {
-        let rules = RuleConfig {
-            services: vec!["web".into()],
-            lbs: LbSource::Explicit(vec![LbEntry::Null]),
-            ..Default::default()
-        };
-        let Effective {
-            rules: r,
-            lb_enabled: on,
-        } = effective_rules(&rules, Some((vec![PortSpec::Single(8080)], vec![])));
-        assert_eq!(r.tcp_ports, vec![PortSpec::Single(8080)]);
-        assert!(on);
-        let on = effective_rules(&rules, Some((vec![], vec![]))).lb_enabled;
-        assert!(!on, "no published ports: nothing skips masquerading");
-        let explicit = RuleConfig {
-            udp_ports: vec![PortSpec::Single(53)],
-            ..rules
-        };
-        let Effective {
-            rules: r,
-            lb_enabled: on,
-        } = effective_rules(&explicit, Some((vec![PortSpec::Single(8080)], vec![])));
-        assert_eq!(
-            (r.tcp_ports, r.udp_ports, on),
-            (vec![], vec![PortSpec::Single(53)], true),
-            "explicit ports win"
-        );
-    }
-}
+mod tests;

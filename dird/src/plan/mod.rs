@@ -3,8 +3,10 @@
 //! computed from the configuration and the ingress facts, rendered as `iptables-restore` input
 //! and `ip` commands, and parsed back from `iptables-save`, all without root.
 
+pub mod counters;
 pub mod iptables;
 pub mod lb;
+pub mod lb_ports;
 pub mod legacy;
 pub mod own_rules;
 mod ports;

@@ -1,6 +1,6 @@
 //! What the runner does with answers: a Docker-wide question answered (rebuild, listing,
 //! the swarm's view) and a namespace's job ended (log on a change of state, metrics, the
-//! retry schedule).
+//! retry schedule). The session is reached through [`Session`]'s methods.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -13,47 +13,10 @@ use super::sync::{log_sbox, log_task, BuildError};
 use super::unit::{JobError, Unit};
 use crate::apply::TaskOutcome;
 use crate::docker::DockerClient;
-use crate::netns::arrivals::Arrivals;
 use crate::node::{Node, TaskRef};
 
 /// How long to wait before asking again when the ingress or the load balancers are not known.
 const NOT_READY_RETRY: Duration = Duration::from_secs(5);
-
-/// `unit`'s job ended: it is free again, or, when its worker was abandoned still running,
-/// once that worker ends (a retry never runs beside it).
-fn release(s: &mut Session, unit: Unit, lingering: super::jobs::Lingering) {
-    match lingering {
-        None => {
-            s.busy.remove(&unit);
-        }
-        Some(worker) => {
-            s.jobs.push(Box::pin(async move {
-                let _ = worker.await;
-                Done::Released { unit }
-            }));
-        }
-    }
-}
-
-/// Watches Docker's netns folder for new namespaces and their first address in `subnet`,
-/// unless such a watch runs already; a watch for another subnet is replaced.
-fn watch_arrivals(s: &mut Session, subnet: ipnet::Ipv4Net) {
-    if s.arrivals.as_ref().is_some_and(|a| a.subnet() == subnet) {
-        return;
-    }
-    s.arrivals = None;
-    let Some(dir) = crate::docker::sandbox::netns_dir() else {
-        debug!("no Docker netns folder yet: new tasks are configured at their start");
-        return;
-    };
-    match Arrivals::start(&dir, subnet, crate::docker::valid_container_id) {
-        Ok(a) => {
-            debug!("watching {} for new namespaces", dir.display());
-            s.arrivals = Some(a);
-        }
-        Err(e) => warn!("{e}; new tasks are configured at their start"),
-    }
-}
 
 impl Runner {
     /// A Docker-wide question answered; `Some` ends the session.
@@ -64,19 +27,17 @@ impl Runner {
         c: Control,
     ) -> Option<Exit> {
         match c {
-            Control::Rebuilt(r) => return self.rebuilt(client, s, r),
+            Control::Rebuilt(r) => return self.rebuilt(client, s, *r),
             Control::Listed(Ok(tasks)) => {
                 self.telemetry.docker_answered();
                 let present: HashSet<Unit> = tasks.iter().map(|t| Unit::task(&t.id)).collect();
-                self.records
-                    .retain(|u| present.contains(u) || s.busy.contains(u));
+                self.records.retain(|u| present.contains(u) || s.is_busy(u));
                 if let Some(node) = &self.node {
                     for t in tasks.iter().filter(|t| node.wants_service(&t.service)) {
                         self.records.pending(t);
                     }
                 }
-                s.queues.listed = tasks.into();
-                s.queues.sbox_wanted = true;
+                s.listed(tasks);
             }
             Control::Listed(Err(e)) => {
                 warn!("cannot list containers: {e}");
@@ -94,17 +55,12 @@ impl Runner {
         s: &mut Session,
         r: Result<Node, BuildError>,
     ) -> Option<Exit> {
-        let candidate = if std::mem::take(&mut s.with_candidate) {
-            self.candidate.take()
-        } else {
-            None
-        };
+        let candidate = self.settings.take_candidate();
         match r {
             Ok(node) => {
                 self.last_build_error.clear();
                 if let Some(new) = candidate {
-                    info!("configuration reloaded (SIGHUP)");
-                    self.cfg = new;
+                    self.settings.adopt(new);
                 }
                 if self.node.as_ref().map(|n| n.ingress) != Some(node.ingress) {
                     info!(
@@ -112,10 +68,10 @@ impl Runner {
                         node.ingress.subnet, node.ingress.node_ip
                     );
                 }
-                watch_arrivals(s, node.ingress.subnet);
+                s.watch_arrivals(node.ingress.subnet);
                 self.node = Some(node);
                 // The rebuild counts as the full sync's start: list the tasks now.
-                s.control = Some(Box::pin(jobs::list(client.clone())));
+                s.ask(Box::pin(jobs::list(client.clone())));
             }
             Err(BuildError::Config(e)) if candidate.is_some() => {
                 error!("configuration not reloaded, keeping the previous one: {e}")
@@ -124,7 +80,7 @@ impl Runner {
             // `auto` the misfit comes from the swarm (a node whose offset does not fit), which
             // may change: keep waiting, as with a misfit that appears later.
             Err(BuildError::Config(e))
-                if self.node.is_none() && !self.cfg.rules.lbs.needs_view() =>
+                if self.node.is_none() && !self.settings.current().rules.lbs.needs_view() =>
             {
                 return Some(Exit::Fatal(e))
             }
@@ -184,19 +140,19 @@ impl Runner {
                 lingering,
             } => {
                 let unit = Unit::task(&id);
-                release(s, unit.clone(), lingering);
+                s.release(unit.clone(), lingering);
                 self.task_done(&unit, result, took);
             }
             Done::Released { unit } => {
                 debug!(unit = %unit, "the abandoned apply's worker has ended");
-                s.busy.remove(&unit);
+                s.free(&unit);
             }
             Done::Sbox {
                 result,
                 took,
                 lingering,
             } => {
-                release(s, Unit::Sbox, lingering);
+                s.release(Unit::Sbox, lingering);
                 match result {
                     Ok(o) => {
                         self.telemetry.applied("sbox", took);
@@ -207,13 +163,13 @@ impl Runner {
                 }
             }
             Done::NoSbox(path) => {
-                s.busy.remove(&Unit::Sbox);
+                s.free(&Unit::Sbox);
                 info!("no ingress_sbox at {} yet", path.display());
             }
             Done::Resolved { arrival, result } => match result {
                 Ok(Some(t)) => {
                     debug!(container = %t.id, service = %t.service, netns = %t.netns.display(), "its ingress address {} arrived in a new namespace", arrival.ip);
-                    s.queues.arrived.push_back(t);
+                    s.arrived(t);
                 }
                 Ok(None) => info!(
                     netns = %arrival.netns.display(),
@@ -264,6 +220,11 @@ impl Runner {
         outcome: Option<&TaskOutcome>,
         changed: bool,
     ) {
+        if matches!(unit, Unit::Task(_))
+            && !matches!(outcome, Some(TaskOutcome::NoIngressInterface))
+        {
+            self.programmed(unit);
+        }
         let before = self.records.applied(unit, t, outcome);
         if before.failures > 0 {
             info!(unit = %unit, "configured after {} failed attempt(s)", before.failures);
@@ -281,6 +242,10 @@ impl Runner {
             (_, JobError::Apply(_) | JobError::TimedOut { .. }) => e.to_string(),
             (unit, _) => format!("{unit}: {e}"),
         };
+        self.telemetry.apply_failed(unit.kind());
+        if e.timed_out() {
+            self.telemetry.apply_abandoned(unit.kind());
+        }
         let (failures, new) = self.records.failed(&unit, &text);
         let delay = e.retry_delay(failures);
         self.work.failed(unit.clone(), delay, Instant::now());

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::sync::{self, build_node, BuildError};
+use super::sync::{self, build_node, BackendLog, BuildError};
 use super::unit::{JobError, Unit};
 use super::Launch;
 use crate::apply::{ApplyError, TaskOutcome};
@@ -81,7 +81,8 @@ pub enum Done {
 /// A question to Docker that shapes the whole node.
 #[derive(Debug)]
 pub enum Control {
-    Rebuilt(Result<Node, BuildError>),
+    /// Boxed: a node is several times larger than the other answers.
+    Rebuilt(Box<Result<Node, BuildError>>),
     Listed(Result<Vec<TaskRef>, DockerError>),
     /// The swarm's view, when it gives other load balancers (the rebuild builds from it).
     ViewChanged(Option<Vec<SwarmNode>>),
@@ -208,22 +209,25 @@ pub async fn sbox(node: Node, path: PathBuf, timeout: Duration) -> Done {
 }
 
 /// This node's configuration from Docker's facts now: the ingress, then [`build_node`] (from
-/// `view` when the swarm's view was read already).
+/// `view` when the swarm's view was read already; the backend logged through `backend_log`).
 pub async fn rebuild(
     client: DockerClient,
     launch: Launch,
     cfg: Config,
     view: Option<Vec<SwarmNode>>,
+    backend_log: BackendLog,
 ) -> Control {
     let built = async {
         match client.ingress().await? {
-            IngressState::Ready(i) => build_node(&client, &launch, &cfg, i, view).await,
+            IngressState::Ready(i) => {
+                build_node(&client, &launch, &cfg, i, view, &backend_log).await
+            }
             IngressState::NotReady(why) => Err(BuildError::Waiting(format!(
                 "waiting for the swarm ingress: {why}"
             ))),
         }
     };
-    Control::Rebuilt(built.await)
+    Control::Rebuilt(Box::new(built.await))
 }
 
 /// Every running service task.
@@ -237,7 +241,9 @@ pub async fn list(client: DockerClient) -> Control {
     }))
 }
 
-/// With `auto`: the swarm's view, when it gives another set of load balancers.
-pub async fn view(client: DockerClient, node: Node) -> Control {
-    Control::ViewChanged(sync::view_changed(&client, &node).await)
+/// With `auto`: the swarm's view, when it gives another set of load balancers; on a node whose
+/// ports come from the sbox at `sbox`: a view to rebuild from when they changed
+/// ([`sync::view_changed`]).
+pub async fn view(client: DockerClient, sbox: PathBuf, node: Node) -> Control {
+    Control::ViewChanged(sync::view_changed(&client, &sbox, &node).await)
 }

@@ -4,9 +4,12 @@
 
 mod answers;
 mod jobs;
+mod observe;
+mod programming;
 mod records;
 mod runner;
 mod schedule;
+mod settings;
 mod sync;
 mod unit;
 mod work;
@@ -27,14 +30,14 @@ use crate::telemetry::{server, Telemetry};
 use runner::{Exit, Runner};
 
 pub use runner::{AUTO_POLL, MIN_SYNC_INTERVAL};
-pub use sync::{build_node, uninstall_all, BuildError};
+pub use sync::{build_node, uninstall_all, view_changed, BackendLog, BuildError, UninstallError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
+    Signals(#[source] std::io::Error),
     #[error(transparent)]
     Metrics(#[from] server::ListenError),
 }
@@ -104,7 +107,6 @@ impl Signals {
 pub async fn run(launch: Launch, cfg: Config) -> Result<(), DaemonError> {
     let mut signals = Signals::new()?;
     let telemetry = Arc::new(Telemetry::new());
-    crate::apply::sysctl::set_root(&cfg.sysctl_root);
     if let Some(addr) = cfg.metrics_addr {
         let bound = server::start(addr, telemetry.clone(), cfg.public_status).await?;
         info!("serving /metrics, /healthz and /status on http://{bound}");
@@ -196,23 +198,4 @@ impl Outage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Outage;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn an_outage_logs_each_reason_once_and_its_end_once() {
-        let t0 = Instant::now();
-        let mut away = Outage::default();
-        assert_eq!(away.ended(t0), None);
-        assert!(away.failed("connect refused", t0));
-        for i in 1..10 {
-            assert!(!away.failed("connect refused", t0 + Duration::from_secs(5 * i)));
-        }
-        assert!(away.failed("timeout", t0 + Duration::from_secs(50)));
-        assert_eq!(away.ended(t0 + Duration::from_secs(52)), Some((11, 52)));
-        assert_eq!(away.ended(t0 + Duration::from_secs(60)), None);
-        // The next outage starts afresh: its first reason is logged again.
-        assert!(away.failed("connect refused", t0 + Duration::from_secs(70)));
-    }
-}
+mod tests;

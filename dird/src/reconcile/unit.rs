@@ -21,6 +21,16 @@ impl Unit {
     }
 }
 
+impl Unit {
+    /// The metrics' name of its kind: `sbox` or `task`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Unit::Sbox => "sbox",
+            Unit::Task(_) => "task",
+        }
+    }
+}
+
 impl fmt::Display for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -52,6 +62,16 @@ pub const RETRY_REFUSED: Duration = Duration::from_secs(30);
 pub const RETRY_MAX: Duration = Duration::from_secs(300);
 
 impl JobError {
+    /// Whether the apply was given up at `--apply-timeout` (its children killed there, or its
+    /// worker abandoned still running).
+    pub fn timed_out(&self) -> bool {
+        match self {
+            JobError::TimedOut { .. } => true,
+            JobError::Apply(e) => e.timed_out(),
+            _ => false,
+        }
+    }
+
     /// Whether what the namespace holds was refused (it does not parse strictly, holds more
     /// than dird reads, names its ingress interface oddly): whoever controls it has to change
     /// it, which a second later is unlikely, and each look at it reads all of it again.
@@ -73,35 +93,5 @@ impl JobError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::apply::{fail, Step};
-
-    #[test]
-    fn units_name_themselves_and_keep_12_digits() {
-        assert_eq!(Unit::Sbox.to_string(), "ingress_sbox");
-        let u = Unit::task("8dbf715e75e510931133c535cf8e5d941ed926c30f44bf9f0e54623377a120c2");
-        assert_eq!(u, Unit::Task("8dbf715e75e5".into()));
-        assert_eq!(u.to_string(), "container 8dbf715e75e5");
-    }
-
-    #[test]
-    fn the_retry_follows_from_what_went_wrong() {
-        let slow = JobError::DockerSlow { secs: 30 };
-        assert_eq!(slow.retry_delay(1), Duration::from_secs(1));
-        assert_eq!(slow.retry_delay(3), Duration::from_secs(4));
-        assert_eq!(slow.retry_delay(30), RETRY_MAX);
-        let parse = crate::plan::IptablesState::parse("junk").unwrap_err();
-        let refused = JobError::Apply(fail("t", Step::ParseIptables, parse));
-        assert!(refused.refused());
-        assert_eq!(refused.retry_delay(1), RETRY_REFUSED);
-        assert_eq!(refused.retry_delay(2), RETRY_REFUSED * 2);
-        assert_eq!(refused.retry_delay(u32::MAX), RETRY_MAX);
-        let timed_out = JobError::TimedOut {
-            target: "t".into(),
-            secs: 30,
-        };
-        assert!(!timed_out.refused());
-        assert_eq!(timed_out.retry_delay(1), RETRY_FIRST);
-    }
-}
+#[path = "unit_tests.rs"]
+mod tests;

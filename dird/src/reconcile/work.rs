@@ -66,8 +66,13 @@ impl Work {
     }
 
     /// A rebuild from `view`, the swarm's view the poll has just read (and found to give
-    /// other load balancers).
+    /// other load balancers, or the worker's ports changed). A rebuild asked for already that
+    /// reads the facts afresh stays so (it may be for a configuration read on SIGHUP, which
+    /// the poll's view was not read for).
     pub fn rebuild_from(&mut self, view: Vec<SwarmNode>) {
+        if self.rebuild && self.view.is_none() {
+            return;
+        }
         self.rebuild = true;
         self.view = Some(view);
     }
@@ -147,6 +152,14 @@ impl Work {
             out.push(u);
         }
         out
+    }
+
+    /// Units recorded here (announced, waiting for a retry, or new namespaces): the sbox (0 or
+    /// 1) and tasks.
+    pub fn waiting(&self) -> (usize, usize) {
+        let units: BTreeSet<&Unit> = self.due.iter().chain(self.retries.keys()).collect();
+        let sbox = usize::from(units.contains(&Unit::Sbox));
+        (sbox, units.len() - sbox + self.arrivals.len())
     }
 
     /// Whether `unit` waits for a retry (a full sync leaves it to its own schedule).

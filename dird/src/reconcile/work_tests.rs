@@ -53,6 +53,10 @@ fn a_rebuild_from_the_polled_view_carries_it_unless_asked_for_again() {
         "another reason to rebuild: the facts are read afresh"
     );
     assert_eq!(w.take_sync(t0 + MIN * 2), None);
+    // The other order: the poll's view does not replace a rebuild that reads afresh.
+    w.rebuild();
+    w.rebuild_from(Vec::new());
+    assert_eq!(w.take_sync(t0 + MIN * 3), Some(Next::Rebuild(None)));
 }
 
 fn t(id: &str) -> Unit {

@@ -3,43 +3,23 @@
 //! status of every task and load balancer ([`status`]), served by [`server`] on
 //! `--metrics-addr` and written to `--status-file` for `dird status`.
 
+mod metrics;
 pub mod server;
 pub mod status;
+mod traffic;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+pub use metrics::PROGRAMMING_BUCKETS;
+use metrics::{KindLabel, Metrics, StateLabel};
 pub use status::{LbStatus, Status, TaskState, TaskStatus};
+use traffic::TrafficState;
 
 /// How recently Docker must have answered for `/healthz` to say 200 while no session is open.
 pub const DOCKER_FRESH: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
-    state: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabel {
-    kind: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VersionLabel {
-    version: &'static str,
-}
-
-/// Apply latency buckets: 1 ms to about 33 s.
-fn apply_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 16))
-}
 
 #[derive(Debug, Default)]
 struct Health {
@@ -51,14 +31,10 @@ struct Health {
 /// The daemon's metrics, health and status; shared between the runner and the server.
 pub struct Telemetry {
     registry: Registry,
-    tasks: Family<StateLabel, Gauge>,
-    apply_seconds: Family<KindLabel, Histogram, fn() -> Histogram>,
-    drift_repairs: Counter,
-    reconnects: Counter,
-    events: Family<KindLabel, Counter>,
-    load_balancers: Gauge,
+    m: Metrics,
     health: Mutex<Health>,
     status: Mutex<Status>,
+    traffic: Mutex<TrafficState>,
 }
 
 impl Default for Telemetry {
@@ -70,62 +46,19 @@ impl Default for Telemetry {
 impl Telemetry {
     pub fn new() -> Telemetry {
         let mut registry = Registry::with_prefix("dird");
-        let tasks = Family::<StateLabel, Gauge>::default();
-        let apply_seconds = Family::<KindLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-            apply_histogram,
-        );
-        let drift_repairs = Counter::default();
-        let reconnects = Counter::default();
-        let events = Family::<KindLabel, Counter>::default();
-        let load_balancers = Gauge::default();
-        let build_info = Family::<VersionLabel, Gauge>::default();
-        registry.register(
-            "tasks",
-            "Service tasks on this node by state (configured, failing, pending)",
-            tasks.clone(),
-        );
-        registry.register(
-            "apply_seconds",
-            "Time to bring one namespace to its plan, by kind (sbox, task)",
-            apply_seconds.clone(),
-        );
-        registry.register(
-            "drift_repairs",
-            "Applies that changed a namespace dird had already configured (drift repaired)",
-            drift_repairs.clone(),
-        );
-        registry.register(
-            "docker_reconnects",
-            "Connections to the Docker Engine after the first",
-            reconnects.clone(),
-        );
-        registry.register("events", "Docker events handled, by kind", events.clone());
-        registry.register(
-            "load_balancers",
-            "Load balancers this node knows",
-            load_balancers.clone(),
-        );
-        registry.register("build_info", "dird's version", build_info.clone());
-        build_info
-            .get_or_create(&VersionLabel {
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
+        let m = Metrics::register(&mut registry);
         Telemetry {
             registry,
-            tasks,
-            apply_seconds,
-            drift_repairs,
-            reconnects,
-            events,
-            load_balancers,
+            m,
             health: Mutex::new(Health::default()),
             status: Mutex::new(Status::default()),
+            traffic: Mutex::new(TrafficState::default()),
         }
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
+        self.m.healthy.set(i64::from(self.healthy()));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -133,31 +66,83 @@ impl Telemetry {
     }
 
     pub fn applied(&self, kind: &'static str, took: Duration) {
-        self.apply_seconds
+        self.m
+            .apply_seconds
             .get_or_create(&KindLabel { kind })
             .observe(took.as_secs_f64());
     }
 
+    /// An apply (or the read before it) of `kind` failed.
+    pub fn apply_failed(&self, kind: &'static str) {
+        self.m
+            .apply_failures
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    /// An apply of `kind` was given up at its deadline.
+    pub fn apply_abandoned(&self, kind: &'static str) {
+        self.m
+            .applies_abandoned
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
     pub fn drift_repaired(&self) {
-        self.drift_repairs.inc();
+        self.m.drift_repairs.inc();
+    }
+
+    /// A task got its rules `after` its first announcing event (zero: before it).
+    pub fn task_programmed(&self, after: Duration) {
+        self.m.event_to_configured.observe(after.as_secs_f64());
+    }
+
+    /// A task's `start` event came when its rules were already in place.
+    pub fn configured_before_start(&self) {
+        self.m.configured_before_start.inc();
+    }
+
+    /// A full sync ended now, after `took`.
+    pub fn full_sync_done(&self, took: Duration) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.m.full_sync_last.set(now);
+        self.m.full_sync_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn set_resync_interval(&self, every: Duration) {
+        self.m.resync_interval.set(every.as_secs_f64());
+    }
+
+    /// Namespaces waiting for a look or an apply: the sbox (0 or 1) and tasks.
+    pub fn set_pending(&self, sbox: usize, tasks: usize) {
+        for (kind, n) in [("sbox", sbox), ("task", tasks)] {
+            self.m
+                .pending_work
+                .get_or_create(&KindLabel { kind })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn event(&self, kind: &'static str) {
-        self.events.get_or_create(&KindLabel { kind }).inc();
+        self.m.events.get_or_create(&KindLabel { kind }).inc();
         self.docker_answered();
     }
 
     /// A session with Docker began (`reconnect`: not the first).
     pub fn connected(&self, reconnect: bool) {
         if reconnect {
-            self.reconnects.inc();
+            self.m.reconnects.inc();
         }
+        self.m.docker_connected.set(1);
         let mut h = lock(&self.health);
         h.connected = true;
         h.last_docker_ok = Some(Instant::now());
     }
 
     pub fn disconnected(&self) {
+        self.m.docker_connected.set(0);
         lock(&self.health).connected = false;
     }
 
@@ -180,19 +165,37 @@ impl Telemetry {
     pub fn set_status(&self, status: Status) {
         for state in TaskState::ALL {
             let n = status.tasks.iter().filter(|t| t.state == state).count();
-            self.tasks
+            self.m
+                .tasks
                 .get_or_create(&StateLabel {
                     state: state.name(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        self.load_balancers
+        self.m
+            .load_balancers
             .set(i64::try_from(status.load_balancers.len()).unwrap_or(i64::MAX));
         *lock(&self.status) = status;
     }
 
     pub fn status(&self) -> Status {
         lock(&self.status).clone()
+    }
+
+    /// Where the traffic metrics are read from now on.
+    pub fn set_traffic_targets(&self, targets: crate::traffic::Targets) {
+        lock(&self.traffic).targets = targets;
+    }
+
+    /// Reads the traffic metrics afresh unless they were read lately (blocking: the server
+    /// calls it off the runtime's threads before it encodes `/metrics`).
+    pub fn refresh_traffic(&self) {
+        lock(&self.traffic).refresh(&self.m);
+    }
+
+    #[cfg(test)]
+    fn record_traffic(&self, s: &crate::traffic::Sample) {
+        lock(&self.traffic).record(&self.m, s);
     }
 }
 

@@ -1,5 +1,6 @@
 //! `--metrics-addr`: a small HTTP/1.1 server for scrapers and healthchecks. `GET /metrics`
-//! (Prometheus text, encoded by `prometheus-client`), `GET /healthz` (200 `ok`, or 503 with
+//! (Prometheus text, encoded by `prometheus-client`, the traffic counters read first, at most
+//! every few seconds), `GET /healthz` (200 `ok`, or 503 with
 //! why), `GET /status` (the status as JSON; to loopback clients only, unless
 //! `--public-status`). One request per connection; a client gets 5 s to send its request head
 //! (8 KiB at most); at most [`CONNECTIONS`] at once (more wait in the kernel's backlog until
@@ -20,6 +21,8 @@ const HEAD_LIMIT: usize = 8192;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once.
 pub const CONNECTIONS: usize = 64;
+/// How long a scrape waits for the traffic counters to be read.
+const TRAFFIC_WAIT: Duration = Duration::from_secs(4);
 /// The pause after a failed accept.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -144,10 +147,17 @@ pub fn answer(
     }
 }
 
-async fn serve(mut stream: TcpStream, t: &Telemetry, status_allowed: bool) {
+async fn serve(mut stream: TcpStream, t: &Arc<Telemetry>, status_allowed: bool) {
     let Some((method, path)) = request_line(&mut stream).await else {
         return;
     };
+    if method == "GET" && path.split('?').next() == Some("/metrics") {
+        // The traffic counters are read in namespaces (blocking); a reading that outlasts
+        // TRAFFIC_WAIT ends on its own, and this scrape shows the last one.
+        let t2 = t.clone();
+        let read = tokio::task::spawn_blocking(move || t2.refresh_traffic());
+        let _ = tokio::time::timeout(TRAFFIC_WAIT, read).await;
+    }
     let (status, content_type, body) = answer(&method, &path, t, status_allowed);
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -128,3 +128,155 @@ fn the_status_file_round_trips() {
     std::fs::remove_dir_all(&dir).expect("clean");
     assert!(status::read(&path).is_err());
 }
+
+fn sample_of(packets: u64, bytes: u64, ports: &str) -> crate::traffic::Sample {
+    crate::traffic::Sample {
+        stamped: Some((
+            2,
+            vec![crate::plan::counters::StampCounter {
+                protocol: "tcp".into(),
+                ports: ports.into(),
+                packets,
+                bytes,
+            }],
+        )),
+        connections: vec![crate::traffic::Connections {
+            task: "aaaaaaaaaaaa".into(),
+            service: "web".into(),
+            lb: 2,
+            count: packets,
+        }],
+        errors: Vec::new(),
+    }
+}
+
+fn value_of(text: &str, series: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ').map(str::to_owned))
+}
+
+#[test]
+fn stamped_counters_only_grow_across_rule_replacements() {
+    let t = Telemetry::new();
+    let series = "dird_stamped_packets_total{load_balancer=\"2\",protocol=\"tcp\",ports=\"80\"}";
+    t.record_traffic(&sample_of(10, 1000, "80"));
+    t.record_traffic(&sample_of(25, 2500, "80"));
+    assert_eq!(value_of(&t.encode(), series).as_deref(), Some("25"));
+    // The rule was replaced: its counter starts again from 0; dird's goes on.
+    t.record_traffic(&sample_of(4, 400, "80"));
+    let text = t.encode();
+    assert_eq!(value_of(&text, series).as_deref(), Some("29"), "{text}");
+    assert_eq!(
+        value_of(
+            &text,
+            "dird_stamped_bytes_total{load_balancer=\"2\",protocol=\"tcp\",ports=\"80\"}"
+        )
+        .as_deref(),
+        Some("2900")
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            "dird_task_connections{task=\"aaaaaaaaaaaa\",service=\"web\",load_balancer=\"2\"}"
+        )
+        .as_deref(),
+        Some("4")
+    );
+    // The filter changed: the old series ends, the new one starts.
+    t.record_traffic(&sample_of(3, 300, "80,443"));
+    let text = t.encode();
+    assert_eq!(value_of(&text, series), None, "{text}");
+    assert!(text.contains("ports=\"80,443\"} 3"), "{text}");
+}
+
+#[test]
+fn failed_traffic_reads_are_counted() {
+    let t = Telemetry::new();
+    t.record_traffic(&crate::traffic::Sample {
+        errors: vec!["x: gone".into(), "y: gone".into()],
+        ..Default::default()
+    });
+    assert_eq!(
+        value_of(&t.encode(), "dird_traffic_read_failures_total").as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
+fn loop_metrics_are_served() {
+    let t = Telemetry::new();
+    t.task_programmed(Duration::ZERO);
+    t.task_programmed(Duration::from_millis(300));
+    t.configured_before_start();
+    t.full_sync_done(Duration::from_millis(20));
+    t.set_resync_interval(Duration::from_secs(600));
+    t.set_pending(1, 3);
+    t.apply_failed("task");
+    t.apply_abandoned("sbox");
+    t.connected(false);
+    let text = t.encode();
+    for want in [
+        "dird_event_to_configured_seconds_count 2",
+        "dird_event_to_configured_seconds_bucket{le=\"0.01\"} 1",
+        "dird_event_to_configured_seconds_bucket{le=\"0.5\"} 2",
+        "dird_tasks_configured_before_start_total 1",
+        "dird_full_sync_duration_seconds_count 1",
+        "dird_resync_interval_seconds 600.0",
+        "dird_pending_work{kind=\"task\"} 3",
+        "dird_pending_work{kind=\"sbox\"} 1",
+        "dird_apply_failures_total{kind=\"task\"} 1",
+        "dird_applies_abandoned_total{kind=\"sbox\"} 1",
+        "dird_docker_connected 1",
+        "dird_healthy 0",
+    ] {
+        assert!(text.contains(want), "{want} not in:\n{text}");
+    }
+    let last: f64 = value_of(&text, "dird_full_sync_last_timestamp_seconds")
+        .and_then(|v| v.parse().ok())
+        .expect("a timestamp");
+    assert!(last > 1.7e9, "{last}");
+}
+
+/// Every `dird_` metric the shipped dashboard and alert rules use is one dird serves.
+#[test]
+fn the_dashboard_and_alerts_use_served_metrics_only() {
+    let t = Telemetry::new();
+    // Families are served once they have a member.
+    t.set_status(Status::default());
+    t.applied("task", Duration::from_millis(1));
+    t.apply_failed("task");
+    t.apply_abandoned("task");
+    t.set_pending(0, 0);
+    t.event("start");
+    t.record_traffic(&sample_of(1, 1, "80"));
+    let text = t.encode();
+    let served: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    for file in [
+        "deploy/grafana/dird.json",
+        "deploy/prometheus/dird-alerts.yml",
+    ] {
+        let body = std::fs::read_to_string(format!("{root}/{file}")).expect(file);
+        let mut used = 0;
+        for (i, _) in body.match_indices("dird_") {
+            let name: String = body[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_count", "_sum", "_total"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            assert!(
+                served.contains(base),
+                "{file} uses {name}, which dird does not serve (served: {served:?})"
+            );
+            used += 1;
+        }
+        assert!(used > 5, "{file}: only {used} dird_ metrics");
+    }
+}

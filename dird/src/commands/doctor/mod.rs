@@ -13,15 +13,56 @@ mod tasks;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Args;
+
+use super::{runtime, Failure, RuntimeError, Threads};
 use crate::apply::backend::Override;
-use crate::config::{ConfigError, DoctorArgs, RuleConfig};
+use crate::config::{ConfigError, RuleArgs, RuleConfig};
 use crate::docker::{DockerClient, DockerError, SBOX_NETNS};
 
 pub use host::{backend_of_version, judge_override, xt_ipvs_evidence, KernelFiles};
 pub use swarm::{judge_auto_node, judge_load_balancer, Addresses};
 pub use tasks::{drift, legacy_rules, strict_rp_filter};
+
+/// `dird doctor`: the rule flags the daemon is (or would be) started with.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Why no report was made (findings are not errors: they are the report).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl Failure for DoctorError {
+    fn bad_input(&self) -> bool {
+        matches!(self, DoctorError::Config(_))
+    }
+}
+
+/// `dird doctor`: the report on stdout; exit status 0 when healthy, 1 with findings
+/// (`legacy_env`: the value of `INGRESS_NODE_GATEWAY_IPS`).
+pub fn exec(args: &DoctorArgs, legacy_env: Option<&str>) -> Result<ExitCode, DoctorError> {
+    let input = DoctorInput::from_args(args, legacy_env)?;
+    let report = runtime(Threads::Current)?.block_on(async {
+        let client = connect().await;
+        run(&input, client).await
+    });
+    print!("{}", report.render());
+    Ok(match report.findings() {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,20 +254,4 @@ pub async fn run(input: &DoctorInput, client: Result<DockerClient, String>) -> R
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_summary_counts_findings() {
-        let mut r = Report::default();
-        r.ok("ingress_sbox exists");
-        assert_eq!(r.render(), "ok: ingress_sbox exists\nhealthy\n");
-        r.finding("a", "b");
-        r.skipped("c");
-        assert_eq!(r.findings(), 1);
-        assert_eq!(
-            r.render(),
-            "ok: ingress_sbox exists\nFINDING: a; fix: b\nskipped: c\n1 finding(s)\n"
-        );
-    }
-}
+mod tests;
