@@ -37,6 +37,10 @@ plan *ARGS:
 deps:
     scripts/install-deps
 
+# The gap between our pins and crates.io: pins behind a newer release, lock entries `cargo update` would move, duplicate versions, the dependencies' highest rust-version (asks the registry: not part of `test`).
+outdated:
+    scripts/outdated
+
 # ---- netsim (owned by the netsim crate; see netsim/README.md) ----------------------------
 
 # Run scenario files: directly when root with IPVS, else in a throwaway VM (installs what is missing).

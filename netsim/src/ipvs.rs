@@ -7,12 +7,13 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::{
+    DecodeError, Emitable, NetlinkMessage, NetlinkPayload, Nla, NlasIterator,
+    ParseableParametrized, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
-use netlink_packet_utils::nla::{Nla, NlasIterator, NLA_TYPE_MASK};
-use netlink_packet_utils::{DecodeError, Emitable, ParseableParametrized};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use crate::Error;

@@ -36,7 +36,7 @@ fn tcp(dst: SocketAddrV4, tos: u8) -> Outcome {
     let run = || -> std::io::Result<String> {
         let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
         if tos != 0 {
-            s.set_tos(u32::from(tos))?;
+            s.set_tos_v4(u32::from(tos))?;
         }
         s.connect_timeout(&SockAddr::from(dst), CONNECT_TIMEOUT)?;
         s.set_read_timeout(Some(READ_TIMEOUT))?;
@@ -98,7 +98,7 @@ fn udp(dst: SocketAddrV4, tos: u8) -> Outcome {
     let run = || -> std::io::Result<Outcome> {
         let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         if tos != 0 {
-            s.set_tos(u32::from(tos))?;
+            s.set_tos_v4(u32::from(tos))?;
         }
         s.bind(&SockAddr::from(SocketAddrV4::new(
             std::net::Ipv4Addr::UNSPECIFIED,

@@ -116,7 +116,7 @@ chaos_phase() {
     [[ $hostile == no ]] || hostile_cleanup
     uninstall_dird "${extra[@]}" || fail x-cleanup "dird --uninstall failed at the end of phase x"
     sbox_rules >"$RESULTS/sbox-4-chaos-end.txt"
-    [[ $(sbox_dird "$lb_ip") == none ]] ||
+    sbox_is none "$lb_ip" ||
         fail x-cleanup "dird doctor: rules of dird (or the original's) left in the sbox after the final uninstall ($SBOX_DOCTOR_OUT)"
     note x-time "phase x ($CHAOS_CHECKS checks) took $((SECONDS - t0)) s (${CHAOS_TIMES%, }; dockerd's iptables: $CHAOS_BK)"
 }

@@ -361,24 +361,27 @@ uninstall_dird() {
 # The prefix of dird's chains (to delete one of its jumps by hand; README "What dird installs").
 DIRD_CHAIN_PREFIX=DIRD-
 
-# sbox_dird LB: what `dird doctor --ingress-gateway-ips LB` (with DIRD_ARGS) says of the sbox:
-# "none" (none of dird's rules, none of the original daemon's), "in-place" (dird's load-balancer
-# rules as the daemon would have them) or "other"; its report in $SBOX_DOCTOR_OUT.
+# sbox_is STATE LB: whether `dird doctor --ingress-gateway-ips LB` (with DIRD_ARGS) says the
+# sbox is in STATE: "none" (none of dird's rules, none of the original daemon's), "in-place"
+# (dird's load-balancer rules as the daemon would have them) or "other". Runs in this shell
+# (not in $(...)), so that its report's path stays in $SBOX_DOCTOR_OUT for the failure line.
 SBOX_DOCTOR_N=0
-sbox_dird() {
-    local extra_args=()
+SBOX_DOCTOR_OUT=
+sbox_is() {
+    local want=$1 got extra_args=()
     read -ra extra_args <<<"${DIRD_ARGS:-}"
     SBOX_DOCTOR_N=$((SBOX_DOCTOR_N + 1))
     SBOX_DOCTOR_OUT=$RESULTS/doctor-$NODE-sbox-$SBOX_DOCTOR_N.txt
-    "$DIRD" doctor --ingress-gateway-ips "$1" "${extra_args[@]}" >"$SBOX_DOCTOR_OUT" 2>&1 || true
+    "$DIRD" doctor --ingress-gateway-ips "$2" "${extra_args[@]}" >"$SBOX_DOCTOR_OUT" 2>&1 || true
     if grep -q "ingress_sbox holds none of dird's" "$SBOX_DOCTOR_OUT" &&
         grep -q "ingress_sbox holds none of the original daemon's" "$SBOX_DOCTOR_OUT"; then
-        echo none
+        got=none
     elif grep -q "ingress_sbox: dird's load-balancer rules in place" "$SBOX_DOCTOR_OUT"; then
-        echo in-place
+        got=in-place
     else
-        echo other
+        got=other
     fi
+    [[ $got == "$want" ]]
 }
 
 # check_no_rules CHECK TAG WHERE: the sbox's rules now into RESULTS/sbox-NODE-TAG.txt (for the
@@ -387,7 +390,7 @@ sbox_dird() {
 check_no_rules() {
     local file=$RESULTS/sbox-$NODE-$2.txt
     sbox_rules >"$file"
-    if [[ $(sbox_dird auto) == none ]]; then
+    if sbox_is none auto; then
         pass "$1" "dird doctor: none of dird's rules left in $3"
     else
         fail "$1" "dird doctor: rules of dird left in $3 ($(grep -m1 'ingress_sbox' "$SBOX_DOCTOR_OUT" | cut -c1-160); ${SBOX_DOCTOR_OUT##*/})"

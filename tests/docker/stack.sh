@@ -90,7 +90,7 @@ stack_phase() {
     wait_until 120 "the stack's containers are gone" no_stack_container ||
         fail s-rm-keeps-rules "the stack's containers were still there 120 s after docker stack rm"
     sbox_rules >"$RESULTS/sbox-$NODE-s-stack-removed.txt"
-    if [[ $(sbox_dird auto) != in-place ]]; then
+    if ! sbox_is in-place auto; then
         fail s-rm-keeps-rules "dird doctor: dird's rules are not in the sbox after docker stack rm (${SBOX_DOCTOR_OUT##*/})"
     else
         observe s-rm-keeps-rules "$CLIENT_IP" 2 60 || true

@@ -48,9 +48,11 @@ async fn dump(
     handle: &Handle,
     family: AddressFamily,
 ) -> Result<Vec<NeighbourMessage>, super::routing::ReadError> {
-    let mut req = handle.neighbours().get();
-    req.message_mut().header.family = family;
-    let mut stream = req.execute();
+    let mut stream = handle
+        .neighbours()
+        .get()
+        .set_address_family(family)
+        .execute();
     let mut out = Vec::new();
     while let Some(m) = stream.try_next().await? {
         if out.len() >= super::routing::MAX_DUMP {
@@ -86,7 +88,7 @@ fn entry(m: &NeighbourMessage) -> Option<(Ipv4Addr, Vec<u8>)> {
         _ => None,
     })?;
     let mac = m.attributes.iter().find_map(|a| match a {
-        NeighbourAttribute::LinkLocalAddress(mac) => Some(mac.clone()),
+        NeighbourAttribute::LinkLayerAddress(mac) => Some(mac.clone()),
         _ => None,
     })?;
     Some((ip, mac))

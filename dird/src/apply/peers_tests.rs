@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn neighbour(ip: [u8; 4], mac: u8, state: NeighbourState, bridge: bool) -> NeighbourMessage {
@@ -11,7 +10,7 @@ fn neighbour(ip: [u8; 4], mac: u8, state: NeighbourState, bridge: bool) -> Neigh
     };
     m.attributes = vec![
         NeighbourAttribute::Destination(dst),
-        NeighbourAttribute::LinkLocalAddress(vec![2, 0x42, 10, 0, 0, mac]),
+        NeighbourAttribute::LinkLayerAddress(vec![2, 0x42, 10, 0, 0, mac]),
     ];
     m
 }

@@ -120,7 +120,7 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, ReadError> {
             state.udp_rules.push(r);
         }
     }
-    let mut routes = handle.route().get(IpVersion::V4).execute();
+    let mut routes = handle.route().get(route_dump_message()).execute();
     let mut names: Vec<(u32, String)> = Vec::new();
     let mut n = 0;
     while let Some(msg) = routes.try_next().await? {
@@ -166,6 +166,18 @@ pub async fn read_state(handle: &Handle) -> Result<RoutingState, ReadError> {
     state.routes.sort();
     state.udp_rules.sort();
     Ok(state)
+}
+
+/// A dump of every IPv4 route of every table (rtnetlink(7): zero prefix lengths, and the
+/// wildcard table, protocol and type).
+fn route_dump_message() -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = AddressFamily::Inet;
+    msg.header.scope = RouteScope::Universe;
+    msg.header.kind = RouteType::Unspec;
+    msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    msg.header.protocol = RouteProtocol::Unspec;
+    msg
 }
 
 fn route_table(msg: &RouteMessage) -> u32 {
@@ -496,9 +508,7 @@ async fn apply_one(
             let adding = matches!(change, Change::AddRoute(_));
             let msg = route_message(r, oif, !adding);
             if adding {
-                let mut req = handle.route().add().v4();
-                *req.message_mut() = msg;
-                req.execute().await.map_err(nl)
+                handle.route().add(msg).execute().await.map_err(nl)
             } else {
                 handle.route().del(msg).execute().await.map_err(nl)
             }

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use bollard::models::{
-    EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, Network, Service,
+    EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, NetworkInspect, Service,
 };
 use ipnet::Ipv4Net;
 
@@ -28,7 +28,7 @@ pub enum FactsError {
 }
 
 /// Subnet and this node's sbox address from `GET /networks/ingress`.
-pub fn ingress_from_network(net: &Network) -> Result<Ingress, FactsError> {
+pub fn ingress_from_network(net: &NetworkInspect) -> Result<Ingress, FactsError> {
     let subnet_text = net
         .ipam
         .as_ref()
@@ -58,7 +58,7 @@ pub fn ingress_from_network(net: &Network) -> Result<Ingress, FactsError> {
 }
 
 /// The ingress address of container `id`'s endpoint in `GET /networks/ingress`.
-pub fn endpoint_address(net: &Network, id: &str) -> Option<Ipv4Addr> {
+pub fn endpoint_address(net: &NetworkInspect, id: &str) -> Option<Ipv4Addr> {
     let endpoint = net.containers.as_ref()?.get(id)?;
     let addr = endpoint.ipv4_address.as_deref()?;
     addr.split('/').next()?.parse().ok()
@@ -76,7 +76,7 @@ pub enum Holder {
 
 /// Who holds `ip` in `GET /networks/ingress` (not verbose): `None` when no endpoint does,
 /// when more than one does, or when it is not a container's (the sbox's, a load balancer's).
-pub fn endpoint_holder(net: &Network, ip: Ipv4Addr) -> Option<Holder> {
+pub fn endpoint_holder(net: &NetworkInspect, ip: Ipv4Addr) -> Option<Holder> {
     let mut found = net.containers.as_ref()?.iter().filter(|(_, e)| {
         let addr = e.ipv4_address.as_deref().unwrap_or_default();
         addr.split('/').next().and_then(|a| a.parse().ok()) == Some(ip)

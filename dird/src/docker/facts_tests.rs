@@ -1,11 +1,10 @@
-
 use super::*;
 
 const ONE_NODE: &str = include_str!("../../tests/fixtures/network-ingress-1node.json");
 
 #[test]
 fn ingress_facts_from_a_real_swarm() {
-    let nets: Vec<Network> = serde_json::from_str(ONE_NODE).unwrap();
+    let nets: Vec<NetworkInspect> = serde_json::from_str(ONE_NODE).unwrap();
     let ing = ingress_from_network(&nets[0]).unwrap();
     assert_eq!(ing.subnet.to_string(), "10.0.0.0/24");
     assert_eq!(ing.node_ip, Ipv4Addr::new(10, 0, 0, 2));
@@ -13,14 +12,14 @@ fn ingress_facts_from_a_real_swarm() {
 
 #[test]
 fn a_node_without_sbox_is_reported() {
-    let mut nets: Vec<Network> = serde_json::from_str(ONE_NODE).unwrap();
+    let mut nets: Vec<NetworkInspect> = serde_json::from_str(ONE_NODE).unwrap();
     nets[0].containers.as_mut().unwrap().remove(SBOX_KEY);
     assert_eq!(ingress_from_network(&nets[0]), Err(FactsError::NoSbox));
 }
 
 #[test]
 fn an_address_is_held_by_a_container_or_a_named_endpoint_and_nothing_else() {
-    let mut nets: Vec<Network> = serde_json::from_str(ONE_NODE).unwrap();
+    let mut nets: Vec<NetworkInspect> = serde_json::from_str(ONE_NODE).unwrap();
     let net = &mut nets[0];
     let ip = |d| Ipv4Addr::new(10, 0, 0, d);
     assert_eq!(

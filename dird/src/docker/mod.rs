@@ -145,7 +145,7 @@ fn filters(pairs: &[(&str, &[&str])]) -> Option<HashMap<String, Vec<String>>> {
 
 impl DockerClient {
     /// Connects to the Engine on `DOCKER_HOST` (a `unix://` path) or `/var/run/docker.sock`
-    /// and negotiates the API version: bollard starts at its own version (1.49 in bollard 0.19)
+    /// and negotiates the API version: bollard starts at its own version (1.53 in bollard 0.21)
     /// and lowers it to the Engine's `ApiVersion` when the Engine is older (Docker 20.10
     /// answers 1.41); it never raises it. Nothing is pinned because an Engine refuses versions
     /// outside its range with HTTP 400 (Engine 29 refuses anything below 1.44), so any fixed
@@ -196,7 +196,7 @@ impl DockerClient {
     async fn inspect_network(
         &self,
         name: &str,
-    ) -> Result<bollard::models::Network, bollard::errors::Error> {
+    ) -> Result<bollard::models::NetworkInspect, bollard::errors::Error> {
         let opts = InspectNetworkOptions {
             verbose: false,
             scope: None,

@@ -1,5 +1,6 @@
-//! One request bollard's typed models cannot answer: the verbose ingress view (its `Services`
-//! field is not in the model). A plain HTTP/1.0 GET over the Engine's Unix socket.
+//! One request bollard's typed models cannot answer: the verbose ingress view (bollard 0.21's
+//! `NetworkInspect` has its `Services` only as untyped JSON, and bollard's typed requests carry
+//! no API version). A plain HTTP/1.0 GET over the Engine's Unix socket.
 
 use std::path::{Path, PathBuf};
 

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkFlag, LinkMessage};
+use netlink_packet_route::link::{LinkFlags, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 
 /// The sequence numbers of the two dumps (notifications carry 0).
@@ -148,7 +148,7 @@ impl FirstAddress {
 /// (the datagram is then not trusted at all).
 pub fn messages(
     mut buf: &[u8],
-) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>, netlink_packet_utils::DecodeError> {
+) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>, netlink_packet_core::DecodeError> {
     let mut out = Vec::new();
     while !buf.is_empty() {
         let len = netlink_packet_core::NetlinkBuffer::new_checked(buf)?.length() as usize;
@@ -163,7 +163,7 @@ pub fn messages(
 }
 
 fn is_up(l: &LinkMessage) -> bool {
-    l.header.flags.contains(&LinkFlag::Up)
+    l.header.flags.contains(LinkFlags::Up)
 }
 
 #[cfg(test)]

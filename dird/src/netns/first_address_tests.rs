@@ -2,7 +2,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{DoneMessage, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkFlag, LinkMessage};
+use netlink_packet_route::link::{LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::*;
@@ -44,11 +44,10 @@ fn addr(seq: u32, index: u32, ip: [u8; 4], new: bool) -> NetlinkMessage<RouteNet
 fn link(seq: u32, index: u32, up: bool) -> NetlinkMessage<RouteNetlinkMessage> {
     let mut l = LinkMessage::default();
     l.header.index = index;
-    // (in the order the parser gives them back)
     l.header.flags = if up {
-        vec![LinkFlag::LowerUp, LinkFlag::Up]
+        LinkFlags::LowerUp | LinkFlags::Up
     } else {
-        Vec::new()
+        LinkFlags::empty()
     };
     msg(
         seq,

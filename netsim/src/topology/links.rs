@@ -9,9 +9,9 @@ use futures::TryStreamExt;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::neighbour::{NeighbourFlag, NeighbourState};
+use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourState};
 use netlink_packet_route::route::RouteScope;
-use rtnetlink::Handle;
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 use crate::Error;
 
@@ -33,6 +33,16 @@ pub async fn index(h: &Handle, name: &str) -> Result<u32, Error> {
         }),
         Err(e) => Err(nl(format!("find link {name}"))(e)),
     }
+}
+
+/// `ip link add` with the link described by `msg`.
+async fn add_link(h: &Handle, msg: LinkMessage, step: String) -> Result<(), Error> {
+    h.link().add(msg).execute().await.map_err(nl(step))
+}
+
+/// `ip link set` with what `msg` sets.
+async fn change_link(h: &Handle, msg: LinkMessage, step: String) -> Result<(), Error> {
+    h.link().change(msg).execute().await.map_err(nl(step))
 }
 
 /// One end of a veth pair: its name, the namespace it lives in, MAC and MTU.
@@ -61,16 +71,13 @@ fn end_attrs(end: &VethEnd) -> Vec<LinkAttribute> {
 pub async fn add_veth(h: &Handle, a: VethEnd<'_>, b: VethEnd<'_>) -> Result<(), Error> {
     let mut peer = LinkMessage::default();
     peer.attributes = end_attrs(&b);
-    let mut req = h.link().add();
-    let msg = req.message_mut();
+    let mut msg = LinkMessage::default();
     msg.attributes = end_attrs(&a);
     msg.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
     ]));
-    req.execute()
-        .await
-        .map_err(nl(format!("add veth {} <-> {}", a.name, b.name)))
+    add_link(h, msg, format!("add veth {} <-> {}", a.name, b.name)).await
 }
 
 pub async fn add_bridge(
@@ -79,8 +86,7 @@ pub async fn add_bridge(
     mac: Option<[u8; 6]>,
     mtu: Option<u32>,
 ) -> Result<(), Error> {
-    let mut req = h.link().add();
-    let msg = req.message_mut();
+    let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
     if let Some(mac) = mac {
         msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
@@ -92,9 +98,7 @@ pub async fn add_bridge(
         .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
             InfoKind::Bridge,
         )]));
-    req.execute()
-        .await
-        .map_err(nl(format!("add bridge {name}")))
+    add_link(h, msg, format!("add bridge {name}")).await
 }
 
 /// Docker's overlay VXLAN: created from the node host namespace (its UDP socket stays there)
@@ -107,8 +111,7 @@ pub async fn add_vxlan(
     port: u16,
     mtu: u32,
 ) -> Result<(), Error> {
-    let mut req = h.link().add();
-    let msg = req.message_mut();
+    let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
     msg.attributes
         .push(LinkAttribute::NetNsFd(target.as_raw_fd()));
@@ -124,28 +127,20 @@ pub async fn add_vxlan(
             InfoVxlan::L3Miss(true),
         ])),
     ]));
-    req.execute().await.map_err(nl(format!("add vxlan {name}")))
+    add_link(h, msg, format!("add vxlan {name}")).await
 }
 
 pub async fn up(h: &Handle, name: &str) -> Result<(), Error> {
     let idx = index(h, name).await?;
-    h.link()
-        .set(idx)
-        .up()
-        .execute()
-        .await
-        .map_err(nl(format!("set {name} up")))
+    let msg = LinkUnspec::new_with_index(idx).up().build();
+    change_link(h, msg, format!("set {name} up")).await
 }
 
 pub async fn set_master(h: &Handle, name: &str, master: &str) -> Result<(), Error> {
     let idx = index(h, name).await?;
     let m = index(h, master).await?;
-    h.link()
-        .set(idx)
-        .controller(m)
-        .execute()
-        .await
-        .map_err(nl(format!("set {name} master {master}")))
+    let msg = LinkUnspec::new_with_index(idx).controller(m).build();
+    change_link(h, msg, format!("set {name} master {master}")).await
 }
 
 pub async fn add_addr(h: &Handle, name: &str, ip: Ipv4Addr, prefix: u8) -> Result<(), Error> {
@@ -165,17 +160,21 @@ pub async fn add_route(
     gw: Option<Ipv4Addr>,
     dev: Option<&str>,
 ) -> Result<(), Error> {
-    let mut req = h.route().add().v4().destination_prefix(dst, prefix);
+    let mut route = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix);
     if let Some(dev) = dev {
-        req = req.output_interface(index(h, dev).await?);
+        route = route.output_interface(index(h, dev).await?);
     }
-    req = match gw {
-        Some(gw) => req.gateway(gw),
-        None => req.scope(RouteScope::Link),
+    route = match gw {
+        Some(gw) => route.gateway(gw),
+        None => route.scope(RouteScope::Link),
     };
-    req.execute().await.map_err(nl(format!(
-        "add route {dst}/{prefix} via {gw:?} dev {dev:?}"
-    )))
+    h.route()
+        .add(route.build())
+        .execute()
+        .await
+        .map_err(nl(format!(
+            "add route {dst}/{prefix} via {gw:?} dev {dev:?}"
+        )))
 }
 
 /// `ip neigh add IP lladdr MAC dev DEV nud permanent`
@@ -183,7 +182,7 @@ pub async fn add_neigh(h: &Handle, dev: &str, ip: Ipv4Addr, mac: [u8; 6]) -> Res
     let idx = index(h, dev).await?;
     h.neighbours()
         .add(idx, IpAddr::V4(ip))
-        .link_local_address(&mac)
+        .link_layer_address(&mac)
         .state(NeighbourState::Permanent)
         .execute()
         .await
@@ -196,7 +195,7 @@ pub async fn add_fdb(h: &Handle, dev: &str, mac: [u8; 6], dst: Ipv4Addr) -> Resu
     h.neighbours()
         .add_bridge(idx, &mac)
         .destination(IpAddr::V4(dst))
-        .flags(vec![NeighbourFlag::Own])
+        .flags(NeighbourFlags::Own)
         .state(NeighbourState::Permanent)
         .execute()
         .await
