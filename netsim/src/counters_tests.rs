@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Two CPUs, as `ip_vs_stats_percpu_show` prints them (Linux 6.1): per-CPU lines

@@ -1,4 +1,3 @@
-
 use dird::discovery::{LbEntry, LbSource};
 
 use super::*;

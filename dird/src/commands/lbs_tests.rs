@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::discovery::{LbEntry, LbSource};
 use crate::docker::swarm_view::parse;

@@ -1,4 +1,3 @@
-
 #[test]
 fn man_page_covers_the_daemon_flags_and_the_visible_subcommands() {
     let page = super::man_page().unwrap();

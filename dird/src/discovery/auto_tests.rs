@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn node(ingress: &str, host: &str) -> SwarmNode {

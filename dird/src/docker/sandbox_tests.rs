@@ -1,4 +1,3 @@
-
 use super::*;
 
 const KEY: &str = "/var/run/docker/netns/2f3c4d5e6f70";

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::config::IdEncoding;
 use crate::discovery::LbSource;

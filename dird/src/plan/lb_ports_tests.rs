@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::docker::swarm_view::lb_indexes;
 

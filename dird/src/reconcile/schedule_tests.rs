@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn task(id: &str, service: &str) -> TaskRef {

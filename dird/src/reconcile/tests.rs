@@ -1,4 +1,3 @@
-
 use super::Outage;
 use std::time::{Duration, Instant};
 

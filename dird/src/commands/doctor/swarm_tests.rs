@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn node(d: u8, h: u8) -> SwarmNode {

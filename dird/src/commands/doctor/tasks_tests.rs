@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::apply::NsPlan;
 use crate::discovery::{LbEntry, LbSource};
