@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Everything: unit, snapshot and property tests, the Debian package, the scenarios (VM when needed), the real swarm.
-test: test-unit test-prometheus test-deb test-scenarios test-docker
+test: test-unit test-prometheus test-stack test-deb test-scenarios test-docker
 
 # Unit, snapshot (insta) and property (proptest) tests, and applies in throwaway namespaces (root).
 test-unit:
@@ -28,6 +28,10 @@ image *ARGS:
 # Builds the package from the debug binary, installs it with dpkg -i into a throwaway root and checks it.
 test-deb:
     tests/deb/test-deb
+
+# What deploy/dird-stack.yml grants: capabilities, read-only binds but the two dird writes through, a size-limited tmpfs, memory and CPU limits.
+test-stack:
+    tests/deploy/check-stack deploy/dird-stack.yml
 
 # Print the rules dird would install for an example two-load-balancer swarm.
 plan *ARGS:
@@ -64,12 +68,12 @@ bench:
     scripts/bench
 
 # ---- real Docker swarm in the throwaway VM (tests/docker/; see tests/docker/README.md) -------
-# Environment: DOCKER_ENGINE=20.10|26.1 (one engine; default: both for test-docker, 20.10 for
-# the others), DIRD_BIN (default: builds and uses target/debug/dird), DIRD_ARGS (extra dird
+# Environment: DOCKER_ENGINE=20.10|26.1|28.5 (one engine; default: all three for test-docker,
+# 20.10 for the others), DIRD_BIN (default: builds and uses target/debug/dird), DIRD_ARGS (extra dird
 # flags), DIRD_PHASES=a (plumbing only: what a task sees before dird), DIRD_2NODE_AUTO=0 (skip
 # auto), DIRD_BACKENDS=0 (skip the iptables-backend runs).
 
-# Every real-swarm test on Docker 20.10 and 26.1 (one node, two nodes + auto), then dockerd on the other iptables backend.
+# Every real-swarm test on Docker 28.5, 26.1 and 20.10 (tests/docker/test-matrix says which runs on which engine).
 test-docker:
     if [[ -z "${DIRD_BIN:-}" ]]; then cargo build -q -p dird; export DIRD_BIN=target/debug/dird; fi; \
     tests/docker/test-matrix

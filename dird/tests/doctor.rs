@@ -298,6 +298,28 @@ fn dockers_rules_in_both_backends_are_found() {
     assert_line(&report, "FINDING: ", "dird cannot use Docker's iptables backend: cannot tell which iptables backend dockerd uses: Docker's ingress_sbox rules are in both iptables-nft-save");
 }
 
+#[test]
+fn an_engine_on_native_nftables_is_found_with_the_fix() {
+    // No Docker rule in the sbox in either backend (nor on this test host, where dockerd never
+    // runs), and the Engine says its firewall is nftables.
+    let sbox = Netns::new("doc-nft");
+    let detected = DoctorInput {
+        over: Override::default(),
+        ..input(&["10.0.0.2"], None, sbox.path())
+    };
+    let spec = Spec {
+        firewall: Some("nftables"),
+        ..bare_node()
+    };
+    let report = doctor(spec, &detected);
+    assert_line(&report, "FINDING: ", "firewall backend is nftables");
+    let text = report.render();
+    assert!(
+        text.contains(r#"set "firewall-backend": "iptables" in /etc/docker/daemon.json"#),
+        "{text}"
+    );
+}
+
 const TASK_KEY: &str = "/run/docker/netns/d0c7a5c0ffee";
 const TASK_ID: &str = "d0c7a5c0ffee0123456789abcdef0123456789abcdef0123456789abcdef0123";
 

@@ -7,7 +7,8 @@
 #                     namespace: its ip rule, mangle table (nft + legacy) and rp_filter /
 #                     tcp_fwmark_accept sysctls are identical before dird, once dird has synced,
 #                     and after `dird --uninstall`;
-#   x-churn-*         a client opens a new connection every CHAOS_INTERVAL s while the service scales
+#   x-churn-*         a client opens a new connection every CHAOS_INTERVAL s while the service (with
+#                     CHAOS_HEALTH=1, a health check: churn_health) scales
 #                     2 -> 8 and then rolls (parallelism 2): mesh (no dird, note), original
 #                     (DIRD_ORIGINAL only, note), dird (PASS only when every request is answered
 #                     within 5 s, with no packet of it sent again, and every answer shows the
@@ -78,6 +79,7 @@ chaos_phase() {
     timed setup chaos_setup
     [[ $quick == no ]] || timed host chaos_host_untouched
     if [[ $churn == yes ]]; then
+        churn_health
         timed mesh chaos_churn_mesh
         timed original chaos_churn_original
     fi

@@ -527,3 +527,7 @@ pub fn inverse(c: &Change) -> Change {
         Change::AddUdpRule(r) => Change::DelUdpRule(*r),
     }
 }
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;

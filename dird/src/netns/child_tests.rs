@@ -134,6 +134,21 @@ fn kill_all_ends_children_that_have_no_deadline() {
 }
 
 #[test]
+fn a_child_that_complains_without_end_is_killed_at_the_error_limit() {
+    let _serial = serial();
+    // dd writes zeros to its standard error for far longer than the limit allows.
+    let deadline = Some(Instant::now() + Duration::from_secs(120));
+    let args = ["if=/dev/zero", "of=/dev/stderr", "bs=65536", "count=100000"].map(String::from);
+    match run("dd", &args, None, deadline) {
+        Err(ChildError::TooMuchOutput { limit, .. }) => assert_eq!(limit, MAX_STDERR),
+        other => panic!("expected TooMuchOutput, got {other:?}"),
+    }
+    assert!(processes_with("dd")
+        .iter()
+        .all(|c| !c.starts_with("dd if=/dev/zero")));
+}
+
+#[test]
 fn a_child_that_prints_without_end_is_killed_at_the_output_limit() {
     let _serial = serial();
     // yes(1) never stops; the deadline is far away: only the limit can end it.

@@ -429,6 +429,13 @@ fn what_is_read_from_a_namespace_is_bounded() {
         "x".repeat(crate::plan::state::MAX_LINE)
     );
     assert!(IptablesState::parse(&long).is_err());
+    let mut chains = String::from("*filter\n");
+    for i in 0..=crate::plan::state::MAX_CHAINS {
+        chains.push_str(&format!(":C{i} - [0:0]\n"));
+    }
+    chains.push_str("COMMIT\n");
+    let e = IptablesState::parse(&chains).unwrap_err();
+    assert_eq!(e.message, "more chains than dird reads from a namespace");
     // A deadline that has passed stops the parse.
     let past = std::time::Instant::now();
     assert!(IptablesState::parse_until(TASK_DOCKER, Some(past)).is_err());

@@ -102,6 +102,20 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// A session with nothing under way; `first_sync`: this runner's first.
+    pub(super) fn new(arrivals: Option<Arrivals>, first_sync: bool) -> Self {
+        Session {
+            control: None,
+            jobs: FuturesUnordered::new(),
+            busy: HashSet::new(),
+            queues: Queues::default(),
+            arrivals,
+            want_view: false,
+            first_sync,
+            full_sync: None,
+        }
+    }
+
     /// Asks Docker `question` next (the Docker-wide question under way ended).
     pub(super) fn ask(&mut self, question: Boxed<Control>) {
         self.control = Some(question);
@@ -223,16 +237,7 @@ impl Runner {
         self.telemetry.connected(self.sessions > 0);
         self.sessions += 1;
         self.work.rebuild();
-        let mut s = Session {
-            control: None,
-            jobs: FuturesUnordered::new(),
-            busy: HashSet::new(),
-            queues: Queues::default(),
-            arrivals: self.arrivals.take(),
-            want_view: false,
-            first_sync: self.sessions == 1,
-            full_sync: None,
-        };
+        let mut s = Session::new(self.arrivals.take(), self.sessions == 1);
         self.telemetry.set_resync_interval(self.audit_period());
         let mut audit = tokio::time::interval(self.audit_period());
         audit.reset();
@@ -460,3 +465,7 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

@@ -2,8 +2,10 @@
 //! tables, its last apply and error) and every load balancer. Kept by the runner, served on
 //! `/status`, and written to `--status-file` (atomically) for `dird status`.
 
+use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +117,9 @@ pub fn now_ms() -> u64 {
 }
 
 /// Writes `status` to `path` through a temporary file and a rename (readers never see half).
+/// The status names every task and its last error, so the file is the owner's alone (0600).
+/// The temporary file is created new beside `path` under a name of this process and call:
+/// never opened through a link or a file someone else put there.
 pub fn write(path: &Path, status: &Status) -> Result<(), StatusFileError> {
     let err = |source| StatusFileError::Write {
         path: path.to_owned(),
@@ -124,9 +129,43 @@ pub fn write(path: &Path, status: &Status) -> Result<(), StatusFileError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let text = serde_json::to_string_pretty(status).map_err(|e| err(e.into()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let (tmp, mut file) = create_private_beside(path).map_err(err)?;
+    let written = file.write_all(text.as_bytes());
+    drop(file);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        // The temporary file is this call's own (created new above).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+/// A new file `.<name>.<pid>.<n>` beside `path`, mode 0600, created exclusively without
+/// following links; a name already taken (by anyone) moves on to the next `n`.
+fn create_private_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "status.json".to_owned());
+    let mut last = None;
+    for _ in 0..16 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_file_name(format!(".{name}.{}.{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
 }
 
 pub fn read(path: &Path) -> Result<Status, StatusFileError> {

@@ -77,12 +77,17 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
+/// The server on a free loopback port, `/status` for loopback clients only.
+async fn serve(t: &Arc<Telemetry>) -> std::net::SocketAddr {
+    server::start("127.0.0.1:0".parse().expect("addr"), t.clone(), false)
+        .await
+        .expect("listen")
+}
+
 #[tokio::test]
 async fn the_server_answers_metrics_health_and_status() {
     let t = Arc::new(Telemetry::new());
-    let addr = server::start("127.0.0.1:0".parse().expect("addr"), t.clone(), false)
-        .await
-        .expect("listen");
+    let addr = serve(&t).await;
     assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 503"));
     t.connected(false);
     t.first_sync_done();
@@ -96,6 +101,31 @@ async fn the_server_answers_metrics_health_and_status() {
     let status = get(addr, "/status").await;
     assert!(status.contains("\"state\": \"configured\""), "{status}");
     assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+}
+
+#[tokio::test]
+async fn at_most_connections_are_served_at_once_and_the_next_waits_for_a_free_one() {
+    let t = Arc::new(Telemetry::new());
+    let addr = serve(&t).await;
+    // Connections that send nothing hold their slot until their head's timeout.
+    let mut idle = Vec::new();
+    for _ in 0..server::CONNECTIONS {
+        idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    let next = tokio::spawn(get(addr, "/metrics"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !next.is_finished(),
+        "a connection beyond the {} served at once was answered",
+        server::CONNECTIONS
+    );
+    // One idle client leaves: its slot goes to the waiting connection.
+    drop(idle.pop());
+    let answer = tokio::time::timeout(Duration::from_secs(3), next)
+        .await
+        .expect("answered once a slot was free")
+        .expect("join");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]
@@ -127,6 +157,39 @@ fn the_status_file_round_trips() {
     assert_eq!(status::read(&path).expect("read"), s);
     std::fs::remove_dir_all(&dir).expect("clean");
     assert!(status::read(&path).is_err());
+}
+
+#[test]
+fn the_status_file_is_the_owners_alone_and_never_written_through_a_planted_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("dird-status-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("status.json");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "untouched").expect("victim");
+    // Links at the names a temporary file beside the status could be expected under.
+    for name in ["status.json.tmp", ".status.json.tmp", "status.tmp"] {
+        std::os::unix::fs::symlink(&victim, dir.join(name)).expect("link");
+    }
+    status::write(&path, &Status::default()).expect("write");
+    status::write(&path, &Status::default()).expect("write again");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "untouched"
+    );
+    let mode = std::fs::metadata(&path)
+        .expect("status")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".status.json.") && n != ".status.json.tmp")
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    std::fs::remove_dir_all(&dir).expect("clean");
 }
 
 fn sample_of(packets: u64, bytes: u64, ports: &str) -> crate::traffic::Sample {

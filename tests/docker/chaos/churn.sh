@@ -36,17 +36,17 @@ pid_ticks() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat" 2>/dev/null |
 secs_of() { echo "$(($1 / $2)).$(($1 % $2 * 10 / $2))"; }
 
 # chaos_churn MODE: the client runs while the service scales CHAOS_BASE -> CHAOS_CHURN_TO and
-# rolls; sets CHURN (churn_counts), CHURN_T0/CHURN_T1 (unix seconds around it), CHURN_SECS,
+# rolls; sets CHURN (churn_counts), CHURN_SECS,
 # CHURN_ERR (what went wrong with Docker, empty if nothing), CHURN_CPU (the VM's busy share
 # over the run and, with dird running, dird's CPU seconds). Scales back afterwards.
 chaos_churn() {
     local mode=$1 out=$CHAOS_DIR/churn-$1.txt start=$SECONDS hz cpus vm0 vm1 d0="" d1 wall0 wall1
     CHURN_ERR=""
-    CHURN_T0=$(($(date +%s) - 1))
     hz=100 cpus=$(nproc) # (hz: USER_HZ, the /proc tick, 100 on x86 Linux)
     wall0=$(date +%s%N) vm0=$(vm_ticks)
     [[ -z ${DIRD_PID:-} ]] || d0=$(pid_ticks "$DIRD_PID")
     [[ -z ${DIRD_PID:-} ]] || status_sampler_start "$CHAOS_DIR/configured-at.txt"
+    [[ -z ${DIRD_PID:-} ]] || churn_events_start "$CHAOS_DIR/churn-events.txt"
     chaos_client_start "$mode"
     sleep 2
     if scale_to "$CHAOS_CHURN_TO" 360; then
@@ -60,6 +60,7 @@ chaos_churn() {
     sleep 2
     chaos_client_stop
     status_sampler_stop
+    churn_events_stop
     wall1=$(date +%s%N) vm1=$(vm_ticks)
     CHURN_CPU="the VM's $cpus CPU(s) busy $(((vm1 - vm0) * 100 * 1000000000 / hz / cpus / (wall1 - wall0))) %"
     if [[ -n $d0 ]] && ! alive "$DIRD_PID"; then
@@ -70,7 +71,6 @@ chaos_churn() {
         CHURN_CPU+=", dird $(secs_of $((own + kids)) $hz) s CPU ($(secs_of $own $hz) s its own, $(secs_of $kids $hz) s its iptables children)"
     fi
     CHURN_SECS=$((SECONDS - start))
-    CHURN_T1=$(($(date +%s) + 1))
     cp "$out" "$RESULTS/chaos-churn-$mode.txt"
     # (the client's stderr: a python3 error, or the ticks it skipped when it fell behind)
     [[ ! -s $out.err ]] || log "chaos: churn $mode client: $(tail -n 3 "$out.err" | tr '\n' ' ')"
@@ -87,6 +87,22 @@ churn_text() {
         $((noans + lost + resent)) "$launched" "$noans" "$lost" "$resent" "$wrong" "$ok" \
         "$([[ $other == - ]] || echo " (e.g. $other)")" "$slow" "$CHAOS_MAX_MS" "$CHAOS_BASE" "$CHAOS_CHURN_TO" "$CHURN_SECS"
     printf '; %s' "$CHURN_CPU"
+}
+
+# churn_health: for the churn runs (the mesh's and dird's alike) the service can answer a health
+# check, the CGI on loopback every 3 s, as a production service would: Docker then puts a new
+# task into the load balancers' rotation once it answers, not as soon as its container has
+# started (moby's swarm executor activates the service binding right after the start without
+# a health check, and at `health_status: healthy` with one), which under emulation can come
+# before busybox httpd listens (a connection refused). Only with CHAOS_HEALTH=1: on Docker
+# 20.10 under emulation these settings got tasks killed as unhealthy during the churn.
+churn_health() {
+    [[ ${CHAOS_HEALTH:-0} == 1 ]] || return 0
+    timeout 600 $DOCKER service update --detach=false --quiet \
+        --health-cmd "/bin/busybox wget -q -O /dev/null http://127.0.0.1/cgi-bin/ip" \
+        --health-interval 3s --health-timeout 3s --health-retries 3 "$SERVICE" >/dev/null 2>&1 ||
+        log "chaos: the churn service's health check was not set: $(task_errors "$SERVICE")"
+    wait_tasks "$CHAOS_BASE" 240 || log "chaos: $CHAOS_BASE tasks not running after the health check was set"
 }
 
 chaos_churn_mesh() {
@@ -118,7 +134,25 @@ chaos_churn_original() {
     uninstall_dird "${extra[@]}" || log "dird --uninstall after the original failed"
 }
 
-# chaos_latency: for each task of the service started in [CHURN_T0, CHURN_T1], the time from
+# churn_events_start FILE, churn_events_stop: Docker's container `start` and network `connect`
+# events streamed into FILE while the churn runs. (Asked afterwards with --since, the daemon
+# answers from its last 256 events only, and the health checks' exec events fill those.)
+CHURN_EVENTS_PID=
+churn_events_start() {
+    $DOCKER events --filter type=container --filter type=network --filter event=start --filter event=connect \
+        --format '{{.TimeNano}}|{{.Type}}|{{.Action}}|{{.Actor.ID}}|{{index .Actor.Attributes "container"}}|{{index .Actor.Attributes "name"}}|{{index .Actor.Attributes "com.docker.swarm.service.name"}}' \
+        >"$1" 2>/dev/null &
+    CHURN_EVENTS_PID=$!
+}
+churn_events_stop() {
+    [[ -n $CHURN_EVENTS_PID ]] || return 0
+    sleep 1 # (the last events of the run reach the stream)
+    kill "$CHURN_EVENTS_PID" 2>/dev/null || true
+    wait "$CHURN_EVENTS_PID" 2>/dev/null || true
+    CHURN_EVENTS_PID=
+}
+
+# chaos_latency: for each task of the service started during the churn, the time from
 # its ingress `network connect` event and from its `start` event to the time dird first
 # configured it (`dird status --json`'s configured_at_ms, sampled during the churn): a note line
 # with p50/p99, and the check x-churn-before-start: every such task configured before its
@@ -132,10 +166,7 @@ chaos_latency() {
         container/start) [[ $svc != "$SERVICE" || -n ${start[$actor]:-} ]] || start[$actor]=$tn ;;
         network/connect) [[ $net != ingress || -z $ctr || -n ${join[$ctr]:-} ]] || join[$ctr]=$tn ;;
         esac
-    done < <(timeout 60 $DOCKER events --since "$CHURN_T0" --until "$CHURN_T1" \
-        --filter type=container --filter type=network --filter event=start --filter event=connect \
-        --format '{{.TimeNano}}|{{.Type}}|{{.Action}}|{{.Actor.ID}}|{{index .Actor.Attributes "container"}}|{{index .Actor.Attributes "name"}}|{{index .Actor.Attributes "com.docker.swarm.service.name"}}' \
-        2>/dev/null || true)
+    done <"$CHAOS_DIR/churn-events.txt"
     while read -r id ms; do
         [[ -n ${conf[$id]:-} ]] || conf[$id]=$((ms * 1000000))
     done <"$CHAOS_DIR/configured-at.txt"
