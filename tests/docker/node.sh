@@ -320,7 +320,13 @@ observe() {
 # --- dird ------------------------------------------------------------------------------------
 
 # start_dird ARGS...: dird --install ARGS in the background, log in RESULTS/dird-NODE.log.
+# With DIRD_UNIT (the VM booted with systemd as init: test-1node with DIRD_SYSTEMD=1), dird runs
+# as that systemd unit instead, its hardening as shipped (start_dird_unit).
 start_dird() {
+    if [[ -n ${DIRD_UNIT:-} ]]; then
+        start_dird_unit "$@"
+        return
+    fi
     log "starting: $DIRD --install $*"
     echo "=== $(date +%T) dird --install $*" >>"$RESULTS/dird-$NODE.log"
     "$DIRD" --install "$@" >>"$RESULTS/dird-$NODE.log" 2>&1 &
@@ -334,9 +340,46 @@ start_dird() {
     log "dird runs (pid $DIRD_PID)"
 }
 
+# start_dird_unit ARGS...: DIRD_UNIT installed as dird.service under /run/systemd/system with a
+# drop-in that replaces only what names this machine (ExecStart: this build and ARGS instead of
+# /usr/sbin/dird and /etc/default/dird; the log appended to RESULTS/dird-NODE.log by systemd),
+# started; DIRD_PID is its main pid. Every other setting (the hardening) is the unit's own.
+start_dird_unit() {
+    local a dropin=/run/systemd/system/dird.service.d
+    for a in "$@"; do
+        [[ $a =~ ^[A-Za-z0-9.,:/=_-]+$ ]] || abort dird-start "start_dird_unit: argument '$a' would need quoting in a unit"
+    done
+    # The unit wants docker.service: here the test's dockerd runs, not this machine's unit.
+    systemctl mask --runtime --quiet docker.service docker.socket containerd.service
+    mkdir -p "$dropin"
+    install -m 0644 "$DIRD_UNIT" /run/systemd/system/dird.service
+    printf '[Service]\nEnvironmentFile=\nExecStart=\nExecStart=%s --install %s\nStandardOutput=append:%s\nStandardError=inherit\n' \
+        "$DIRD" "$*" "$RESULTS/dird-$NODE.log" >"$dropin/test.conf"
+    echo "=== $(date +%T) systemctl start dird ($DIRD_UNIT; dird --install $*)" >>"$RESULTS/dird-$NODE.log"
+    systemctl daemon-reload
+    log "starting: systemctl start dird ($DIRD_UNIT, dird --install $*)"
+    systemctl start dird || abort dird-start "systemctl start dird failed: $(systemctl status --no-pager dird 2>&1 | tail -n 3 | tr '\n' ' ')"
+    sleep 3
+    DIRD_PID=$(systemctl show -p MainPID --value dird)
+    if [[ $(systemctl is-active dird) != active || $(systemctl show -p NRestarts --value dird) != 0 || $DIRD_PID == 0 ]]; then
+        DIRD_PID=
+        abort dird-start "dird.service is not running: $(systemctl status --no-pager dird 2>&1 | tail -n 3 | tr '\n' ' ') $(tail -n 3 "$RESULTS/dird-$NODE.log" | tr '\n' ' ')"
+    fi
+    pass unit-running "dird runs as dird.service under systemd (pid $DIRD_PID), the hardening of $DIRD_UNIT (exposure $(systemd-analyze security dird 2>/dev/null | awk '/Overall exposure/ { print $(NF - 2), $(NF - 1) }') by systemd-analyze security)"
+}
+
 stop_dird() {
     local pid=$DIRD_PID rc=0
     DIRD_PID=
+    if [[ -n ${DIRD_UNIT:-} ]]; then
+        # systemctl stop sends SIGTERM (SIGKILL after TimeoutStopSec). Result=success also
+        # counts a death by SIGTERM, so dird's own last words must be in its log as well.
+        systemctl stop dird || rc=$?
+        [[ $(systemctl show -p Result --value dird) == success ]] || rc=1
+        tail -n 50 "$RESULTS/dird-$NODE.log" | grep -q "INFO stopping; installed rules are left in place" || rc=1
+        log "dird.service stopped (main pid $pid, $(systemctl show -p Result -p NRestarts dird | tr '\n' ' '); status $rc)"
+        return "$rc"
+    fi
     alive "$pid" || { log "dird (pid $pid) had already exited"; return 1; }
     kill -TERM "$pid"
     local start=$SECONDS
