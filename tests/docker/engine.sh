@@ -62,6 +62,8 @@ preflight() {
     need libc-bin ldd
     need dpkg dpkg-deb                   # scripts/build-image (the stack phase)
     need binutils strip
+    need systemd systemctl systemd-analyze   # DIRD_SYSTEMD=1: systemd as the VM's init
+    need systemd-sysv /sbin/init
     need_check "$LOG_TAG"
     if pgrep -x dockerd >/dev/null; then
         log "note: a dockerd runs on the host; the VMs do not use it"
